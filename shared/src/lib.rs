@@ -1,0 +1,32 @@
+//! Hawkins' shared crate: every decision the functions make, as plain functions over typed values,
+//! and the narrow traits through which the functions reach AWS.
+//!
+//! - Reading user files: [`text`] (bytes to text), [`srt`] (cues), [`clean`] (dialogue lines with
+//!   speakers), [`transcript`] (`name,line` CSV), [`jsonl`] (locations and characters lists).
+//! - What the files become: [`characters`] (who is who), [`network`] (co-occurrence graph),
+//!   [`datasets`] (training sets), [`manifest`] (lineage and the corpus version).
+//! - Deciding: [`source`] (what an uploaded key is), [`ingest`] (the plan for one upload).
+//! - Reaching AWS: [`events`] (envelopes), [`store`] (object store and notifier traits), and,
+//!   behind features, the SDK adapters in `aws`.
+
+pub mod characters;
+pub mod clean;
+pub mod datasets;
+pub mod dialogue;
+pub mod error;
+pub mod events;
+pub mod hash;
+pub mod ingest;
+pub mod jsonl;
+pub mod manifest;
+pub mod network;
+pub mod source;
+pub mod srt;
+pub mod store;
+pub mod text;
+pub mod transcript;
+
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(feature = "local-aws")]
+pub mod local_aws;

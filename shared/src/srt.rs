@@ -1,0 +1,1 @@
+//! SubRip parsing that survives what users upload.
