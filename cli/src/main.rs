@@ -1,1 +1,65 @@
-fn main() {}
+//! `hawkins`: preview a corpus offline, run the whole pipeline on the local AWS, and (as the
+//! pipeline grows) operate a deployed stack.
+
+mod local;
+mod preprocess;
+mod summary;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "hawkins", version, about = "Hawkins: Stranger Things NLP models, from subtitles to endpoints")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Process subtitles, transcripts and lists offline, writing exactly what the pipeline would
+    /// write to its bucket into a folder.
+    ///
+    /// Example: hawkins preprocess ~/subs/season1 transcripts/ --out /tmp/hawkins-preview
+    Preprocess {
+        /// Files, or folders to read recursively (.srt, .csv, locations/characters .jsonl).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The folder to write processed/, datasets/, manifest/ and quarantine/ into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print the summary as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the pipeline on the local AWS (moto, installed into .venv when missing) with the
+    /// project's sample corpus, and print what it produced.
+    ///
+    /// Example: hawkins local
+    Local {
+        /// Sample uploads to use instead of the project's own (files or folders).
+        #[arg(long)]
+        samples: Vec<PathBuf>,
+        /// Where to copy the pages to open (character network).
+        #[arg(long, default_value = "target/hawkins-local")]
+        out: PathBuf,
+    },
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Preprocess { paths, out, json } => preprocess::run(&paths, &out, json).await,
+        Command::Local { samples, out } => local::run(&samples, &out).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hawkins: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,567 @@
 //! Cue text to dialogue lines: tags, sound cues and lyrics out; speaker labels and dialogue dashes read.
+//!
+//! A cue splits into segments: each line that starts with a dialogue dash (`- `) or a speaker
+//! label (`MIKE:`, `[Dustin]`) starts a new one, other lines continue the segment above. Each
+//! segment that still has words after cleaning becomes one [`Line`] with the cue's times.
+//!
+//! Speakers, in order of preference: a label on the segment; for a cue with neither label nor dash,
+//! the speaker of the line before when the sentence visibly goes on (no closing punctuation
+//! there, or a lowercase start here); otherwise nobody.
+
+use crate::dialogue::Line;
+use crate::srt::{Cue, Subtitles};
+use crate::text::swar;
+
+/// Longest speaker label, in characters: longer "labels" are sentences that happen to have a colon.
+const LABEL_MAX: usize = 30;
+
+/// Turns parsed cues into dialogue lines.
+///
+/// `speaker_of` maps a label as written (`MIKE`, `MR. CLARKE`, `Dustin`, `woman`) to a canonical
+/// name, or `None` when the cast does not know it. Unknown uppercase labels (`MR. CLARKE:`) are
+/// kept title-cased (`Mr. Clarke`); an unknown leading `[bracket]` is a sound cue (`[sighs]`,
+/// `[woman]`), since bracketed speakers and bracketed sounds look alike and only the cast tells
+/// them apart.
+pub fn clean(subs: &Subtitles, speaker_of: &dyn Fn(&str) -> Option<String>) -> Vec<Line> {
+    let mut out = Vec::with_capacity(subs.cues.len() + subs.cues.len() / 4);
+    // Buffers reused from cue to cue: the cue without markup, and a segment's lines joined.
+    let mut markup = String::new();
+    let mut joined = String::new();
+    for cue in &subs.cues {
+        let text = if memchr::memchr2(b'<', b'{', cue.text.as_bytes()).is_some() {
+            strip_markup(&cue.text, &mut markup);
+            markup.as_str()
+        } else {
+            cue.text.as_str()
+        };
+        // Segments are cleaned as soon as the next one starts; most are one line, read in place.
+        let mut open: Option<Segment<'_>> = None;
+        let mut first = true;
+        for line in lines(text) {
+            let line = trim(line);
+            // Empty lines, and lines of bare lyric marks between verses.
+            if line.chars().all(|c| c.is_whitespace() || is_lyric_mark(c, true)) {
+                continue;
+            }
+            let (dashed, line) = match strip_dash(line) {
+                Some(rest) => (true, rest),
+                None => (false, line),
+            };
+            let (speaker, rest) = take_label(line, speaker_of);
+            match &mut open {
+                Some(segment) if !dashed && speaker.is_none() => {
+                    if !segment.joined {
+                        joined.clear();
+                        joined.push_str(segment.first_line);
+                        segment.joined = true;
+                    }
+                    joined.push(' ');
+                    joined.push_str(rest);
+                }
+                _ => {
+                    if let Some(segment) = open.take() {
+                        finish_segment(&mut out, cue, segment, first, &joined);
+                        first = false;
+                    }
+                    open = Some(Segment { dashed, speaker, first_line: rest, joined: false });
+                }
+            }
+        }
+        if let Some(segment) = open {
+            finish_segment(&mut out, cue, segment, first, &joined);
+        }
+    }
+    out
+}
+
+/// One speaker's part of a cue, being read.
+struct Segment<'t> {
+    dashed: bool,
+    speaker: Option<String>,
+    /// Its first line, after any dash and label.
+    first_line: &'t str,
+    /// Whether more lines followed: then its text is the joined buffer.
+    joined: bool,
+}
+
+/// Cleans a segment and, if words are left, adds its line with the speaker it gets.
+fn finish_segment(out: &mut Vec<Line>, cue: &Cue, segment: Segment<'_>, first: bool, joined: &str) {
+    let body = if segment.joined { joined } else { segment.first_line };
+    let mut text = String::with_capacity(body.len());
+    clean_body(body, &mut text);
+    if !text.chars().any(char::is_alphanumeric) {
+        return;
+    }
+    let speaker = match segment.speaker {
+        Some(speaker) => Some(speaker),
+        None if first && !segment.dashed => out.last().and_then(|prev| {
+            let goes_on = !ends_sentence(&prev.text) || starts_lowercase(&text);
+            if goes_on { prev.speaker.clone() } else { None }
+        }),
+        None => None,
+    };
+    out.push(Line { start_ms: Some(cue.start_ms), end_ms: Some(cue.end_ms), speaker, text });
+}
+
+/// The `\n`-separated lines of a cue's text (a word-at-a-time search: they are short).
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        if pos > bytes.len() {
+            return None;
+        }
+        let start = pos;
+        let end = swar::find_byte(bytes, start, b'\n').unwrap_or(bytes.len());
+        pos = end + 1;
+        Some(&text[start..end])
+    })
+}
+
+/// A line without surrounding whitespace; most need no trimming, and that is checked first.
+fn trim(line: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    if plain(line.as_bytes().first()) && plain(line.as_bytes().last()) { line } else { line.trim() }
+}
+
+/// The rest of a line after a dialogue dash, if it starts with one. `-5 degrees` and `--` are not
+/// dashes; `-Hello` is.
+fn strip_dash(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix(['-', '–'])?;
+    match rest.chars().next() {
+        None => Some(rest),
+        Some(c) if c.is_whitespace() => Some(rest.trim_start()),
+        Some(c) if c.is_ascii_digit() || matches!(c, '-' | '–' | '.') => None,
+        Some(_) => Some(rest),
+    }
+}
+
+/// A speaker label at the start of a line, and the line after it.
+///
+/// Leading sound cues on the same line go first (`(SOFTLY) MIKE: Wait`), and a leading bracket is
+/// a label only if `speaker_of` knows it.
+fn take_label<'t>(
+    mut line: &'t str,
+    speaker_of: &dyn Fn(&str) -> Option<String>,
+) -> (Option<String>, &'t str) {
+    loop {
+        let close = match line.as_bytes().first() {
+            Some(b'[') => ']',
+            Some(b'(') => ')',
+            _ => break,
+        };
+        let Some(end) = line.find(close) else { break };
+        if close == ']' {
+            if let Some(speaker) = speaker_of(line[1..end].trim()) {
+                return (Some(speaker), line[end + 1..].trim_start());
+            }
+        }
+        line = line[end + 1..].trim_start();
+    }
+    match upper_label(line) {
+        Some((label, rest)) => {
+            let speaker = speaker_of(label).unwrap_or_else(|| title_case(label));
+            (Some(speaker), rest)
+        }
+        None => (None, line),
+    }
+}
+
+/// `NAME:` at the start of a line: uppercase letters, spaces, `.`, `'`, `-` and digits, starting
+/// with a letter, at most [`LABEL_MAX`] characters, and the colon followed by a space or the end.
+/// So `10:30`, `Note: ` and `ratio 3:1` are not labels.
+fn upper_label(line: &str) -> Option<(&str, &str)> {
+    let mut chars = line.char_indices();
+    let (_, first) = chars.next()?;
+    if !first.is_uppercase() {
+        return None;
+    }
+    for (n, (i, c)) in chars.enumerate() {
+        if c == ':' {
+            let rest = &line[i + 1..];
+            if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+                return None;
+            }
+            return Some((line[..i].trim_end(), rest.trim_start()));
+        }
+        let allowed = c.is_uppercase() || c.is_ascii_digit() || matches!(c, ' ' | '.' | '\'' | '’' | '-');
+        if !allowed || n + 2 > LABEL_MAX {
+            return None;
+        }
+    }
+    None
+}
+
+/// `MR. CLARKE` → `Mr. Clarke`, `WOMAN ON TV` → `Woman On Tv`, `O'BRIEN` → `O'Brien`: a letter
+/// after a letter is lowercased.
+fn title_case(label: &str) -> String {
+    let mut out = String::with_capacity(label.len());
+    let mut after_letter = false;
+    for c in label.chars() {
+        if after_letter {
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+        after_letter = c.is_alphabetic();
+    }
+    out
+}
+
+/// Copies `text` without `<i>`, `</font>`, `<font color="…">`-style tags and `{\an8}`-style
+/// override codes. A `<` or `{` that opens no tag (`a < b`) stays.
+fn strip_markup(text: &str, out: &mut String) {
+    out.clear();
+    let mut rest = text;
+    while let Some(i) = memchr::memchr2(b'<', b'{', rest.as_bytes()) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (is_tag, close) = if rest.as_bytes()[i] == b'<' {
+            let name = after.strip_prefix('/').unwrap_or(after);
+            (name.starts_with(|c: char| c.is_ascii_alphabetic()), '>')
+        } else {
+            (after.starts_with('\\'), '}')
+        };
+        match after.find(close).filter(|_| is_tag) {
+            Some(end) => rest = &after[end + 1..],
+            None => {
+                out.push_str(&rest[i..=i]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+}
+
+/// Lyric marks: text between two of them is sung, not said.
+fn is_lyric_mark(c: char, hash_marks: bool) -> bool {
+    matches!(c, '♪' | '♫') || (hash_marks && c == '#')
+}
+
+/// Punctuation that closes up to the word before it, even where a sound cue stood between.
+fn is_closing_punctuation(c: char) -> bool {
+    matches!(c, '.' | ',' | '!' | '?' | ';' | ':' | '…')
+}
+
+/// Bytes that end a run of plain text in [`clean_body`]: cue brackets, ASCII whitespace but the
+/// space, and the lead bytes of non-ASCII whitespace and lyric marks (other characters with those
+/// lead bytes are plain, and go the slow way one by one). The second table adds `#`.
+static SPECIAL: [[bool; 256]; 2] = {
+    let mut tables = [[false; 256]; 2];
+    let bytes = b"()[]\t\n\x0B\x0C\r\xC2\xE1\xE2\xE3";
+    let mut i = 0;
+    while i < bytes.len() {
+        tables[0][bytes[i] as usize] = true;
+        tables[1][bytes[i] as usize] = true;
+        i += 1;
+    }
+    tables[1][b'#' as usize] = true;
+    tables
+};
+
+/// One segment's words: sound cues `(…)`/`[…]` and lyrics out, whitespace collapsed.
+///
+/// Runs of plain bytes, single spaces included, are copied whole: this loop is most of the
+/// cleaning time, and most segments are one run.
+fn clean_body(body: &str, out: &mut String) {
+    let body = trim(body);
+    // `# la la #` marks lyrics in older subtitles; a `#` elsewhere is just a character.
+    let hash_marks = body == "#" || body.starts_with("# ");
+    let rest = body;
+    let bytes = rest.as_bytes();
+    let mut first_mark = true;
+    let special = &SPECIAL[usize::from(hash_marks)];
+    let mut space = false;
+    let mut removed = false;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        if bytes[pos] == b' ' {
+            (space, pos) = (true, pos + 1);
+            continue;
+        }
+        let end = run_end(bytes, pos, special);
+        if end > pos {
+            let run = &rest[pos..end];
+            let (run, trailing_space) = match run.strip_suffix(' ') {
+                Some(run) => (run, true),
+                None => (run, false),
+            };
+            emit(out, run, &mut space, &mut removed);
+            (space, pos) = (trailing_space, end);
+            continue;
+        }
+        let Some(c) = rest[pos..].chars().next() else { break };
+        let next = pos + c.len_utf8();
+        let close = match c {
+            '(' => ')',
+            '[' => ']',
+            c if is_lyric_mark(c, hash_marks) => {
+                // An odd number of marks: a song that started in an earlier cue ends here
+                // (`words ♪`), or one that starts here goes on in the next (`♪ words`).
+                let ends_here = first_mark
+                    && pos > 0
+                    && rest.chars().filter(|&c| is_lyric_mark(c, hash_marks)).count() % 2 == 1;
+                first_mark = false;
+                if ends_here {
+                    out.clear();
+                    (space, removed, pos) = (false, true, next);
+                    continue;
+                }
+                c
+            }
+            ')' | ']' if !out.chars().any(char::is_lowercase) => {
+                // The end of a sound cue that began in the cue before: `LAUGHING) Stop it.`
+                out.clear();
+                (space, removed, pos) = (false, true, next);
+                continue;
+            }
+            c if c.is_whitespace() => {
+                (space, pos) = (true, next);
+                continue;
+            }
+            _ => {
+                emit(out, &rest[pos..next], &mut space, &mut removed);
+                pos = next;
+                continue;
+            }
+        };
+        // A cue or song left open runs to the end of the segment.
+        let Some(end) = rest[next..].find(close) else { break };
+        (space, removed, pos) = (true, true, next + end + close.len_utf8());
+    }
+}
+
+/// The end of a run of plain bytes from `pos`: the first special byte or second space in a row.
+fn run_end(bytes: &[u8], pos: usize, special: &[bool; 256]) -> usize {
+    let stops = |i: usize| special[usize::from(bytes[i])] || (bytes[i] == b' ' && bytes.get(i + 1) == Some(&b' '));
+    let mut i = pos;
+    // Eight bytes at a time, without a branch per byte; a word that may hold a stop is searched
+    // byte by byte (the space test can flag falsely, the table cannot). Padding is plain.
+    while i < bytes.len() {
+        let (word, next) = (swar::load(bytes, i, b'a'), swar::load(bytes, i + 1, b'a'));
+        let flagged = word.to_le_bytes().iter().fold(false, |any, &b| any | special[usize::from(b)])
+            || swar::eq(word, b' ') & swar::eq(next, b' ') != 0;
+        if flagged {
+            if let Some(k) = (i..bytes.len().min(i + 8)).find(|&k| stops(k)) {
+                return k;
+            }
+        }
+        i += 8;
+    }
+    bytes.len()
+}
+
+/// Appends words, with the space before them if one is pending.
+fn emit(out: &mut String, text: &str, space: &mut bool, removed: &mut bool) {
+    // `Told ya (LAUGHS).` becomes `Told ya.`, not `Told ya .`
+    let tight = *removed && text.starts_with(is_closing_punctuation);
+    if *space && !out.is_empty() && !tight {
+        out.push(' ');
+    }
+    out.push_str(text);
+    (*space, *removed) = (false, false);
+}
+
+/// Whether a line ends a sentence: `.`, `!`, `?` or `…`, maybe inside closing quotes.
+fn ends_sentence(text: &str) -> bool {
+    let text = text.trim_end_matches(['"', '\'', '”', '’', '»', ')']);
+    text.ends_with(['.', '!', '?', '…'])
+}
+
+/// Whether the first letter or digit of a line is a lowercase letter: `...and then` goes on.
+fn starts_lowercase(text: &str) -> bool {
+    text.chars().find(|c| c.is_alphanumeric()).is_some_and(char::is_lowercase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::srt::parse;
+    use proptest::prelude::*;
+
+    /// The cast the tests know: canonical names for a few labels as written.
+    fn cast(label: &str) -> Option<String> {
+        let name = match label.to_lowercase().as_str() {
+            "mike" => "Mike Wheeler",
+            "dustin" => "Dustin Henderson",
+            "lucas" => "Lucas Sinclair",
+            "woman" => "Unnamed Woman",
+            "mr. clarke" => "Scott Clarke",
+            _ => return None,
+        };
+        Some(name.to_owned())
+    }
+
+    fn cue(text: &str) -> Cue {
+        Cue { number: None, start_ms: 1000, end_ms: 2000, text: text.to_owned(), line: 2 }
+    }
+
+    /// Cleans cues given as texts, and gives (speaker, text) pairs.
+    fn run(texts: &[&str]) -> Vec<(Option<String>, String)> {
+        let subs = Subtitles { cues: texts.iter().map(|t| cue(t)).collect(), warnings: vec![] };
+        clean(&subs, &cast).into_iter().map(|l| (l.speaker, l.text)).collect()
+    }
+
+    fn line(speaker: Option<&str>, text: &str) -> (Option<String>, String) {
+        (speaker.map(str::to_owned), text.to_owned())
+    }
+
+    #[test]
+    fn table() {
+        let none = None;
+        let cases: Vec<(&str, Vec<(Option<&str>, &str)>)> = vec![
+            // Tags and override codes.
+            ("<i>Hello there.</i>", vec![(none, "Hello there.")]),
+            ("<font color=\"#D81D1D\">Red</font> <b>bold</b>", vec![(none, "Red bold")]),
+            ("{\\an8}Up top.", vec![(none, "Up top.")]),
+            ("a < b and c > d {braces}", vec![(none, "a < b and c > d {braces}")]),
+            // Sound cues anywhere.
+            ("(CRICKETS CHIRPING)", vec![]),
+            ("[music playing]", vec![]),
+            ("Told ya. (CHUCKLING)", vec![(none, "Told ya.")]),
+            ("(SOFTLY) Wait a minute.", vec![(none, "Wait a minute.")]),
+            ("Told ya (LAUGHS).", vec![(none, "Told ya.")]),
+            ("[sighs] Okay. [door closes] Fine.", vec![(none, "Okay. Fine.")]),
+            ("(\"SHOULD I STAY OR SHOULD I GO\"\nPLAYING ON STEREO)", vec![]),
+            ("Wait (unclosed", vec![(none, "Wait")]),
+            ("LAUGHING) Stop it.", vec![(none, "Stop it.")]),
+            ("Smile :) ok", vec![(none, "Smile :) ok")]),
+            // Lyrics.
+            ("♪ Should I stay or should I go? ♪", vec![]),
+            ("<i>♪ Just a little more time\nis all we're asking for ♪</i>", vec![]),
+            ("[SINGING ALONG] ♪ And nobody\nwants to know you now ♪", vec![]),
+            ("♪ La la ♪ Turn it off!", vec![(none, "Turn it off!")]),
+            ("♪ a song that goes on", vec![]),
+            ("the end of a song ♪ Nice.", vec![(none, "Nice.")]),
+            ("#\n# Should I stay #", vec![]),
+            ("#1 fan", vec![(none, "#1 fan")]),
+            ("♪", vec![]),
+            // Labels.
+            ("MIKE: Something is coming.\nSomething hungry for blood.", vec![(Some("Mike Wheeler"), "Something is coming. Something hungry for blood.")]),
+            ("MR. CLARKE: Good morning.", vec![(Some("Scott Clarke"), "Good morning.")]),
+            ("WOMAN ON TV: Live from Hawkins.", vec![(Some("Woman On Tv"), "Live from Hawkins.")]),
+            ("MAN 2 ON PA: Attention.", vec![(Some("Man 2 On Pa"), "Attention.")]),
+            ("O'BRIEN: Hi.", vec![(Some("O'Brien"), "Hi.")]),
+            ("MIKE: (SOFTLY) Hi.", vec![(Some("Mike Wheeler"), "Hi.")]),
+            ("(SOFTLY) DUSTIN: Hi.", vec![(Some("Dustin Henderson"), "Hi.")]),
+            ("<i>LUCAS:</i> Hi.", vec![(Some("Lucas Sinclair"), "Hi.")]),
+            ("MIKE:\nHello?", vec![(Some("Mike Wheeler"), "Hello?")]),
+            ("MIKE: (LAUGHS)", vec![]),
+            // Not labels.
+            ("10:30 is late.", vec![(none, "10:30 is late.")]),
+            ("Note: it's late.", vec![(none, "Note: it's late.")]),
+            ("RATIO 3:1 works.", vec![(none, "RATIO 3:1 works.")]),
+            ("we said: go.", vec![(none, "we said: go.")]),
+            ("THIS IS A VERY LONG SHOUTED SENTENCE: no.", vec![(none, "THIS IS A VERY LONG SHOUTED SENTENCE: no.")]),
+            ("Mike: hi.", vec![(none, "Mike: hi.")]),
+            // Bracket labels.
+            ("[Mike] Come again?", vec![(Some("Mike Wheeler"), "Come again?")]),
+            ("[woman] Thanks.", vec![(Some("Unnamed Woman"), "Thanks.")]),
+            ("[man on radio] Come again?", vec![(none, "Come again?")]),
+            ("[MAN, IN RUSSIAN] Comrade-General.", vec![(none, "Comrade-General.")]),
+            // Dialogue dashes.
+            ("- It is almost here.\n- What is it?", vec![(none, "It is almost here."), (none, "What is it?")]),
+            ("- Troglodytes?\n- Told ya. (CHUCKLING)", vec![(none, "Troglodytes?"), (none, "Told ya.")]),
+            ("- (SNORTS)\n- (ALL CHUCKLING)", vec![]),
+            ("- LUCAS: Go!\n- No way.", vec![(Some("Lucas Sinclair"), "Go!"), (none, "No way.")]),
+            ("- Go!\n- [Dustin] Oh, shit!", vec![(none, "Go!"), (Some("Dustin Henderson"), "Oh, shit!")]),
+            ("- Son of a bitch!\n- [Mick] Oh, shit!", vec![(none, "Son of a bitch!"), (none, "Oh, shit!")]),
+            ("-Hello.\n-Hi.", vec![(none, "Hello."), (none, "Hi.")]),
+            ("- We got more!\nTurn left.\n- Okay.", vec![(none, "We got more! Turn left."), (none, "Okay.")]),
+            ("-5 degrees out.", vec![(none, "-5 degrees out.")]),
+            ("-- and then", vec![(none, "-- and then")]),
+            // A label on a later line starts a new speaker without a dash.
+            ("MIKE: Hi.\nDUSTIN: Hey.", vec![(Some("Mike Wheeler"), "Hi."), (Some("Dustin Henderson"), "Hey.")]),
+            // Whitespace.
+            ("  Lots   of\t space\u{a0}here  \n and  there ", vec![(none, "Lots of space here and there")]),
+            ("...", vec![]),
+        ];
+        for (text, want) in cases {
+            let want: Vec<_> = want.into_iter().map(|(s, t)| line(s, t)).collect();
+            assert_eq!(run(&[text]), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn speaker_goes_on_across_cues() {
+        let cases: Vec<(Vec<&str>, Vec<Option<&str>>)> = vec![
+            (vec!["MIKE: Something is coming,", "something hungry."], vec![Some("Mike Wheeler"); 2]),
+            (vec!["MIKE: It is here.", "and it is hungry."], vec![Some("Mike Wheeler"); 2]),
+            (vec!["MIKE: It is here.", "What is it?"], vec![Some("Mike Wheeler"), None]),
+            (vec!["MIKE: \"It is here!\"", "What is it?"], vec![Some("Mike Wheeler"), None]),
+            (vec!["MIKE: It is here…", "Run!"], vec![Some("Mike Wheeler"), None]),
+            (vec!["MIKE: Wait,", "- What?"], vec![Some("Mike Wheeler"), None]),
+            (vec!["MIKE: Wait,", "DUSTIN: What?"], vec![Some("Mike Wheeler"), Some("Dustin Henderson")]),
+            (vec!["- MIKE: Wait\n- LUCAS: For", "what?"], vec![Some("Mike Wheeler"), Some("Lucas Sinclair"), Some("Lucas Sinclair")]),
+            (vec!["MIKE: Wait", "(THUNDER)", "for me"], vec![Some("Mike Wheeler"); 2]),
+            (vec!["[sighs] So", "...and then"], vec![None, None]),
+            (vec!["Hi", "there"], vec![None, None]),
+        ];
+        for (texts, want) in cases {
+            let got: Vec<_> = run(&texts).into_iter().map(|(s, _)| s).collect();
+            let want: Vec<_> = want.into_iter().map(|s| s.map(str::to_owned)).collect();
+            assert_eq!(got, want, "{texts:?}");
+        }
+    }
+
+    #[test]
+    fn lines_carry_their_cue_times() {
+        let subs = parse("1\n00:00:01,000 --> 00:00:02,000\n- Hi.\n- Hey.\n\n2\n00:00:03,000 --> 00:00:04,000\nYo.\n").unwrap();
+        let lines = clean(&subs, &cast);
+        let times: Vec<_> = lines.iter().map(|l| (l.start_ms, l.end_ms)).collect();
+        assert_eq!(times, [(Some(1000), Some(2000)), (Some(1000), Some(2000)), (Some(3000), Some(4000))]);
+    }
+
+    #[test]
+    fn title_cases() {
+        for (label, want) in [("MR. CLARKE", "Mr. Clarke"), ("WOMAN ON TV", "Woman On Tv"), ("MAN 1", "Man 1"), ("JEAN-LUC", "Jean-Luc"), ("ÉLODIE", "Élodie")] {
+            assert_eq!(title_case(label), want);
+        }
+    }
+
+    /// What the fuzz target does: any bytes through decode, parse and clean.
+    fn pipeline(bytes: &[u8]) {
+        let Ok(decoded) = crate::text::decode(bytes) else { return };
+        let Ok(subs) = parse(&decoded.text) else { return };
+        for line in clean(&subs, &cast) {
+            assert!(!line.text.is_empty() && line.text.trim() == line.text);
+            assert!(!line.text.contains("  ") && !line.text.contains('\n'));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn clean_never_panics(texts in proptest::collection::vec("(\\PC|\n){0,80}", 0..8)) {
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            for (_, text) in run(&texts) {
+                prop_assert!(!text.is_empty() && !text.contains("  "));
+                prop_assert!(!text.contains('♪'));
+            }
+        }
+
+        #[test]
+        fn clean_never_panics_on_markup(texts in proptest::collection::vec(
+            "([-<>{}\\\\()\\[\\]♪#: \n/ib]|[A-Z]{1,5}|[a-z]{1,5}|\u{a0}){0,30}", 0..8,
+        )) {
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let _ = run(&texts);
+        }
+
+        #[test]
+        fn pipeline_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..1024)) {
+            pipeline(&bytes);
+        }
+
+        #[test]
+        fn pipeline_never_panics_on_srt_like_bytes(parts in proptest::collection::vec(prop_oneof![
+            Just(b"00:00:01,000 --> 00:00:02,000\r\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"- MIKE: ".to_vec()),
+            Just("<i>♪ ".as_bytes().to_vec()),
+            Just(b"[sighs] (".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..16),
+        ], 0..40)) {
+            pipeline(&parts.concat());
+        }
+    }
+}

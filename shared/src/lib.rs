@@ -28,5 +28,3 @@ pub mod transcript;
 
 #[cfg(feature = "aws")]
 pub mod aws;
-#[cfg(feature = "local-aws")]
-pub mod local_aws;

@@ -1,1 +1,270 @@
-//! store
+//! The narrow capabilities the functions use, so that decisions never see an SDK client.
+//!
+//! [`ObjectStore`] is S3 in the Lambda (`aws::S3Store`), a folder in `hawkins preprocess`
+//! ([`DirStore`]), and memory in unit tests ([`MemStore`]). [`Notifier`] is SNS, or a list.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::error::StoreError;
+use crate::hash::sha256_hex;
+
+/// An object as read: its bytes and when it was last written (seconds since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub bytes: Vec<u8>,
+    pub last_modified: Option<i64>,
+}
+
+/// Did a write change anything?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Written {
+    /// New content was stored.
+    Stored,
+    /// The object already held exactly these bytes: nothing was written (no new S3 version, no
+    /// new event downstream). This is what makes replays free.
+    Unchanged,
+}
+
+/// The bucket, as ingest sees it.
+pub trait ObjectStore: Sync {
+    /// The object, or `None` when there is no such key.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Object>, StoreError>> + Send;
+    /// The SHA-256 recorded with the object when it was written, or `None` when there is no such
+    /// object (or it was written by someone else, without one).
+    fn stored_sha256(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// Writes `bytes`, recording `sha256` with them.
+    fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        sha256: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Keys under `prefix`, sorted.
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Writes only when the content differs from what is stored.
+    fn put_if_changed(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<Written, StoreError>> + Send {
+        async move {
+            let sha = sha256_hex(&bytes);
+            if self.stored_sha256(key).await?.as_deref() == Some(sha.as_str()) {
+                return Ok(Written::Unchanged);
+            }
+            self.put(key, bytes, content_type, &sha).await?;
+            Ok(Written::Stored)
+        }
+    }
+}
+
+/// How bad an alert is; e-mail readers see it in the subject, filters in a message attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// A message for the team: readable text for e-mail, and the same facts as attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// What kind of alert (`quarantine`, `training_failed`, `budget`...): an SNS attribute.
+    pub kind: String,
+    pub severity: Severity,
+    /// At most 100 characters (SNS' limit for e-mail subjects).
+    pub subject: String,
+    pub body: String,
+    /// Further attributes for subscribers' filter policies.
+    pub attributes: BTreeMap<String, String>,
+    /// Deduplication key: the same cause gives the same id.
+    pub id: String,
+}
+
+/// Where alerts go.
+pub trait Notifier: Sync {
+    fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// An in-memory bucket for unit tests and the offline CLI.
+#[derive(Debug, Default)]
+pub struct MemStore {
+    objects: Mutex<BTreeMap<String, (Vec<u8>, String)>>,
+    puts: Mutex<u64>,
+}
+
+impl MemStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores an object as a user upload would (no recorded hash).
+    pub fn insert(&self, key: &str, bytes: &[u8]) {
+        self.lock().insert(key.to_string(), (bytes.to_vec(), String::new()));
+    }
+
+    /// All keys and contents, sorted.
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        self.lock().iter().map(|(k, (b, _))| (k.clone(), b.clone())).collect()
+    }
+
+    /// How many writes reached the store.
+    pub fn puts(&self) -> u64 {
+        *self.puts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (Vec<u8>, String)>> {
+        self.objects.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl ObjectStore for MemStore {
+    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
+        Ok(self.lock().get(key).map(|(bytes, _)| Object { bytes: bytes.clone(), last_modified: None }))
+    }
+
+    async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().get(key).map(|(_, sha)| sha.clone()).filter(|s| !s.is_empty()))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        _content_type: &str,
+        sha256: &str,
+    ) -> Result<(), StoreError> {
+        self.lock().insert(key.to_string(), (bytes, sha256.to_string()));
+        *self.puts.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self.lock().keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+    }
+}
+
+/// A folder laid out like the bucket: what `hawkins preprocess --out DIR` writes.
+#[derive(Debug, Clone)]
+pub struct DirStore {
+    root: PathBuf,
+}
+
+impl DirStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        // Keys are relative by construction; refuse any `..` so nothing lands outside the folder.
+        let safe: PathBuf = key
+            .split('/')
+            .filter(|part| !part.is_empty() && *part != "." && *part != "..")
+            .collect();
+        self.root.join(safe)
+    }
+
+    fn io_error(op: &'static str, path: &Path, error: std::io::Error) -> StoreError {
+        StoreError::Other { op, resource: path.display().to_string(), message: error.to_string() }
+    }
+}
+
+impl ObjectStore for DirStore {
+    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
+        let path = self.path(key);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(Object { bytes, last_modified: None })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Self::io_error("read", &path, e)),
+        }
+    }
+
+    async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.get(key).await?.map(|object| sha256_hex(&object.bytes)))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        _content_type: &str,
+        _sha256: &str,
+    ) -> Result<(), StoreError> {
+        let path = self.path(key);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Self::io_error("create", parent, e))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| Self::io_error("write", &path, e))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Self::io_error("list", &dir, e)),
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(rel) = path.strip_prefix(&self.root) {
+                    let key = rel.to_string_lossy().replace('\\', "/");
+                    if key.starts_with(prefix) {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
+/// Collects alerts instead of sending them: the CLI prints them, tests read them.
+#[derive(Debug, Default)]
+pub struct AlertLog {
+    alerts: Mutex<Vec<Alert>>,
+}
+
+impl AlertLog {
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.alerts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Notifier for AlertLog {
+    async fn publish(&self, alert: &Alert) -> Result<(), StoreError> {
+        self.alerts.lock().unwrap_or_else(|e| e.into_inner()).push(alert.clone());
+        Ok(())
+    }
+}

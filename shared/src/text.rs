@@ -1,1 +1,473 @@
 //! Bytes to text: BOM sniffing, UTF-16 with and without BOM, Windows-1252 fallback, binary refusal.
+//!
+//! Every user file (.srt, .csv, .jsonl) goes through [`decode`] first. Valid UTF-8, by far the most
+//! common case, is borrowed as it is: no copy, so decoding costs one validation pass.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Serialize;
+
+/// The encoding a file was read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Encoding {
+    #[serde(rename = "utf-8")]
+    Utf8,
+    #[serde(rename = "utf-16le")]
+    Utf16Le,
+    #[serde(rename = "utf-16be")]
+    Utf16Be,
+    /// Also covers printable Latin-1 (ISO-8859-1), of which it is a superset.
+    #[serde(rename = "windows-1252")]
+    Windows1252,
+}
+
+impl Encoding {
+    /// The lowercase label, as in `Content-Type` charsets and the serialized form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "utf-8",
+            Encoding::Utf16Le => "utf-16le",
+            Encoding::Utf16Be => "utf-16be",
+            Encoding::Windows1252 => "windows-1252",
+        }
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A file's text and how it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    /// The text without any BOM; borrowed from the input when it was valid UTF-8.
+    pub text: Cow<'a, str>,
+    pub encoding: Encoding,
+    /// Whether the file started with a byte order mark.
+    pub had_bom: bool,
+}
+
+/// Why bytes are not text we can read. Both are the user's file, not a passing fault: retrying
+/// does not help.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum DecodeError {
+    #[error(
+        "the file has no text: it is empty (0 bytes) or holds only whitespace; upload the file again, it may have been cut off"
+    )]
+    Empty,
+    #[error(
+        "the file looks binary, not text: NUL/control byte at byte offset {offset}; upload the plain-text file (.srt, .csv or .jsonl), not an archive, video or document"
+    )]
+    Binary { offset: usize },
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// How many leading bytes the UTF-16 sniffing looks at: enough for a few dozen lines of text.
+const SNIFF_LEN: usize = 4096;
+
+/// Reads bytes as text.
+///
+/// A BOM decides the encoding. Without one, UTF-16 is recognised from the NUL bytes that ASCII
+/// characters leave in every other byte; then valid UTF-8 is borrowed as is; anything else is read
+/// as Windows-1252, which maps every byte to a character, so no file is refused for its encoding.
+/// NUL bytes (outside UTF-16) or a high share of control characters mean the file is binary.
+pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let decoded = if let Some(body) = bytes.strip_prefix(UTF8_BOM) {
+        decode_bytes(body, UTF8_BOM.len(), true)?
+    } else if let Some(body) = bytes.strip_prefix(b"\xFF\xFE") {
+        decode_utf16(body, 2, Encoding::Utf16Le, true)?
+    } else if let Some(body) = bytes.strip_prefix(b"\xFE\xFF") {
+        decode_utf16(body, 2, Encoding::Utf16Be, true)?
+    } else if let Some(encoding) = sniff_utf16(bytes) {
+        decode_utf16(bytes, 0, encoding, false)?
+    } else {
+        decode_bytes(bytes, 0, false)?
+    };
+    if decoded.text.trim().is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    Ok(decoded)
+}
+
+/// UTF-8 or, failing that, Windows-1252. `base` is the offset of `body` in the file, for errors.
+fn decode_bytes(body: &[u8], base: usize, had_bom: bool) -> Result<Decoded<'_>, DecodeError> {
+    // Zero-filled tails come from interrupted downloads and pre-allocating writers; players
+    // ignore them, so do we. A NUL anywhere else means binary.
+    let end = body.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let body = &body[..end];
+    if let Some(offset) = binary_offset(body) {
+        return Err(DecodeError::Binary { offset: base + offset });
+    }
+    if let Ok(text) = std::str::from_utf8(body) {
+        return Ok(Decoded { text: Cow::Borrowed(text), encoding: Encoding::Utf8, had_bom });
+    }
+    // A BOM, or far more well-formed multi-byte sequences than broken ones, says "UTF-8 with a
+    // few damaged bytes": replacing those keeps every other character right, where reading the
+    // whole file as Windows-1252 would garble each accented letter.
+    if had_bom || mostly_utf8(body) {
+        return Ok(Decoded {
+            text: Cow::Owned(String::from_utf8_lossy(body).into_owned()),
+            encoding: Encoding::Utf8,
+            had_bom,
+        });
+    }
+    let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(body);
+    Ok(Decoded { text: Cow::Owned(text.into_owned()), encoding: Encoding::Windows1252, had_bom })
+}
+
+/// Whether invalid UTF-8 still has more well-formed multi-byte characters than broken sequences.
+fn mostly_utf8(body: &[u8]) -> bool {
+    let (mut good, mut bad) = (0usize, 0usize);
+    for chunk in body.utf8_chunks() {
+        good += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        bad += usize::from(!chunk.invalid().is_empty());
+    }
+    good > bad
+}
+
+/// A control byte that plain text does not hold: C0 controls other than tab, line feed, form feed
+/// and carriage return (and SUB, the old DOS end-of-file mark), and DEL.
+fn is_control(unit: u16) -> bool {
+    matches!(unit, 0x00..=0x08 | 0x0B | 0x0E..=0x19 | 0x1B..=0x1F | 0x7F)
+}
+
+/// [`is_control`] for a byte, as plain comparisons the compiler turns into vector code.
+fn is_control_byte(b: u8) -> bool {
+    (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != 0x0C) & (b != b'\r') & (b != 0x1A) | (b == 0x7F)
+}
+
+/// The offset of the first NUL, or of the first control byte when they make up more than one byte
+/// in twenty: a stray control character in a text file is common, a steady stream is not text.
+fn binary_offset(body: &[u8]) -> Option<usize> {
+    if let Some(nul) = memchr::memchr(0, body) {
+        return Some(nul);
+    }
+    // Counted in blocks whose count fits a byte, so the inner loop stays vectorised.
+    let controls: usize = body
+        .chunks(255)
+        .map(|block| usize::from(block.iter().fold(0u8, |n, &b| n + u8::from(is_control_byte(b)))))
+        .sum();
+    if controls > 0 && controls * 20 > body.len() {
+        return body.iter().position(|&b| is_control_byte(b));
+    }
+    None
+}
+
+/// UTF-16 without a BOM, recognised from NULs in one byte of each pair: the high byte of ASCII
+/// characters. Text in any 8-bit encoding has no NULs at all, so the test is safe.
+fn sniff_utf16(bytes: &[u8]) -> Option<Encoding> {
+    // NUL padding at the end of a short file would skew the counts.
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let sample = &bytes[..end.min(SNIFF_LEN) & !1];
+    let pairs = sample.len() / 2;
+    if pairs == 0 {
+        return None;
+    }
+    let (mut even, mut odd) = (0usize, 0usize);
+    for pair in sample.chunks_exact(2) {
+        even += usize::from(pair[0] == 0);
+        odd += usize::from(pair[1] == 0);
+    }
+    // ASCII-heavy text: nearly every high byte is NUL, almost no low byte is.
+    let mostly = |n: usize| n * 10 >= pairs * 7;
+    let rarely = |n: usize| n * 20 <= pairs;
+    if mostly(odd) && rarely(even) {
+        Some(Encoding::Utf16Le)
+    } else if mostly(even) && rarely(odd) {
+        Some(Encoding::Utf16Be)
+    } else {
+        None
+    }
+}
+
+fn decode_utf16(
+    body: &[u8],
+    base: usize,
+    encoding: Encoding,
+    had_bom: bool,
+) -> Result<Decoded<'static>, DecodeError> {
+    let unit = |pair: &[u8]| match encoding {
+        Encoding::Utf16Be => u16::from_be_bytes([pair[0], pair[1]]),
+        _ => u16::from_le_bytes([pair[0], pair[1]]),
+    };
+    // Drop NUL padding at the end, as for byte encodings.
+    let mut len = body.len() & !1;
+    while len >= 2 && unit(&body[len - 2..len]) == 0 {
+        len -= 2;
+    }
+    let body = if len == body.len() & !1 { body } else { &body[..len] };
+    let units = body.chunks_exact(2);
+    let total = units.len();
+    let controls = units.clone().filter(|p| is_control(unit(p))).count();
+    let first = || units.clone().position(|p| is_control(unit(p)));
+    let nul = units.clone().position(|p| unit(p) == 0);
+    if let Some(i) = nul.or_else(|| if controls * 20 > total { first() } else { None }) {
+        return Err(DecodeError::Binary { offset: base + 2 * i });
+    }
+    let decoder = match encoding {
+        Encoding::Utf16Be => encoding_rs::UTF_16BE,
+        _ => encoding_rs::UTF_16LE,
+    };
+    // Lone surrogates and an odd trailing byte become U+FFFD, as in players.
+    let (text, _) = decoder.decode_without_bom_handling(body);
+    Ok(Decoded { text: Cow::Owned(text.into_owned()), encoding, had_bom })
+}
+
+/// Word-at-a-time byte tests, for the scans that run over every byte of a file. Each mask has the
+/// high bit set in (at least) the lowest byte that matches, so `trailing_zeros() / 8` is its index;
+/// bytes above a match may be flagged falsely, so only the lowest flag is exact.
+pub(crate) mod swar {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+
+    /// Eight bytes from `bytes[at..]`, padded with `pad` past the end.
+    #[inline]
+    pub(crate) fn load(bytes: &[u8], at: usize, pad: u8) -> u64 {
+        if let Some(word) = bytes.get(at..at + 8) {
+            let mut full = [0u8; 8];
+            full.copy_from_slice(word);
+            return u64::from_le_bytes(full);
+        }
+        // The last few bytes of a text, byte by byte: rare enough.
+        let mut word = [pad; 8];
+        for (slot, &b) in word.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
+            *slot = b;
+        }
+        u64::from_le_bytes(word)
+    }
+
+    /// Bytes equal to zero.
+    #[inline]
+    pub(crate) fn zero(x: u64) -> u64 {
+        x.wrapping_sub(ONES) & !x & HIGH
+    }
+
+    /// Bytes equal to `b`.
+    #[inline]
+    pub(crate) fn eq(x: u64, b: u8) -> u64 {
+        zero(x ^ (ONES * u64::from(b)))
+    }
+
+    /// The index of the first `b` at or after `from`.
+    pub(crate) fn find_byte(bytes: &[u8], from: usize, b: u8) -> Option<usize> {
+        // The padding (`!b`) never matches, and a match flags nothing below it: the lowest flag
+        // is a real match within the text.
+        let mut i = from;
+        while i < bytes.len() {
+            let hits = eq(load(bytes, i, !b), b);
+            if hits != 0 {
+                return Some(i + hits.trailing_zeros() as usize / 8);
+            }
+            i += 8;
+        }
+        None
+    }
+
+    /// The index of the first `\n` or `\r` at or after `from`.
+    pub(crate) fn find_line_break(bytes: &[u8], from: usize) -> Option<usize> {
+        let mut i = from;
+        while i < bytes.len() {
+            let x = load(bytes, i, 0);
+            let hits = eq(x, b'\n') | eq(x, b'\r');
+            if hits != 0 {
+                return Some(i + hits.trailing_zeros() as usize / 8);
+            }
+            i += 8;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let units = bom.then_some(0xFEFF).into_iter().chain(text.encode_utf16());
+        for unit in units {
+            let bytes = if big_endian { unit.to_be_bytes() } else { unit.to_le_bytes() };
+            out.extend_from_slice(&bytes);
+        }
+        out
+    }
+
+    const SAMPLE: &str = "1\r\n00:00:01,000 --> 00:00:02,000\r\nMIKE: Héllo — Will?\r\n";
+
+    #[test]
+    fn reads_each_encoding() {
+        let cases: Vec<(&str, Vec<u8>, Encoding, bool)> = vec![
+            ("plain utf-8", SAMPLE.as_bytes().to_vec(), Encoding::Utf8, false),
+            ("utf-8 with bom", [UTF8_BOM, SAMPLE.as_bytes()].concat(), Encoding::Utf8, true),
+            ("utf-16le bom", utf16(SAMPLE, false, true), Encoding::Utf16Le, true),
+            ("utf-16be bom", utf16(SAMPLE, true, true), Encoding::Utf16Be, true),
+            ("utf-16le no bom", utf16(SAMPLE, false, false), Encoding::Utf16Le, false),
+            ("utf-16be no bom", utf16(SAMPLE, true, false), Encoding::Utf16Be, false),
+        ];
+        for (name, bytes, encoding, had_bom) in cases {
+            let decoded = decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(decoded.text, SAMPLE, "{name}");
+            assert_eq!(decoded.encoding, encoding, "{name}");
+            assert_eq!(decoded.had_bom, had_bom, "{name}");
+        }
+    }
+
+    #[test]
+    fn valid_utf8_is_borrowed() {
+        let decoded = decode(SAMPLE.as_bytes()).unwrap();
+        assert!(matches!(decoded.text, Cow::Borrowed(_)));
+        let with_bom = [UTF8_BOM, b"Hi"].concat();
+        assert!(matches!(decode(&with_bom).unwrap().text, Cow::Borrowed("Hi")));
+    }
+
+    #[test]
+    fn windows_1252_and_latin1_fall_back() {
+        // "Café – “Hawkins”" in Windows-1252: 0x96 en dash and 0x93/0x94 curly quotes.
+        let bytes = b"Caf\xe9 \x96 \x93Hawkins\x94 \xa9 \xfc";
+        let decoded = decode(bytes).unwrap();
+        assert_eq!(decoded.encoding, Encoding::Windows1252);
+        assert_eq!(decoded.text, "Café – “Hawkins” © ü");
+    }
+
+    #[test]
+    fn utf8_with_a_damaged_byte_stays_utf8() {
+        let bytes = "Ça va, Éleven? déjà vu ".bytes().chain([0xff]).collect::<Vec<_>>();
+        let decoded = decode(&bytes).unwrap();
+        assert_eq!(decoded.encoding, Encoding::Utf8);
+        assert_eq!(decoded.text, "Ça va, Éleven? déjà vu \u{FFFD}");
+        // With a BOM, the BOM decides even for a broken file.
+        let decoded = decode(b"\xEF\xBB\xBFcaf\xe9").unwrap();
+        assert_eq!((decoded.encoding, &*decoded.text), (Encoding::Utf8, "caf\u{FFFD}"));
+    }
+
+    #[test]
+    fn refuses_empty_and_whitespace() {
+        for bytes in [&b""[..], b"   \r\n\t\n", b"\xEF\xBB\xBF", b"\xFF\xFE", b"\xFF\xFE \x00\n\x00", b"\0\0"] {
+            assert_eq!(decode(bytes), Err(DecodeError::Empty), "{bytes:?}");
+        }
+        assert!(DecodeError::Empty.to_string().contains("empty (0 bytes)"));
+    }
+
+    #[test]
+    fn refuses_binary() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        assert_eq!(decode(png), Err(DecodeError::Binary { offset: 8 }));
+        let zip = b"PK\x03\x04\x14\0\0\0\x08\0";
+        assert_eq!(decode(zip), Err(DecodeError::Binary { offset: 5 }));
+        let controls = b"ab\x01\x02\x03\x04cdefgh";
+        assert_eq!(decode(controls), Err(DecodeError::Binary { offset: 2 }));
+        // With a UTF-8 BOM, offsets count from the start of the file.
+        assert_eq!(decode(b"\xEF\xBB\xBFab\0cd"), Err(DecodeError::Binary { offset: 5 }));
+        let message = DecodeError::Binary { offset: 1234 }.to_string();
+        assert!(message.contains("looks binary") && message.contains("byte offset 1234"), "{message}");
+    }
+
+    #[test]
+    fn binary_inside_utf16_is_refused() {
+        let mut bytes = utf16("Hello there", false, true);
+        bytes.extend_from_slice(&[0, 0, b'x', 0]);
+        assert_eq!(decode(&bytes), Err(DecodeError::Binary { offset: 24 }));
+        let noise: Vec<u8> = (0..64u8).flat_map(|i| [i % 8, 0]).collect();
+        assert!(matches!(decode(&noise), Err(DecodeError::Binary { .. })));
+    }
+
+    #[test]
+    fn swar_finds_the_first_line_break() {
+        let text = b"0123456789abcdef\rxyz\n";
+        for from in 0..text.len() {
+            let want = text[from..].iter().position(|&b| b == b'\n' || b == b'\r').map(|k| from + k);
+            assert_eq!(swar::find_line_break(text, from), want, "{from}");
+        }
+        assert_eq!(swar::find_line_break(b"\n\n\n\n\n\n\n\n\n", 0), Some(0));
+        assert_eq!(swar::find_line_break(b"abc", 3), None);
+        for (text, b, want) in [(&b"abc"[..], b'c', Some(2)), (b"abcdefghij\n", b'\n', Some(10)), (b"\xff\xfe", 0xff, Some(0)), (b"ab", 0, None)] {
+            assert_eq!(swar::find_byte(text, 0, b), want);
+        }
+    }
+
+    #[test]
+    fn control_bytes() {
+        for b in 0..=255u8 {
+            assert_eq!(is_control_byte(b), is_control(u16::from(b)), "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn tolerates_stray_controls_and_nul_padding() {
+        let decoded = decode(b"Hello\x1a there\x0c friend\x07 of mine, Will\0\0\0").unwrap();
+        assert_eq!(decoded.text, "Hello\x1a there\x0c friend\x07 of mine, Will");
+        let mut bytes = utf16("Hi", true, false);
+        bytes.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(decode(&bytes).unwrap().text, "Hi");
+    }
+
+    #[test]
+    fn odd_utf16_length_keeps_the_text() {
+        let mut bytes = utf16("Hello, Hawkins", false, true);
+        bytes.push(b'!');
+        let decoded = decode(&bytes).unwrap();
+        assert_eq!(decoded.text, "Hello, Hawkins\u{FFFD}");
+    }
+
+    #[test]
+    fn encoding_names() {
+        for (encoding, name) in [
+            (Encoding::Utf8, "utf-8"),
+            (Encoding::Utf16Le, "utf-16le"),
+            (Encoding::Utf16Be, "utf-16be"),
+            (Encoding::Windows1252, "windows-1252"),
+        ] {
+            assert_eq!(encoding.to_string(), name);
+            assert_eq!(serde_json::to_string(&encoding).unwrap(), format!("\"{name}\""));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn swar_line_breaks_match_a_plain_search(bytes in proptest::collection::vec(
+            prop_oneof![Just(b'\n'), Just(b'\r'), Just(0u8), Just(0x8A), Just(0x8D), any::<u8>()], 0..64,
+        ), from in 0usize..64) {
+            let from = from.min(bytes.len());
+            let want = bytes[from..].iter().position(|&b| b == b'\n' || b == b'\r').map(|k| from + k);
+            prop_assert_eq!(swar::find_line_break(&bytes, from), want);
+            for b in [b'\n', 0, 0xff, bytes.first().copied().unwrap_or(1)] {
+                let want = bytes[from..].iter().position(|&c| c == b).map(|k| from + k);
+                prop_assert_eq!(swar::find_byte(&bytes, from, b), want);
+            }
+        }
+
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            if let Ok(decoded) = decode(&bytes) {
+                prop_assert!(!decoded.text.trim().is_empty());
+            }
+        }
+
+        #[test]
+        fn utf8_text_round_trips(text in "\\PC{1,200}") {
+            prop_assume!(!text.trim().is_empty());
+            prop_assume!(!text.starts_with('\u{FEFF}'));
+            prop_assume!(!text.chars().any(|c| (c as u32) < 0x20 || c == '\u{7f}'));
+            let decoded = decode(text.as_bytes()).unwrap();
+            prop_assert_eq!(&*decoded.text, text.as_str());
+            prop_assert_eq!(decoded.encoding, Encoding::Utf8);
+        }
+
+        #[test]
+        fn utf16_with_bom_round_trips(text in "\\PC{1,200}", big_endian in any::<bool>()) {
+            prop_assume!(!text.trim().is_empty());
+            prop_assume!(!text.chars().any(|c| (c as u32) < 0x20 || c == '\u{7f}'));
+            let bytes = utf16(&text, big_endian, true);
+            let decoded = decode(&bytes).unwrap();
+            prop_assert_eq!(&*decoded.text, text.as_str());
+        }
+    }
+}

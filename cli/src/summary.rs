@@ -1,0 +1,133 @@
+//! The summary a person reads in ten seconds after a preprocess or a local run.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use hawkins::ingest::{CorpusOutcome, ObjectOutcome};
+use hawkins::manifest::{CorpusManifest, LATEST_KEY, SOURCES_PREFIX, SourceEntry};
+use hawkins::source::SourceKind;
+use hawkins::store::{Alert, ObjectStore};
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub files: usize,
+    pub processed: usize,
+    pub quarantined: Vec<(String, String)>,
+    pub ignored: usize,
+    pub episodes: usize,
+    pub cues: u64,
+    pub lines: u64,
+    pub lines_with_speaker: u64,
+    /// Speakers named by subtitle labels, with their line counts.
+    pub subtitle_speakers: BTreeMap<String, u64>,
+    pub corpus: Option<CorpusOutcome>,
+    pub manifest: Option<CorpusManifest>,
+    pub alerts: Vec<String>,
+}
+
+impl Summary {
+    pub async fn read(
+        store: &impl ObjectStore,
+        outcomes: Vec<ObjectOutcome>,
+        corpus: Option<CorpusOutcome>,
+        alerts: Vec<Alert>,
+    ) -> Result<Summary> {
+        let mut entries = Vec::new();
+        for key in store.list(SOURCES_PREFIX).await? {
+            if let Some(object) = store.get(&key).await? {
+                entries.push(
+                    serde_json::from_slice::<SourceEntry>(&object.bytes)
+                        .with_context(|| format!("reading {key}"))?,
+                );
+            }
+        }
+        let manifest = match store.get(LATEST_KEY).await? {
+            Some(object) => Some(serde_json::from_slice(&object.bytes).context("reading the manifest")?),
+            None => None,
+        };
+        let mut summary = Summary {
+            files: outcomes.len(),
+            processed: 0,
+            quarantined: Vec::new(),
+            ignored: 0,
+            episodes: 0,
+            cues: 0,
+            lines: 0,
+            lines_with_speaker: 0,
+            subtitle_speakers: BTreeMap::new(),
+            corpus,
+            manifest,
+            alerts: alerts.into_iter().map(|a| a.subject).collect(),
+        };
+        for outcome in outcomes {
+            match outcome {
+                ObjectOutcome::Processed { .. } => summary.processed += 1,
+                ObjectOutcome::Quarantined { key, reason, .. } => {
+                    let at = reason.line.map(|l| format!(" at line {l}")).unwrap_or_default();
+                    summary.quarantined.push((key, format!("{}{at}: {}", reason.code, reason.message)));
+                }
+                ObjectOutcome::Ignored { .. } | ObjectOutcome::Superseded { .. } => summary.ignored += 1,
+            }
+        }
+        let mut episodes = std::collections::BTreeSet::new();
+        for entry in &entries {
+            if matches!(entry.kind, SourceKind::Subtitles | SourceKind::Transcript) {
+                episodes.insert(entry.name.clone());
+                summary.lines += entry.counts.records;
+                summary.lines_with_speaker += entry.counts.with_speaker;
+            }
+            if entry.kind == SourceKind::Subtitles {
+                summary.cues += entry.counts.cues;
+                for (speaker, n) in &entry.counts.speakers {
+                    *summary.subtitle_speakers.entry(speaker.clone()).or_default() += n;
+                }
+            }
+        }
+        summary.episodes = episodes.len();
+        Ok(summary)
+    }
+
+    pub fn text(&self, location: &Path) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "Hawkins preprocess: {} files, {} processed, {} quarantined", self.files, self.processed, self.quarantined.len());
+        let _ = writeln!(
+            out,
+            "  episodes {}   subtitle cues {}   dialogue lines {} ({} with a speaker)",
+            self.episodes, self.cues, self.lines, self.lines_with_speaker
+        );
+        if !self.subtitle_speakers.is_empty() {
+            let mut top: Vec<_> = self.subtitle_speakers.iter().collect();
+            top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let shown: Vec<String> = top.iter().take(12).map(|(s, n)| format!("{s} {n}")).collect();
+            let _ = writeln!(out, "  speakers labelled in subtitles ({}): {}", top.len(), shown.join(", "));
+        }
+        if let Some(manifest) = &self.manifest {
+            let _ = writeln!(out, "  corpus version {} ({} sources, cast: {})", manifest.version, manifest.sources.len(), manifest.cast);
+            let mut chat: Vec<_> = manifest.datasets.iter().filter(|d| d.character.is_some()).collect();
+            chat.sort_by(|a, b| b.records.cmp(&a.records));
+            let shown: Vec<String> = chat
+                .iter()
+                .take(10)
+                .map(|d| format!("{} {}", d.character.as_deref().unwrap_or_default(), d.records))
+                .collect();
+            let _ = writeln!(out, "  chatbot datasets ({} characters): {}", chat.len(), shown.join(", "));
+            for d in manifest.datasets.iter().filter(|d| d.character.is_none()) {
+                let _ = writeln!(out, "  {}: {} records", d.key, d.records);
+            }
+        }
+        if let Some(corpus) = &self.corpus {
+            let _ = writeln!(out, "  files written {}, unchanged {}", corpus.written, corpus.unchanged);
+        }
+        for (key, reason) in &self.quarantined {
+            let _ = writeln!(out, "  QUARANTINED {key}: {reason}");
+        }
+        for subject in &self.alerts {
+            let _ = writeln!(out, "  alert: {subject}");
+        }
+        let _ = writeln!(out, "  open: {}", location.join("processed/network/corpus.html").display());
+        out
+    }
+}

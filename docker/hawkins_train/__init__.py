@@ -1,0 +1,1 @@
+"""Hawkins' training container: the code SageMaker runs for `train` and `serve`."""

@@ -1,0 +1,207 @@
+//! The pipeline's resources on the local AWS: what the tests and `hawkins local` run against.
+//!
+//! Creates what `infra/template.yaml` declares and the local AWS supports: the versioned pipeline
+//! bucket, the alert topic, and an SQS queue subscribed to it standing in for the e-mail
+//! subscription (so a test reads exactly what a person would have received).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use aws_config::SdkConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use serde_json::Value;
+
+use super::local_aws::{LocalAws, LocalAwsError};
+use super::s3::S3Store;
+use super::sns::SnsNotifier;
+use super::local_config;
+
+/// A failure setting up or reading the local stack.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error(transparent)]
+    Start(#[from] LocalAwsError),
+    #[error("local AWS call {op} failed: {message}")]
+    Call { op: &'static str, message: String },
+}
+
+fn call<E: std::fmt::Display>(op: &'static str) -> impl FnOnce(E) -> LocalError {
+    move |e| LocalError::Call { op, message: e.to_string() }
+}
+
+/// A message as it reached the e-mail stand-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub subject: String,
+    pub message: String,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// The running local AWS with the pipeline's resources.
+#[derive(Debug)]
+pub struct LocalStack {
+    pub server: LocalAws,
+    pub config: SdkConfig,
+    pub bucket: String,
+    pub topic_arn: String,
+    pub queue_url: String,
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl LocalStack {
+    /// Starts the local AWS (installing it when missing) and creates the resources.
+    pub async fn start(root: &Path) -> Result<LocalStack, LocalError> {
+        let server = tokio::task::block_in_place(|| LocalAws::start(root))?;
+        let config = local_config(server.endpoint());
+        let s3 = S3Store::client(&config);
+        let sns = aws_sdk_sns::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let bucket = "hawkins-pipeline-local".to_string();
+        s3.create_bucket().bucket(&bucket).send().await.map_err(call("CreateBucket"))?;
+        s3.put_bucket_versioning()
+            .bucket(&bucket)
+            .versioning_configuration(
+                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+            )
+            .send()
+            .await
+            .map_err(call("PutBucketVersioning"))?;
+        let topic_arn = sns
+            .create_topic()
+            .name("hawkins-alerts")
+            .send()
+            .await
+            .map_err(call("CreateTopic"))?
+            .topic_arn
+            .unwrap_or_default();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("hawkins-alerts-inbox")
+            .send()
+            .await
+            .map_err(call("CreateQueue"))?
+            .queue_url
+            .unwrap_or_default();
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(call("GetQueueAttributes"))?
+            .attributes
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+            .unwrap_or_default();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(&queue_arn)
+            .send()
+            .await
+            .map_err(call("Subscribe"))?;
+        Ok(LocalStack { server, config, bucket, topic_arn, queue_url, s3, sqs })
+    }
+
+    /// The pipeline bucket as an object store.
+    pub fn store(&self) -> S3Store {
+        S3Store::new(self.s3.clone(), &self.bucket)
+    }
+
+    /// The alert topic as a notifier.
+    pub fn notifier(&self) -> SnsNotifier {
+        SnsNotifier::from_config(&self.config, &self.topic_arn)
+    }
+
+    /// The S3 client, for assertions.
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.s3
+    }
+
+    /// Uploads as a user would (no Hawkins metadata).
+    pub async fn upload(&self, key: &str, bytes: Vec<u8>) -> Result<(), LocalError> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(call("PutObject"))
+    }
+
+    /// Every object version in the bucket, as (key, version count): a replay that writes nothing
+    /// leaves this unchanged.
+    pub async fn versions(&self) -> Result<BTreeMap<String, usize>, LocalError> {
+        let mut out = BTreeMap::new();
+        let mut key_marker: Option<String> = None;
+        let mut version_marker: Option<String> = None;
+        loop {
+            let page = self
+                .s3
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .set_key_marker(key_marker.clone())
+                .set_version_id_marker(version_marker.clone())
+                .send()
+                .await
+                .map_err(call("ListObjectVersions"))?;
+            for version in page.versions() {
+                *out.entry(version.key().unwrap_or_default().to_string()).or_insert(0) += 1;
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(out);
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        }
+    }
+
+    /// Drains the e-mail stand-in: every alert delivered since the last call.
+    pub async fn delivered(&self) -> Result<Vec<Delivered>, LocalError> {
+        let mut out = Vec::new();
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .map_err(call("ReceiveMessage"))?;
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return Ok(out);
+            }
+            for message in messages {
+                let body: Value = serde_json::from_str(message.body().unwrap_or("{}"))
+                    .map_err(call("parse SNS envelope"))?;
+                let attributes = body["MessageAttributes"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v["Value"].as_str().unwrap_or_default().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(Delivered {
+                    subject: body["Subject"].as_str().unwrap_or_default().to_string(),
+                    message: body["Message"].as_str().unwrap_or_default().to_string(),
+                    attributes,
+                });
+                if let Some(handle) = message.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .map_err(call("DeleteMessage"))?;
+                }
+            }
+        }
+    }
+}
