@@ -519,6 +519,42 @@ mod tests {
         }
     }
 
+    /// The hearing-impaired subtitles of all 34 episodes, where the checkout has them beside it.
+    #[test]
+    fn corpus_episodes_parse() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/subtitles"));
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            eprintln!("note: no subtitle corpus at {}; corpus_episodes_parse checks nothing", dir.display());
+            return;
+        };
+        let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.retain(|p| p.extension().is_some_and(|x| x == "srt"));
+        paths.sort();
+        assert_eq!(paths.len(), 34, "episodes in {}", dir.display());
+        let mut speakers = std::collections::BTreeMap::<String, usize>::new();
+        for path in &paths {
+            let name = path.file_name().unwrap().to_string_lossy();
+            let bytes = std::fs::read(path).unwrap();
+            let decoded = crate::text::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let subs = parse(&decoded.text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(subs.cues.len() > 300, "{name}: {} cues", subs.cues.len());
+            let lines = clean(&subs, &cast);
+            assert!(lines.len() > 300, "{name}: {} lines", lines.len());
+            for line in &lines {
+                let text = &line.text;
+                let marker = ["<i>", "</i>", "<font", "{\\", "♪", "(", ")", "[", "]"].iter().find(|m| text.contains(*m));
+                assert!(marker.is_none(), "{name}: {marker:?} left in {text:?}");
+                assert!(line.start_ms.is_some() && line.end_ms >= line.start_ms, "{name}: {line:?}");
+            }
+            for speaker in lines.iter().filter_map(|l| l.speaker.clone()) {
+                *speakers.entry(speaker).or_default() += 1;
+            }
+        }
+        for name in ["Mike Wheeler", "Dustin Henderson", "Lucas Sinclair", "Scott Clarke", "Joyce", "Woman On Tv"] {
+            assert!(speakers.get(name).is_some_and(|&n| n > 0), "{name} never speaks: {speakers:?}");
+        }
+    }
+
     /// What the fuzz target does: any bytes through decode, parse and clean.
     fn pipeline(bytes: &[u8]) {
         let Ok(decoded) = crate::text::decode(bytes) else { return };

@@ -41,6 +41,8 @@ use crate::store::{Alert, Notifier, Object, ObjectStore, Severity, Written};
 use crate::text::{self, DecodeError};
 use crate::{clean, srt, transcript};
 
+/// The code that made an entry: a new release reprocesses uploads it had already seen.
+pub const PROCESSOR: &str = concat!("hawkins-ingest/", env!("CARGO_PKG_VERSION"));
 /// Lines within which two characters count as co-occurring in the network.
 pub const DEFAULT_NETWORK_WINDOW: usize = 10;
 /// Warnings kept in a source entry (the total is kept too).
@@ -158,6 +160,7 @@ pub fn plan_source(
         name: source.name.clone(),
         raw_key: raw_key.to_string(),
         raw_sha256: sha256_hex(&object.bytes),
+        processor: PROCESSOR.to_string(),
         raw_bytes: size,
         raw_last_modified: object.last_modified,
         encoding: Some(decoded.encoding.to_string()),
@@ -482,6 +485,21 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
             let by = existing.map(|e| e.raw_key).unwrap_or_default();
             info!(key, source = %source.id(), by, "superseded by a newer upload");
             return Ok(ObjectOutcome::Superseded { key: key.into(), source: source.id(), by });
+        }
+        // The same bytes under the same key, processed by this same code: nothing to redo. (The
+        // object's LastModified moves on a re-upload; it must not make the entry differ.)
+        let raw_sha256 = sha256_hex(&object.bytes);
+        if let Some(old) = existing.as_ref().filter(|old| {
+            old.raw_key == key && old.raw_sha256 == raw_sha256 && old.processor == PROCESSOR
+        }) {
+            info!(key, source = %old.id, "same content already processed");
+            return Ok(ObjectOutcome::Processed {
+                key: key.into(),
+                source: old.id.clone(),
+                changed: false,
+                lines: old.counts.records,
+                speakers: old.counts.speakers.len() as u64,
+            });
         }
         let cast = if matches!(source.kind, SourceKind::Subtitles | SourceKind::Transcript) {
             self.load_cast().await?.0

@@ -46,6 +46,9 @@ pub struct SourceEntry {
     pub raw_key: String,
     pub raw_sha256: String,
     pub raw_bytes: u64,
+    /// The ingest release that processed it.
+    #[serde(default)]
+    pub processor: String,
     #[serde(default)]
     pub raw_last_modified: Option<i64>,
     #[serde(default)]

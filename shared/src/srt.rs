@@ -293,10 +293,10 @@ impl<'a> Parser<'a> {
         if self.first_line.is_none() {
             self.first_line = Some((number, line));
         }
-        if let Some(timing) = parse_timing(line) {
-            self.start_cue(number, timing, None);
-        } else if line.bytes().all(|b| b.is_ascii_digit()) {
+        if line.bytes().all(|b| b.is_ascii_digit()) {
             self.held = Some((number, line));
+        } else if let Some(timing) = parse_timing(line) {
+            self.start_cue(number, timing, None);
         } else {
             self.content(number, line);
         }
@@ -520,8 +520,14 @@ fn looks_like_timing(line: &str) -> bool {
 /// Reads `[-]HH:MM:SS,mmm --> [-]HH:MM:SS,mmm [anything]`; see [`timestamp`] for the leniency.
 fn parse_timing(line: &str) -> Option<Timing> {
     let b = line.as_bytes();
-    // Nearly every text line fails here, on its first byte.
-    if !b.first().is_some_and(|c| c.is_ascii_digit() || *c == b'-') {
+    // Nearly every text line fails here, on its first bytes (`- ` starts dialogue, `-0` a
+    // negative time).
+    let starts_like_time = match b {
+        [d, ..] if d.is_ascii_digit() => true,
+        [b'-', d, ..] => d.is_ascii_digit(),
+        _ => false,
+    };
+    if !starts_like_time {
         return None;
     }
     if let Some(timing) = canonical_timing(b) {
@@ -557,19 +563,13 @@ fn canonical_timing(b: &[u8]) -> Option<Timing> {
 
 /// `HH:MM:SS,mmm` in exactly twelve bytes.
 fn canonical_timestamp(t: &[u8]) -> Option<u64> {
-    if t[2] != b':' || t[5] != b':' || !matches!(t[8], b',' | b'.') {
+    let t: &[u8; 12] = t.try_into().ok()?;
+    let d = [t[0], t[1], t[3], t[4], t[6], t[7], t[9], t[10], t[11]].map(|c| u64::from(c.wrapping_sub(b'0')));
+    let digits = d.iter().all(|&v| v <= 9);
+    if !digits || t[2] != b':' || t[5] != b':' || !matches!(t[8], b',' | b'.') {
         return None;
     }
-    let mut digits = [0u64; 9];
-    for (slot, &at) in digits.iter_mut().zip(&[0usize, 1, 3, 4, 6, 7, 9, 10, 11]) {
-        let d = t[at].wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        *slot = u64::from(d);
-    }
-    let [h1, h2, m1, m2, s1, s2, ms1, ms2, ms3] = digits;
-    Some((h1 * 10 + h2) * 3_600_000 + (m1 * 10 + m2) * 60_000 + (s1 * 10 + s2) * 1000 + ms1 * 100 + ms2 * 10 + ms3)
+    Some((d[0] * 10 + d[1]) * 3_600_000 + (d[2] * 10 + d[3]) * 60_000 + (d[4] * 10 + d[5]) * 1000 + d[6] * 100 + d[7] * 10 + d[8])
 }
 
 fn skip_blanks(b: &[u8], i: &mut usize) {
@@ -670,6 +670,28 @@ mod tests {
         assert_eq!(subs.cues[0].number, Some(1));
         assert_eq!((subs.cues[0].line, subs.cues[1].line), (2, 6));
         assert!(subs.warnings.is_empty(), "{:?}", subs.warnings);
+    }
+
+    #[test]
+    fn lines_split_at_every_kind_of_break() {
+        for len in [0, 1, 62, 63, 64, 65, 127, 128, 129, 200] {
+            for ending in ["\n", "\r\n", "\r"] {
+                let mut text = String::new();
+                let mut want = Vec::new();
+                let mut number = 0;
+                while text.len() < len {
+                    number += 1;
+                    let line = "x".repeat(number % 7);
+                    text += &line;
+                    text += ending;
+                    want.push((number, line));
+                }
+                let got: Vec<_> = Lines::new(&text).map(|(n, l)| (n, l.to_owned())).collect();
+                assert_eq!(got, want, "{len} {ending:?}");
+            }
+        }
+        let got: Vec<_> = Lines::new("a\r\rb\n\r\nc").map(|(_, l)| l).collect();
+        assert_eq!(got, ["a", "", "b", "", "c"]);
     }
 
     #[test]

@@ -230,10 +230,8 @@ pub(crate) mod swar {
     /// Eight bytes from `bytes[at..]`, padded with `pad` past the end.
     #[inline]
     pub(crate) fn load(bytes: &[u8], at: usize, pad: u8) -> u64 {
-        if let Some(word) = bytes.get(at..at + 8) {
-            let mut full = [0u8; 8];
-            full.copy_from_slice(word);
-            return u64::from_le_bytes(full);
+        if let Some(word) = bytes.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+            return u64::from_le_bytes(*word);
         }
         // The last few bytes of a text, byte by byte: rare enough.
         let mut word = [pad; 8];
