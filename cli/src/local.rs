@@ -28,13 +28,22 @@ pub fn root() -> Result<PathBuf> {
 pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
     let root = root()?;
     let samples = if samples.is_empty() {
-        vec![root.join("tests/fixtures/corpus"), root.join("tests/fixtures/bad/notes.srt")]
+        vec![
+            root.join("tests/fixtures/corpus"),
+            root.join("tests/fixtures/bad/notes.srt"),
+        ]
     } else {
         samples.to_vec()
     };
     eprintln!("starting the local AWS...");
-    let stack = LocalStack::start(&root).await.context("starting the local AWS")?;
-    eprintln!("local AWS at {}; bucket {}", stack.server.endpoint(), stack.bucket);
+    let stack = LocalStack::start(&root)
+        .await
+        .context("starting the local AWS")?;
+    eprintln!(
+        "local AWS at {}; bucket {}",
+        stack.server.endpoint(),
+        stack.bucket
+    );
     let store = stack.store();
     let notifier = stack.notifier();
     let ingest = Ingest {
@@ -51,9 +60,13 @@ pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
         let size = bytes.len() as u64;
         stack.upload(key, bytes).await?;
         eprintln!("uploaded {key}; delivering its event to ingest");
-        let report = handle_event(&ingest, &stack.bucket, s3_notification(&stack.bucket, key, size))
-            .await
-            .with_context(|| format!("ingest of {key}"))?;
+        let report = handle_event(
+            &ingest,
+            &stack.bucket,
+            s3_notification(&stack.bucket, key, size),
+        )
+        .await
+        .with_context(|| format!("ingest of {key}"))?;
         outcomes.extend(report.objects);
         corpus = report.corpus.or(corpus);
     }
@@ -71,12 +84,23 @@ pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
         .collect();
     let summary = Summary::read(&store, outcomes, corpus, alerts).await?;
     std::fs::create_dir_all(out)?;
-    for page in ["processed/network/corpus.html", "processed/network/corpus.json", "datasets/latest.json"] {
+    for page in [
+        "processed/network/corpus.html",
+        "processed/network/corpus.json",
+        "datasets/latest.json",
+    ] {
         if let Some(object) = store.get(page).await? {
             let target = out.join(page.rsplit('/').next().unwrap_or(page));
             std::fs::write(&target, object.bytes)?;
         }
     }
-    print!("{}", summary.text(out).replacen("Hawkins preprocess", "Hawkins local run", 1));
+    print!(
+        "{}",
+        summary.text(&out.join("corpus.html")).replacen(
+            "Hawkins preprocess",
+            "Hawkins local run",
+            1
+        )
+    );
     Ok(())
 }

@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "hawkins", version, about = "Hawkins: Stranger Things NLP models, from subtitles to endpoints")]
+#[command(
+    name = "hawkins",
+    version,
+    about = "Hawkins: Stranger Things NLP models, from subtitles to endpoints"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -12,15 +12,20 @@ use crate::summary::Summary;
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
         if meta.is_file() {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             out.push((format!("raw/{name}"), path.clone()));
             continue;
         }
         let mut stack = vec![path.clone()];
         while let Some(dir) = stack.pop() {
-            let entries = std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+            let entries = std::fs::read_dir(&dir)
+                .with_context(|| format!("cannot list {}", dir.display()))?;
             for entry in entries.flatten() {
                 let file = entry.path();
                 let hidden = entry.file_name().to_string_lossy().starts_with('.');
@@ -30,7 +35,10 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
                 if file.is_dir() {
                     stack.push(file);
                 } else if let Ok(rel) = file.strip_prefix(path) {
-                    out.push((format!("raw/{}", rel.to_string_lossy().replace('\\', "/")), file.clone()));
+                    out.push((
+                        format!("raw/{}", rel.to_string_lossy().replace('\\', "/")),
+                        file.clone(),
+                    ));
                 }
             }
         }
@@ -55,8 +63,12 @@ pub async fn run(paths: &[PathBuf], out: &Path, json: bool) -> Result<()> {
     };
     let mut outcomes = Vec::with_capacity(files.len());
     for (key, path) in &files {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let object = Object { bytes, last_modified: None };
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let object = Object {
+            bytes,
+            last_modified: None,
+        };
         outcomes.push(ingest.upload(key, &object).await?);
     }
     let corpus = ingest.corpus().await?;
@@ -64,7 +76,10 @@ pub async fn run(paths: &[PathBuf], out: &Path, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print!("{}", summary.text(out));
+        print!(
+            "{}",
+            summary.text(&out.join("processed/network/corpus.html"))
+        );
     }
     Ok(())
 }

@@ -45,7 +45,9 @@ impl Summary {
             }
         }
         let manifest = match store.get(LATEST_KEY).await? {
-            Some(object) => Some(serde_json::from_slice(&object.bytes).context("reading the manifest")?),
+            Some(object) => {
+                Some(serde_json::from_slice(&object.bytes).context("reading the manifest")?)
+            }
             None => None,
         };
         let mut summary = Summary {
@@ -66,10 +68,17 @@ impl Summary {
             match outcome {
                 ObjectOutcome::Processed { .. } => summary.processed += 1,
                 ObjectOutcome::Quarantined { key, reason, .. } => {
-                    let at = reason.line.map(|l| format!(" at line {l}")).unwrap_or_default();
-                    summary.quarantined.push((key, format!("{}{at}: {}", reason.code, reason.message)));
+                    let at = reason
+                        .line
+                        .map(|l| format!(" at line {l}"))
+                        .unwrap_or_default();
+                    summary
+                        .quarantined
+                        .push((key, format!("{}{at}: {}", reason.code, reason.message)));
                 }
-                ObjectOutcome::Ignored { .. } | ObjectOutcome::Superseded { .. } => summary.ignored += 1,
+                ObjectOutcome::Ignored { .. } | ObjectOutcome::Superseded { .. } => {
+                    summary.ignored += 1
+                }
             }
         }
         let mut episodes = std::collections::BTreeSet::new();
@@ -82,7 +91,10 @@ impl Summary {
             if entry.kind == SourceKind::Subtitles {
                 summary.cues += entry.counts.cues;
                 for (speaker, n) in &entry.counts.speakers {
-                    *summary.subtitle_speakers.entry(speaker.clone()).or_default() += n;
+                    *summary
+                        .subtitle_speakers
+                        .entry(speaker.clone())
+                        .or_default() += n;
                 }
             }
         }
@@ -90,9 +102,15 @@ impl Summary {
         Ok(summary)
     }
 
-    pub fn text(&self, location: &Path) -> String {
+    pub fn text(&self, page: &Path) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "Hawkins preprocess: {} files, {} processed, {} quarantined", self.files, self.processed, self.quarantined.len());
+        let _ = writeln!(
+            out,
+            "Hawkins preprocess: {} files, {} processed, {} quarantined",
+            self.files,
+            self.processed,
+            self.quarantined.len()
+        );
         let _ = writeln!(
             out,
             "  episodes {}   subtitle cues {}   dialogue lines {} ({} with a speaker)",
@@ -101,25 +119,59 @@ impl Summary {
         if !self.subtitle_speakers.is_empty() {
             let mut top: Vec<_> = self.subtitle_speakers.iter().collect();
             top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-            let shown: Vec<String> = top.iter().take(12).map(|(s, n)| format!("{s} {n}")).collect();
-            let _ = writeln!(out, "  speakers labelled in subtitles ({}): {}", top.len(), shown.join(", "));
+            let shown: Vec<String> = top
+                .iter()
+                .take(12)
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  speakers labelled in subtitles ({}): {}",
+                top.len(),
+                shown.join(", ")
+            );
         }
         if let Some(manifest) = &self.manifest {
-            let _ = writeln!(out, "  corpus version {} ({} sources, cast: {})", manifest.version, manifest.sources.len(), manifest.cast);
-            let mut chat: Vec<_> = manifest.datasets.iter().filter(|d| d.character.is_some()).collect();
+            let _ = writeln!(
+                out,
+                "  corpus version {} ({} sources, cast: {})",
+                manifest.version,
+                manifest.sources.len(),
+                manifest.cast
+            );
+            let mut chat: Vec<_> = manifest
+                .datasets
+                .iter()
+                .filter(|d| d.character.is_some())
+                .collect();
             chat.sort_by(|a, b| b.records.cmp(&a.records));
             let shown: Vec<String> = chat
                 .iter()
                 .take(10)
-                .map(|d| format!("{} {}", d.character.as_deref().unwrap_or_default(), d.records))
+                .map(|d| {
+                    format!(
+                        "{} {}",
+                        d.character.as_deref().unwrap_or_default(),
+                        d.records
+                    )
+                })
                 .collect();
-            let _ = writeln!(out, "  chatbot datasets ({} characters): {}", chat.len(), shown.join(", "));
+            let _ = writeln!(
+                out,
+                "  chatbot datasets ({} characters): {}",
+                chat.len(),
+                shown.join(", ")
+            );
             for d in manifest.datasets.iter().filter(|d| d.character.is_none()) {
                 let _ = writeln!(out, "  {}: {} records", d.key, d.records);
             }
         }
         if let Some(corpus) = &self.corpus {
-            let _ = writeln!(out, "  files written {}, unchanged {}", corpus.written, corpus.unchanged);
+            let _ = writeln!(
+                out,
+                "  files written {}, unchanged {}",
+                corpus.written, corpus.unchanged
+            );
         }
         for (key, reason) in &self.quarantined {
             let _ = writeln!(out, "  QUARANTINED {key}: {reason}");
@@ -127,7 +179,7 @@ impl Summary {
         for subject in &self.alerts {
             let _ = writeln!(out, "  alert: {subject}");
         }
-        let _ = writeln!(out, "  open: {}", location.join("processed/network/corpus.html").display());
+        let _ = writeln!(out, "  character network: {}", page.display());
         out
     }
 }

@@ -9,6 +9,7 @@ Exit status of `train`: 0 when the model was written, 1 on a failure (its messag
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -74,6 +75,8 @@ def train() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    # The tokenizers' own thread pool is enough; without this they warn on every fork.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args[:1] == ["train"]:
         return train()
     if args[:1] == ["serve"]:

@@ -84,7 +84,7 @@ def test_a_checkpoint_from_other_settings_is_not_resumed(
 def test_sigterm_checkpoints_stops_and_the_rerun_resumes(tmp_path: Path, chat_base: Path) -> None:
     """A spot interruption as SageMaker delivers it: SIGTERM to the running container."""
     job = Job(tmp_path / "spot")
-    job.hyperparameters(chatbot_hyperparameters(chat_base, max_steps=400, checkpoint_steps=3, log_steps=1, eval_fraction=0))
+    job.hyperparameters(chatbot_hyperparameters(chat_base, max_steps=150, checkpoint_steps=3, log_steps=1, eval_fraction=0))
     job.add("eleven.jsonl")
     command = [sys.executable, "-m", "hawkins_train", "train"]
     process = subprocess.Popen(command, cwd=DOCKER, env=job.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -102,16 +102,16 @@ def test_sigterm_checkpoints_stops_and_the_rerun_resumes(tmp_path: Path, chat_ba
     assert not job.failure.exists()
     assert not (job.model_dir / "adapter_model.safetensors").exists()
     stopped_at = max(int(line.split()[1].split("=")[1]) for line in rest.splitlines() + ["METRIC step=2 loss=0"] if line.startswith("METRIC"))
-    assert 2 <= stopped_at < 400
+    assert 2 <= stopped_at < 150
     assert (job.checkpoints / f"step-{stopped_at:08d}" / "state.json").is_file()
 
     # SageMaker restarts the interrupted job with the same hyperparameters (log_steps only changes
     # how often the loss is printed, not the checkpoint's signature).
-    job.hyperparameters(chatbot_hyperparameters(chat_base, max_steps=400, checkpoint_steps=3, log_steps=100, eval_fraction=0))
+    job.hyperparameters(chatbot_hyperparameters(chat_base, max_steps=150, checkpoint_steps=3, log_steps=100, eval_fraction=0))
     rerun = subprocess.run(command, cwd=DOCKER, env=job.env(), capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert f"resumed from checkpoint step={stopped_at}" in rerun.stderr
-    assert f"{400 - stopped_at} steps to go" in rerun.stderr
+    assert f"{150 - stopped_at} steps to go" in rerun.stderr
     assert (job.model_dir / "adapter_model.safetensors").is_file()
 
 

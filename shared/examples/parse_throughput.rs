@@ -12,9 +12,13 @@ use hawkins::{clean, srt, text};
 
 /// A cast of the size the pipeline knows, looked up without allocating, as the real lookup is.
 fn speaker_of(label: &str) -> Option<String> {
-    const CAST: [&str; 12] =
-        ["Mike", "Dustin", "Lucas", "Will", "Eleven", "Joyce", "Hopper", "Nancy", "Steve", "Jonathan", "Max", "Robin"];
-    CAST.iter().find(|name| name.eq_ignore_ascii_case(label)).map(|name| (*name).to_owned())
+    const CAST: [&str; 12] = [
+        "Mike", "Dustin", "Lucas", "Will", "Eleven", "Joyce", "Hopper", "Nancy", "Steve",
+        "Jonathan", "Max", "Robin",
+    ];
+    CAST.iter()
+        .find(|name| name.eq_ignore_ascii_case(label))
+        .map(|name| (*name).to_owned())
 }
 
 fn main() {
@@ -24,7 +28,10 @@ fn main() {
     });
     let iterations: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(30);
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!("no subtitle folder at {}: nothing to measure", dir.display());
+        eprintln!(
+            "no subtitle folder at {}: nothing to measure",
+            dir.display()
+        );
         std::process::exit(2);
     };
     let mut paths: Vec<PathBuf> = entries
@@ -32,7 +39,10 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("srt")))
         .collect();
     paths.sort();
-    let files: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).expect("readable file")).collect();
+    let files: Vec<Vec<u8>> = paths
+        .iter()
+        .map(|p| std::fs::read(p).expect("readable file"))
+        .collect();
     let bytes: usize = files.iter().map(Vec::len).sum();
 
     let mut times = Vec::with_capacity(iterations);

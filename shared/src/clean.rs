@@ -40,7 +40,10 @@ pub fn clean(subs: &Subtitles, speaker_of: &dyn Fn(&str) -> Option<String>) -> V
         for line in lines(text) {
             let line = trim(line);
             // Empty lines, and lines of bare lyric marks between verses.
-            if line.chars().all(|c| c.is_whitespace() || is_lyric_mark(c, true)) {
+            if line
+                .chars()
+                .all(|c| c.is_whitespace() || is_lyric_mark(c, true))
+            {
                 continue;
             }
             let (dashed, line) = match strip_dash(line) {
@@ -63,7 +66,12 @@ pub fn clean(subs: &Subtitles, speaker_of: &dyn Fn(&str) -> Option<String>) -> V
                         finish_segment(&mut out, cue, segment, first, &joined);
                         first = false;
                     }
-                    open = Some(Segment { dashed, speaker, first_line: rest, joined: false });
+                    open = Some(Segment {
+                        dashed,
+                        speaker,
+                        first_line: rest,
+                        joined: false,
+                    });
                 }
             }
         }
@@ -86,7 +94,11 @@ struct Segment<'t> {
 
 /// Cleans a segment and, if words are left, adds its line with the speaker it gets.
 fn finish_segment(out: &mut Vec<Line>, cue: &Cue, segment: Segment<'_>, first: bool, joined: &str) {
-    let body = if segment.joined { joined } else { segment.first_line };
+    let body = if segment.joined {
+        joined
+    } else {
+        segment.first_line
+    };
     let mut text = String::with_capacity(body.len());
     clean_body(body, &mut text);
     if !text.chars().any(char::is_alphanumeric) {
@@ -100,7 +112,12 @@ fn finish_segment(out: &mut Vec<Line>, cue: &Cue, segment: Segment<'_>, first: b
         }),
         None => None,
     };
-    out.push(Line { start_ms: Some(cue.start_ms), end_ms: Some(cue.end_ms), speaker, text });
+    out.push(Line {
+        start_ms: Some(cue.start_ms),
+        end_ms: Some(cue.end_ms),
+        speaker,
+        text,
+    });
 }
 
 /// The `\n`-separated lines of a cue's text (a word-at-a-time search: they are short).
@@ -121,7 +138,11 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
 /// A line without surrounding whitespace; most need no trimming, and that is checked first.
 fn trim(line: &str) -> &str {
     let plain = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
-    if plain(line.as_bytes().first()) && plain(line.as_bytes().last()) { line } else { line.trim() }
+    if plain(line.as_bytes().first()) && plain(line.as_bytes().last()) {
+        line
+    } else {
+        line.trim()
+    }
 }
 
 /// The rest of a line after a dialogue dash, if it starts with one. `-5 degrees` and `--` are not
@@ -184,7 +205,8 @@ fn upper_label(line: &str) -> Option<(&str, &str)> {
             }
             return Some((line[..i].trim_end(), rest.trim_start()));
         }
-        let allowed = c.is_uppercase() || c.is_ascii_digit() || matches!(c, ' ' | '.' | '\'' | '’' | '-');
+        let allowed =
+            c.is_uppercase() || c.is_ascii_digit() || matches!(c, ' ' | '.' | '\'' | '’' | '-');
         if !allowed || n + 2 > LABEL_MAX {
             return None;
         }
@@ -290,7 +312,9 @@ fn clean_body(body: &str, out: &mut String) {
             (space, pos) = (trailing_space, end);
             continue;
         }
-        let Some(c) = rest[pos..].chars().next() else { break };
+        let Some(c) = rest[pos..].chars().next() else {
+            break;
+        };
         let next = pos + c.len_utf8();
         let close = match c {
             '(' => ')',
@@ -300,7 +324,12 @@ fn clean_body(body: &str, out: &mut String) {
                 // (`words ♪`), or one that starts here goes on in the next (`♪ words`).
                 let ends_here = first_mark
                     && pos > 0
-                    && rest.chars().filter(|&c| is_lyric_mark(c, hash_marks)).count() % 2 == 1;
+                    && rest
+                        .chars()
+                        .filter(|&c| is_lyric_mark(c, hash_marks))
+                        .count()
+                        % 2
+                        == 1;
                 first_mark = false;
                 if ends_here {
                     out.clear();
@@ -326,20 +355,27 @@ fn clean_body(body: &str, out: &mut String) {
             }
         };
         // A cue or song left open runs to the end of the segment.
-        let Some(end) = rest[next..].find(close) else { break };
+        let Some(end) = rest[next..].find(close) else {
+            break;
+        };
         (space, removed, pos) = (true, true, next + end + close.len_utf8());
     }
 }
 
 /// The end of a run of plain bytes from `pos`: the first special byte or second space in a row.
 fn run_end(bytes: &[u8], pos: usize, special: &[bool; 256]) -> usize {
-    let stops = |i: usize| special[usize::from(bytes[i])] || (bytes[i] == b' ' && bytes.get(i + 1) == Some(&b' '));
+    let stops = |i: usize| {
+        special[usize::from(bytes[i])] || (bytes[i] == b' ' && bytes.get(i + 1) == Some(&b' '))
+    };
     let mut i = pos;
     // Eight bytes at a time, without a branch per byte; a word that may hold a stop is searched
     // byte by byte (the space test can flag falsely, the table cannot). Padding is plain.
     while i < bytes.len() {
         let (word, next) = (swar::load(bytes, i, b'a'), swar::load(bytes, i + 1, b'a'));
-        let flagged = word.to_le_bytes().iter().fold(false, |any, &b| any | special[usize::from(b)])
+        let flagged = word
+            .to_le_bytes()
+            .iter()
+            .fold(false, |any, &b| any | special[usize::from(b)])
             || swar::eq(word, b' ') & swar::eq(next, b' ') != 0;
         if flagged {
             if let Some(k) = (i..bytes.len().min(i + 8)).find(|&k| stops(k)) {
@@ -370,7 +406,9 @@ fn ends_sentence(text: &str) -> bool {
 
 /// Whether the first letter or digit of a line is a lowercase letter: `...and then` goes on.
 fn starts_lowercase(text: &str) -> bool {
-    text.chars().find(|c| c.is_alphanumeric()).is_some_and(char::is_lowercase)
+    text.chars()
+        .find(|c| c.is_alphanumeric())
+        .is_some_and(char::is_lowercase)
 }
 
 #[cfg(test)]
@@ -393,13 +431,25 @@ mod tests {
     }
 
     fn cue(text: &str) -> Cue {
-        Cue { number: None, start_ms: 1000, end_ms: 2000, text: text.to_owned(), line: 2 }
+        Cue {
+            number: None,
+            start_ms: 1000,
+            end_ms: 2000,
+            text: text.to_owned(),
+            line: 2,
+        }
     }
 
     /// Cleans cues given as texts, and gives (speaker, text) pairs.
     fn run(texts: &[&str]) -> Vec<(Option<String>, String)> {
-        let subs = Subtitles { cues: texts.iter().map(|t| cue(t)).collect(), warnings: vec![] };
-        clean(&subs, &cast).into_iter().map(|l| (l.speaker, l.text)).collect()
+        let subs = Subtitles {
+            cues: texts.iter().map(|t| cue(t)).collect(),
+            warnings: vec![],
+        };
+        clean(&subs, &cast)
+            .into_iter()
+            .map(|l| (l.speaker, l.text))
+            .collect()
     }
 
     fn line(speaker: Option<&str>, text: &str) -> (Option<String>, String) {
@@ -412,24 +462,42 @@ mod tests {
         let cases: Vec<(&str, Vec<(Option<&str>, &str)>)> = vec![
             // Tags and override codes.
             ("<i>Hello there.</i>", vec![(none, "Hello there.")]),
-            ("<font color=\"#D81D1D\">Red</font> <b>bold</b>", vec![(none, "Red bold")]),
+            (
+                "<font color=\"#D81D1D\">Red</font> <b>bold</b>",
+                vec![(none, "Red bold")],
+            ),
             ("{\\an8}Up top.", vec![(none, "Up top.")]),
-            ("a < b and c > d {braces}", vec![(none, "a < b and c > d {braces}")]),
+            (
+                "a < b and c > d {braces}",
+                vec![(none, "a < b and c > d {braces}")],
+            ),
             // Sound cues anywhere.
             ("(CRICKETS CHIRPING)", vec![]),
             ("[music playing]", vec![]),
             ("Told ya. (CHUCKLING)", vec![(none, "Told ya.")]),
             ("(SOFTLY) Wait a minute.", vec![(none, "Wait a minute.")]),
             ("Told ya (LAUGHS).", vec![(none, "Told ya.")]),
-            ("[sighs] Okay. [door closes] Fine.", vec![(none, "Okay. Fine.")]),
-            ("(\"SHOULD I STAY OR SHOULD I GO\"\nPLAYING ON STEREO)", vec![]),
+            (
+                "[sighs] Okay. [door closes] Fine.",
+                vec![(none, "Okay. Fine.")],
+            ),
+            (
+                "(\"SHOULD I STAY OR SHOULD I GO\"\nPLAYING ON STEREO)",
+                vec![],
+            ),
             ("Wait (unclosed", vec![(none, "Wait")]),
             ("LAUGHING) Stop it.", vec![(none, "Stop it.")]),
             ("Smile :) ok", vec![(none, "Smile :) ok")]),
             // Lyrics.
             ("♪ Should I stay or should I go? ♪", vec![]),
-            ("<i>♪ Just a little more time\nis all we're asking for ♪</i>", vec![]),
-            ("[SINGING ALONG] ♪ And nobody\nwants to know you now ♪", vec![]),
+            (
+                "<i>♪ Just a little more time\nis all we're asking for ♪</i>",
+                vec![],
+            ),
+            (
+                "[SINGING ALONG] ♪ And nobody\nwants to know you now ♪",
+                vec![],
+            ),
             ("♪ La la ♪ Turn it off!", vec![(none, "Turn it off!")]),
             ("♪ a song that goes on", vec![]),
             ("the end of a song ♪ Nice.", vec![(none, "Nice.")]),
@@ -437,13 +505,31 @@ mod tests {
             ("#1 fan", vec![(none, "#1 fan")]),
             ("♪", vec![]),
             // Labels.
-            ("MIKE: Something is coming.\nSomething hungry for blood.", vec![(Some("Mike Wheeler"), "Something is coming. Something hungry for blood.")]),
-            ("MR. CLARKE: Good morning.", vec![(Some("Scott Clarke"), "Good morning.")]),
-            ("WOMAN ON TV: Live from Hawkins.", vec![(Some("Woman On Tv"), "Live from Hawkins.")]),
-            ("MAN 2 ON PA: Attention.", vec![(Some("Man 2 On Pa"), "Attention.")]),
+            (
+                "MIKE: Something is coming.\nSomething hungry for blood.",
+                vec![(
+                    Some("Mike Wheeler"),
+                    "Something is coming. Something hungry for blood.",
+                )],
+            ),
+            (
+                "MR. CLARKE: Good morning.",
+                vec![(Some("Scott Clarke"), "Good morning.")],
+            ),
+            (
+                "WOMAN ON TV: Live from Hawkins.",
+                vec![(Some("Woman On Tv"), "Live from Hawkins.")],
+            ),
+            (
+                "MAN 2 ON PA: Attention.",
+                vec![(Some("Man 2 On Pa"), "Attention.")],
+            ),
             ("O'BRIEN: Hi.", vec![(Some("O'Brien"), "Hi.")]),
             ("MIKE: (SOFTLY) Hi.", vec![(Some("Mike Wheeler"), "Hi.")]),
-            ("(SOFTLY) DUSTIN: Hi.", vec![(Some("Dustin Henderson"), "Hi.")]),
+            (
+                "(SOFTLY) DUSTIN: Hi.",
+                vec![(Some("Dustin Henderson"), "Hi.")],
+            ),
             ("<i>LUCAS:</i> Hi.", vec![(Some("Lucas Sinclair"), "Hi.")]),
             ("MIKE:\nHello?", vec![(Some("Mike Wheeler"), "Hello?")]),
             ("MIKE: (LAUGHS)", vec![]),
@@ -452,28 +538,64 @@ mod tests {
             ("Note: it's late.", vec![(none, "Note: it's late.")]),
             ("RATIO 3:1 works.", vec![(none, "RATIO 3:1 works.")]),
             ("we said: go.", vec![(none, "we said: go.")]),
-            ("THIS IS A VERY LONG SHOUTED SENTENCE: no.", vec![(none, "THIS IS A VERY LONG SHOUTED SENTENCE: no.")]),
+            (
+                "THIS IS A VERY LONG SHOUTED SENTENCE: no.",
+                vec![(none, "THIS IS A VERY LONG SHOUTED SENTENCE: no.")],
+            ),
             ("Mike: hi.", vec![(none, "Mike: hi.")]),
             // Bracket labels.
-            ("[Mike] Come again?", vec![(Some("Mike Wheeler"), "Come again?")]),
+            (
+                "[Mike] Come again?",
+                vec![(Some("Mike Wheeler"), "Come again?")],
+            ),
             ("[woman] Thanks.", vec![(Some("Unnamed Woman"), "Thanks.")]),
             ("[man on radio] Come again?", vec![(none, "Come again?")]),
-            ("[MAN, IN RUSSIAN] Comrade-General.", vec![(none, "Comrade-General.")]),
+            (
+                "[MAN, IN RUSSIAN] Comrade-General.",
+                vec![(none, "Comrade-General.")],
+            ),
             // Dialogue dashes.
-            ("- It is almost here.\n- What is it?", vec![(none, "It is almost here."), (none, "What is it?")]),
-            ("- Troglodytes?\n- Told ya. (CHUCKLING)", vec![(none, "Troglodytes?"), (none, "Told ya.")]),
+            (
+                "- It is almost here.\n- What is it?",
+                vec![(none, "It is almost here."), (none, "What is it?")],
+            ),
+            (
+                "- Troglodytes?\n- Told ya. (CHUCKLING)",
+                vec![(none, "Troglodytes?"), (none, "Told ya.")],
+            ),
             ("- (SNORTS)\n- (ALL CHUCKLING)", vec![]),
-            ("- LUCAS: Go!\n- No way.", vec![(Some("Lucas Sinclair"), "Go!"), (none, "No way.")]),
-            ("- Go!\n- [Dustin] Oh, shit!", vec![(none, "Go!"), (Some("Dustin Henderson"), "Oh, shit!")]),
-            ("- Son of a bitch!\n- [Mick] Oh, shit!", vec![(none, "Son of a bitch!"), (none, "Oh, shit!")]),
+            (
+                "- LUCAS: Go!\n- No way.",
+                vec![(Some("Lucas Sinclair"), "Go!"), (none, "No way.")],
+            ),
+            (
+                "- Go!\n- [Dustin] Oh, shit!",
+                vec![(none, "Go!"), (Some("Dustin Henderson"), "Oh, shit!")],
+            ),
+            (
+                "- Son of a bitch!\n- [Mick] Oh, shit!",
+                vec![(none, "Son of a bitch!"), (none, "Oh, shit!")],
+            ),
             ("-Hello.\n-Hi.", vec![(none, "Hello."), (none, "Hi.")]),
-            ("- We got more!\nTurn left.\n- Okay.", vec![(none, "We got more! Turn left."), (none, "Okay.")]),
+            (
+                "- We got more!\nTurn left.\n- Okay.",
+                vec![(none, "We got more! Turn left."), (none, "Okay.")],
+            ),
             ("-5 degrees out.", vec![(none, "-5 degrees out.")]),
             ("-- and then", vec![(none, "-- and then")]),
             // A label on a later line starts a new speaker without a dash.
-            ("MIKE: Hi.\nDUSTIN: Hey.", vec![(Some("Mike Wheeler"), "Hi."), (Some("Dustin Henderson"), "Hey.")]),
+            (
+                "MIKE: Hi.\nDUSTIN: Hey.",
+                vec![
+                    (Some("Mike Wheeler"), "Hi."),
+                    (Some("Dustin Henderson"), "Hey."),
+                ],
+            ),
             // Whitespace.
-            ("  Lots   of\t space\u{a0}here  \n and  there ", vec![(none, "Lots of space here and there")]),
+            (
+                "  Lots   of\t space\u{a0}here  \n and  there ",
+                vec![(none, "Lots of space here and there")],
+            ),
             ("...", vec![]),
         ];
         for (text, want) in cases {
@@ -485,15 +607,46 @@ mod tests {
     #[test]
     fn speaker_goes_on_across_cues() {
         let cases: Vec<(Vec<&str>, Vec<Option<&str>>)> = vec![
-            (vec!["MIKE: Something is coming,", "something hungry."], vec![Some("Mike Wheeler"); 2]),
-            (vec!["MIKE: It is here.", "and it is hungry."], vec![Some("Mike Wheeler"); 2]),
-            (vec!["MIKE: It is here.", "What is it?"], vec![Some("Mike Wheeler"), None]),
-            (vec!["MIKE: \"It is here!\"", "What is it?"], vec![Some("Mike Wheeler"), None]),
-            (vec!["MIKE: It is here…", "Run!"], vec![Some("Mike Wheeler"), None]),
-            (vec!["MIKE: Wait,", "- What?"], vec![Some("Mike Wheeler"), None]),
-            (vec!["MIKE: Wait,", "DUSTIN: What?"], vec![Some("Mike Wheeler"), Some("Dustin Henderson")]),
-            (vec!["- MIKE: Wait\n- LUCAS: For", "what?"], vec![Some("Mike Wheeler"), Some("Lucas Sinclair"), Some("Lucas Sinclair")]),
-            (vec!["MIKE: Wait", "(THUNDER)", "for me"], vec![Some("Mike Wheeler"); 2]),
+            (
+                vec!["MIKE: Something is coming,", "something hungry."],
+                vec![Some("Mike Wheeler"); 2],
+            ),
+            (
+                vec!["MIKE: It is here.", "and it is hungry."],
+                vec![Some("Mike Wheeler"); 2],
+            ),
+            (
+                vec!["MIKE: It is here.", "What is it?"],
+                vec![Some("Mike Wheeler"), None],
+            ),
+            (
+                vec!["MIKE: \"It is here!\"", "What is it?"],
+                vec![Some("Mike Wheeler"), None],
+            ),
+            (
+                vec!["MIKE: It is here…", "Run!"],
+                vec![Some("Mike Wheeler"), None],
+            ),
+            (
+                vec!["MIKE: Wait,", "- What?"],
+                vec![Some("Mike Wheeler"), None],
+            ),
+            (
+                vec!["MIKE: Wait,", "DUSTIN: What?"],
+                vec![Some("Mike Wheeler"), Some("Dustin Henderson")],
+            ),
+            (
+                vec!["- MIKE: Wait\n- LUCAS: For", "what?"],
+                vec![
+                    Some("Mike Wheeler"),
+                    Some("Lucas Sinclair"),
+                    Some("Lucas Sinclair"),
+                ],
+            ),
+            (
+                vec!["MIKE: Wait", "(THUNDER)", "for me"],
+                vec![Some("Mike Wheeler"); 2],
+            ),
             (vec!["[sighs] So", "...and then"], vec![None, None]),
             (vec!["Hi", "there"], vec![None, None]),
         ];
@@ -509,12 +662,25 @@ mod tests {
         let subs = parse("1\n00:00:01,000 --> 00:00:02,000\n- Hi.\n- Hey.\n\n2\n00:00:03,000 --> 00:00:04,000\nYo.\n").unwrap();
         let lines = clean(&subs, &cast);
         let times: Vec<_> = lines.iter().map(|l| (l.start_ms, l.end_ms)).collect();
-        assert_eq!(times, [(Some(1000), Some(2000)), (Some(1000), Some(2000)), (Some(3000), Some(4000))]);
+        assert_eq!(
+            times,
+            [
+                (Some(1000), Some(2000)),
+                (Some(1000), Some(2000)),
+                (Some(3000), Some(4000))
+            ]
+        );
     }
 
     #[test]
     fn title_cases() {
-        for (label, want) in [("MR. CLARKE", "Mr. Clarke"), ("WOMAN ON TV", "Woman On Tv"), ("MAN 1", "Man 1"), ("JEAN-LUC", "Jean-Luc"), ("ÉLODIE", "Élodie")] {
+        for (label, want) in [
+            ("MR. CLARKE", "Mr. Clarke"),
+            ("WOMAN ON TV", "Woman On Tv"),
+            ("MAN 1", "Man 1"),
+            ("JEAN-LUC", "Jean-Luc"),
+            ("ÉLODIE", "Élodie"),
+        ] {
             assert_eq!(title_case(label), want);
         }
     }
@@ -522,9 +688,15 @@ mod tests {
     /// The hearing-impaired subtitles of all 34 episodes, where the checkout has them beside it.
     #[test]
     fn corpus_episodes_parse() {
-        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/subtitles"));
+        let dir = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/corpus/subtitles"
+        ));
         let Ok(entries) = std::fs::read_dir(dir) else {
-            eprintln!("note: no subtitle corpus at {}; corpus_episodes_parse checks nothing", dir.display());
+            eprintln!(
+                "note: no subtitle corpus at {}; corpus_episodes_parse checks nothing",
+                dir.display()
+            );
             return;
         };
         let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
@@ -542,23 +714,42 @@ mod tests {
             assert!(lines.len() > 300, "{name}: {} lines", lines.len());
             for line in &lines {
                 let text = &line.text;
-                let marker = ["<i>", "</i>", "<font", "{\\", "♪", "(", ")", "[", "]"].iter().find(|m| text.contains(*m));
+                let marker = ["<i>", "</i>", "<font", "{\\", "♪", "(", ")", "[", "]"]
+                    .iter()
+                    .find(|m| text.contains(*m));
                 assert!(marker.is_none(), "{name}: {marker:?} left in {text:?}");
-                assert!(line.start_ms.is_some() && line.end_ms >= line.start_ms, "{name}: {line:?}");
+                assert!(
+                    line.start_ms.is_some() && line.end_ms >= line.start_ms,
+                    "{name}: {line:?}"
+                );
             }
             for speaker in lines.iter().filter_map(|l| l.speaker.clone()) {
                 *speakers.entry(speaker).or_default() += 1;
             }
         }
-        for name in ["Mike Wheeler", "Dustin Henderson", "Lucas Sinclair", "Scott Clarke", "Joyce", "Woman On Tv"] {
-            assert!(speakers.get(name).is_some_and(|&n| n > 0), "{name} never speaks: {speakers:?}");
+        for name in [
+            "Mike Wheeler",
+            "Dustin Henderson",
+            "Lucas Sinclair",
+            "Scott Clarke",
+            "Joyce",
+            "Woman On Tv",
+        ] {
+            assert!(
+                speakers.get(name).is_some_and(|&n| n > 0),
+                "{name} never speaks: {speakers:?}"
+            );
         }
     }
 
     /// What the fuzz target does: any bytes through decode, parse and clean.
     fn pipeline(bytes: &[u8]) {
-        let Ok(decoded) = crate::text::decode(bytes) else { return };
-        let Ok(subs) = parse(&decoded.text) else { return };
+        let Ok(decoded) = crate::text::decode(bytes) else {
+            return;
+        };
+        let Ok(subs) = parse(&decoded.text) else {
+            return;
+        };
         for line in clean(&subs, &cast) {
             assert!(!line.text.is_empty() && line.text.trim() == line.text);
             assert!(!line.text.contains("  ") && !line.text.contains('\n'));

@@ -111,9 +111,18 @@ pub fn chatbot(episodes: &[EpisodeLines], cast: &Cast) -> Vec<DatasetFile> {
             let prompt = system_prompt(character);
             let record = ChatRecord {
                 messages: [
-                    Message { role: "system", content: &prompt },
-                    Message { role: "user", content: &prev.text },
-                    Message { role: "assistant", content: &line.text },
+                    Message {
+                        role: "system",
+                        content: &prompt,
+                    },
+                    Message {
+                        role: "user",
+                        content: &prev.text,
+                    },
+                    Message {
+                        role: "assistant",
+                        content: &line.text,
+                    },
                 ],
                 episode: &episode.episode,
                 source: episode.origin,
@@ -141,11 +150,19 @@ pub fn themes(episodes: &[EpisodeLines]) -> Option<DatasetFile> {
     let mut bytes = Vec::new();
     let mut records = 0;
     for episode in episodes {
-        let sentences: Vec<&str> = episode.lines.iter().flat_map(|l| sentences(&l.text)).collect();
+        let sentences: Vec<&str> = episode
+            .lines
+            .iter()
+            .flat_map(|l| sentences(&l.text))
+            .collect();
         for (batch, chunk) in sentences.chunks(THEME_BATCH_SENTENCES).enumerate() {
             push_json_line(
                 &mut bytes,
-                &ThemeRecord { episode: &episode.episode, batch, sentences: chunk },
+                &ThemeRecord {
+                    episode: &episode.episode,
+                    batch,
+                    sentences: chunk,
+                },
             );
             records += 1;
         }
@@ -209,12 +226,18 @@ pub fn sentences(text: &str) -> impl Iterator<Item = &str> {
 
 /// `Mr.`, `Dr.`... end a word, not a sentence.
 fn ends_with_title(before: &str) -> bool {
-    let word = before.rsplit(|c: char| !c.is_alphabetic()).next().unwrap_or_default();
+    let word = before
+        .rsplit(|c: char| !c.is_alphabetic())
+        .next()
+        .unwrap_or_default();
     ["Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Prof"].contains(&word)
 }
 
 fn normalise(text: &str) -> String {
-    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 fn push_json_line(out: &mut Vec<u8>, value: &impl Serialize) {
@@ -238,7 +261,11 @@ mod tests {
     }
 
     fn episode(origin: Origin, lines: Vec<Line>) -> EpisodeLines {
-        EpisodeLines { episode: "S01E01".into(), origin, lines }
+        EpisodeLines {
+            episode: "S01E01".into(),
+            origin,
+            lines,
+        }
     }
 
     #[test]
@@ -253,7 +280,13 @@ mod tests {
         ];
         let files = chatbot(&[episode(Origin::Transcript, lines)], &cast);
         let names: Vec<_> = files.iter().map(|f| (f.path.as_str(), f.records)).collect();
-        assert_eq!(names, [("chatbot/eleven.jsonl", 1), ("chatbot/mike-wheeler.jsonl", 1)]);
+        assert_eq!(
+            names,
+            [
+                ("chatbot/eleven.jsonl", 1),
+                ("chatbot/mike-wheeler.jsonl", 1)
+            ]
+        );
         let record: serde_json::Value =
             serde_json::from_slice(&files[1].bytes[..files[1].bytes.len() - 1]).expect("json");
         assert_eq!(record["messages"][1]["content"], "Where is he?");
@@ -275,33 +308,55 @@ mod tests {
             line(Some("Mike"), "I don't know!", None),
         ];
         let files = chatbot(
-            &[episode(Origin::Subtitles, timed), episode(Origin::Transcript, untimed)],
+            &[
+                episode(Origin::Subtitles, timed),
+                episode(Origin::Transcript, untimed),
+            ],
             &cast,
         );
-        let mike = files.iter().find(|f| f.path == "chatbot/mike-wheeler.jsonl").expect("mike");
+        let mike = files
+            .iter()
+            .find(|f| f.path == "chatbot/mike-wheeler.jsonl")
+            .expect("mike");
         assert_eq!(mike.records, 1);
     }
 
     #[test]
     fn theme_batches_split_sentences() {
-        let lines = vec![line(None, "Run! Now... please. ...", None), line(None, "Mr. Clarke?", None)];
+        let lines = vec![
+            line(None, "Run! Now... please. ...", None),
+            line(None, "Mr. Clarke?", None),
+        ];
         let file = themes(&[episode(Origin::Subtitles, lines)]).expect("one batch");
         let record: serde_json::Value =
             serde_json::from_slice(&file.bytes[..file.bytes.len() - 1]).expect("json");
-        assert_eq!(record["sentences"], serde_json::json!(["Run!", "Now...", "please.", "Mr. Clarke?"]));
+        assert_eq!(
+            record["sentences"],
+            serde_json::json!(["Run!", "Now...", "please.", "Mr. Clarke?"])
+        );
     }
 
     #[test]
     fn sentences_cover_long_episodes_in_batches() {
-        let lines: Vec<_> = (0..100).map(|i| line(None, &format!("Line {i}."), None)).collect();
+        let lines: Vec<_> = (0..100)
+            .map(|i| line(None, &format!("Line {i}."), None))
+            .collect();
         let file = themes(&[episode(Origin::Subtitles, lines)]).expect("batches");
         assert_eq!(file.records, 2);
     }
 
     #[test]
     fn locations_keep_the_last_of_a_name() {
-        let a = Location { name: "Lab".into(), text: "old".into(), label: "Gov".into() };
-        let b = Location { name: "Lab".into(), text: "new".into(), label: "Gov".into() };
+        let a = Location {
+            name: "Lab".into(),
+            text: "old".into(),
+            label: "Gov".into(),
+        };
+        let b = Location {
+            name: "Lab".into(),
+            text: "new".into(),
+            label: "Gov".into(),
+        };
         let file = locations(&[vec![a], vec![b]]).expect("set");
         assert_eq!(file.records, 1);
         assert!(String::from_utf8_lossy(&file.bytes).contains("new"));

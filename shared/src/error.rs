@@ -13,13 +13,27 @@ pub trait Retry {
 pub enum StoreError {
     /// Throttling, timeouts, 5xx: worth another try.
     #[error("{op} {resource} failed for now, will be retried: {message}")]
-    Transient { op: &'static str, resource: String, message: String },
+    Transient {
+        op: &'static str,
+        resource: String,
+        message: String,
+    },
     /// Access denied, missing bucket or topic: a person must fix the stack or its permissions.
-    #[error("{op} {resource} was refused: {message} (check the function's role and the stack's resources)")]
-    Refused { op: &'static str, resource: String, message: String },
+    #[error(
+        "{op} {resource} was refused: {message} (check the function's role and the stack's resources)"
+    )]
+    Refused {
+        op: &'static str,
+        resource: String,
+        message: String,
+    },
     /// Anything else the service answered: treated as not retryable, with its words.
     #[error("{op} {resource} failed: {message}")]
-    Other { op: &'static str, resource: String, message: String },
+    Other {
+        op: &'static str,
+        resource: String,
+        message: String,
+    },
 }
 
 impl Retry for StoreError {

@@ -45,7 +45,9 @@ pub struct CreatedObject {
 /// Why an event could not be read. Never retryable: the same bytes will not parse next time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
-    #[error("the event is neither an S3 notification nor an EventBridge 'Object Created' event: {0}")]
+    #[error(
+        "the event is neither an S3 notification nor an EventBridge 'Object Created' event: {0}"
+    )]
     Unrecognised(String),
     #[error("S3 notification record {index} has no {field}")]
     MissingField { index: usize, field: &'static str },
@@ -73,20 +75,23 @@ pub fn object_event(value: Value) -> Result<ObjectEvent, EventError> {
             if !name.is_empty() && !name.starts_with("ObjectCreated") {
                 continue;
             }
-            let bucket = record
-                .s3
-                .bucket
-                .name
-                .ok_or(EventError::MissingField { index, field: "s3.bucket.name" })?;
-            let raw = record
-                .s3
-                .object
-                .key
-                .ok_or(EventError::MissingField { index, field: "s3.object.key" })?;
-            refs.push(ObjectRef { bucket, key: decode_key(&raw)? });
+            let bucket = record.s3.bucket.name.ok_or(EventError::MissingField {
+                index,
+                field: "s3.bucket.name",
+            })?;
+            let raw = record.s3.object.key.ok_or(EventError::MissingField {
+                index,
+                field: "s3.object.key",
+            })?;
+            refs.push(ObjectRef {
+                bucket,
+                key: decode_key(&raw)?,
+            });
         }
         if refs.is_empty() {
-            return Ok(ObjectEvent::Ignored("no ObjectCreated record in the notification".into()));
+            return Ok(ObjectEvent::Ignored(
+                "no ObjectCreated record in the notification".into(),
+            ));
         }
         return Ok(ObjectEvent::Created(refs));
     }
@@ -97,14 +102,22 @@ pub fn object_event(value: Value) -> Result<ObjectEvent, EventError> {
         let event: EventBridgeEvent<Value> =
             serde_json::from_value(value).map_err(|e| EventError::Unrecognised(e.to_string()))?;
         if event.detail_type != "Object Created" {
-            return Ok(ObjectEvent::Ignored(format!("detail-type '{}'", event.detail_type)));
+            return Ok(ObjectEvent::Ignored(format!(
+                "detail-type '{}'",
+                event.detail_type
+            )));
         }
         let detail: ObjectCreatedDetail = serde_json::from_value(event.detail)
             .map_err(|e| EventError::Unrecognised(format!("Object Created detail: {e}")))?;
         let key = decode_key(&detail.object.key)?;
-        return Ok(ObjectEvent::Created(vec![ObjectRef { bucket: detail.bucket.name, key }]));
+        return Ok(ObjectEvent::Created(vec![ObjectRef {
+            bucket: detail.bucket.name,
+            key,
+        }]));
     }
-    Err(EventError::Unrecognised("no 'Records' and no 'detail-type'".into()))
+    Err(EventError::Unrecognised(
+        "no 'Records' and no 'detail-type'".into(),
+    ))
 }
 
 /// Decodes an S3 event key: `+` is a space, `%xx` a byte of UTF-8.
@@ -212,7 +225,10 @@ mod tests {
             object_event(read("eventbridge-object-created.json")),
             created("raw/transcripts/transcript S02E03 – final.csv")
         );
-        assert!(matches!(object_event(read("s3-test-event.json")), Ok(ObjectEvent::Ignored(_))));
+        assert!(matches!(
+            object_event(read("s3-test-event.json")),
+            Ok(ObjectEvent::Ignored(_))
+        ));
     }
 
     #[test]
@@ -220,15 +236,24 @@ mod tests {
         for key in ["raw/a b+c/é ♪.srt", "raw/x%y&z=1.csv", "raw/plain.srt"] {
             assert_eq!(decode_key(&encode_key(key)).as_deref(), Ok(key));
             let event = s3_notification("b", key, 1);
-            let expected = ObjectEvent::Created(vec![ObjectRef { bucket: "b".into(), key: key.into() }]);
+            let expected = ObjectEvent::Created(vec![ObjectRef {
+                bucket: "b".into(),
+                key: key.into(),
+            }]);
             assert_eq!(object_event(event), Ok(expected));
         }
     }
 
     #[test]
     fn bad_keys_and_envelopes_are_errors() {
-        assert!(matches!(object_event(notification("raw/%FF.srt")), Err(EventError::BadKey(_))));
-        assert!(matches!(object_event(json!({"hello": 1})), Err(EventError::Unrecognised(_))));
+        assert!(matches!(
+            object_event(notification("raw/%FF.srt")),
+            Err(EventError::BadKey(_))
+        ));
+        assert!(matches!(
+            object_event(json!({"hello": 1})),
+            Err(EventError::Unrecognised(_))
+        ));
     }
 
     #[test]

@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use crate::characters::{Cast, Character};
 use crate::datasets::{self, DatasetFile, EpisodeLines, Origin};
@@ -62,7 +62,11 @@ pub struct Rejection {
 
 impl Rejection {
     fn new(code: &str, line: Option<u64>, message: impl Into<String>) -> Self {
-        Self { code: code.into(), line, message: message.into() }
+        Self {
+            code: code.into(),
+            line,
+            message: message.into(),
+        }
     }
 }
 
@@ -118,7 +122,11 @@ pub fn plan_source(
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_else(|| "bad_subtitles".into());
-                Rejection { code, line: Some(e.line as u64), message: e.message.clone() }
+                Rejection {
+                    code,
+                    line: Some(e.line as u64),
+                    message: e.message.clone(),
+                }
             })?;
             counts.cues = subs.cues.len() as u64;
             let lines = clean::clean(&subs, &speaker_of);
@@ -132,18 +140,26 @@ pub fn plan_source(
                     ),
                 ));
             }
-            let warnings = subs.warnings.iter().map(|w| format!("line {}: {}", w.line, w.message));
-            (episode_lines(&source.name, &lines, &mut counts), warnings.collect())
+            let warnings = subs
+                .warnings
+                .iter()
+                .map(|w| format!("line {}: {}", w.line, w.message));
+            (
+                episode_lines(&source.name, &lines, &mut counts),
+                warnings.collect(),
+            )
         }
         SourceKind::Transcript => {
             let t = transcript::parse(&decoded.text, &speaker_of)
                 .map_err(|e| Rejection::new("bad_transcript", Some(e.line), e.message))?;
-            (episode_lines(&source.name, &t.lines, &mut counts), t.warnings)
+            (
+                episode_lines(&source.name, &t.lines, &mut counts),
+                t.warnings,
+            )
         }
         SourceKind::Locations => {
-            let list = jsonl::parse_locations(&decoded.text).map_err(|e| {
-                Rejection::new("bad_locations", Some(e.line as u64), e.message)
-            })?;
+            let list = jsonl::parse_locations(&decoded.text)
+                .map_err(|e| Rejection::new("bad_locations", Some(e.line as u64), e.message))?;
             counts.records = list.len() as u64;
             (json_lines(&list), Vec::new())
         }
@@ -151,7 +167,10 @@ pub fn plan_source(
             let list = Cast::parse_jsonl(&decoded.text)
                 .map_err(|e| Rejection::new("bad_characters", None, e.to_string()))?;
             counts.records = list.len() as u64;
-            (serde_json::to_vec_pretty(&list).unwrap_or_default(), Vec::new())
+            (
+                serde_json::to_vec_pretty(&list).unwrap_or_default(),
+                Vec::new(),
+            )
         }
     };
     let entry = SourceEntry {
@@ -181,7 +200,10 @@ fn episode_lines(episode: &str, lines: &[Line], counts: &mut Counts) -> Vec<u8> 
             counts.with_speaker += 1;
             *counts.speakers.entry(speaker.clone()).or_default() += 1;
         }
-        let record = EpisodeLine { episode: episode.to_string(), line: line.clone() };
+        let record = EpisodeLine {
+            episode: episode.to_string(),
+            line: line.clone(),
+        };
         if serde_json::to_writer(&mut out, &record).is_ok() {
             out.push(b'\n');
         }
@@ -201,7 +223,11 @@ fn json_lines<T: Serialize>(items: &[T]) -> Vec<u8> {
 
 /// Should `new` replace `existing` (same source id)? Yes for the same key (it is read at its
 /// current content), and for another key unless that one is known to be newer.
-pub fn supersedes(existing: Option<&SourceEntry>, raw_key: &str, last_modified: Option<i64>) -> bool {
+pub fn supersedes(
+    existing: Option<&SourceEntry>,
+    raw_key: &str,
+    last_modified: Option<i64>,
+) -> bool {
     match existing {
         None => true,
         Some(old) if old.raw_key == raw_key => true,
@@ -215,7 +241,10 @@ pub fn supersedes(existing: Option<&SourceEntry>, raw_key: &str, last_modified: 
 /// The quarantine copy and its reason, for a raw key.
 pub fn quarantine_keys(raw_key: &str) -> (String, String) {
     let rest = raw_key.strip_prefix(RAW_PREFIX).unwrap_or(raw_key);
-    (format!("quarantine/{rest}"), format!("quarantine/{rest}.reason.json"))
+    (
+        format!("quarantine/{rest}"),
+        format!("quarantine/{rest}.reason.json"),
+    )
 }
 
 /// The reason file a person (or a script) reads next to a quarantined copy.
@@ -231,7 +260,11 @@ pub struct QuarantineReason<'a> {
 /// The alert for a quarantined upload.
 pub fn quarantine_alert(location: &str, reason: &QuarantineReason<'_>) -> Alert {
     let file = reason.raw_key.rsplit('/').next().unwrap_or(reason.raw_key);
-    let at = reason.reason.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+    let at = reason
+        .reason
+        .line
+        .map(|l| format!(" (line {l})"))
+        .unwrap_or_default();
     let mut subject = format!("Hawkins: could not use {file}");
     if subject.chars().count() > 100 {
         subject = subject.chars().take(99).collect::<String>() + "…";
@@ -330,18 +363,30 @@ pub fn plan_corpus(inputs: &CorpusInputs, window: usize) -> CorpusPlan {
         builder.add_episode(&episode.lines);
         let network = builder.finish();
         let stem = format!("processed/network/episodes/{}", episode.episode);
-        outputs.push(json_output(format!("{stem}.json"), network.to_json().into_bytes()));
+        outputs.push(json_output(
+            format!("{stem}.json"),
+            network.to_json().into_bytes(),
+        ));
         outputs.push(html_output(
             format!("{stem}.html"),
-            network.to_html(&format!("Stranger Things {}: character network", episode.episode)),
+            network.to_html(&format!(
+                "Stranger Things {}: character network",
+                episode.episode
+            )),
         ));
     }
     if !per_episode.is_empty() {
         let network = corpus_network.finish();
-        outputs.push(json_output("processed/network/corpus.json".into(), network.to_json().into_bytes()));
+        outputs.push(json_output(
+            "processed/network/corpus.json".into(),
+            network.to_json().into_bytes(),
+        ));
         outputs.push(html_output(
             "processed/network/corpus.html".into(),
-            network.to_html(&format!("Stranger Things corpus {}: character network", manifest.version)),
+            network.to_html(&format!(
+                "Stranger Things corpus {}: character network",
+                manifest.version
+            )),
         ));
     }
     for (file, entry) in sorted(&files).into_iter().zip(&manifest.datasets) {
@@ -364,11 +409,19 @@ fn sorted(files: &[DatasetFile]) -> Vec<&DatasetFile> {
 }
 
 fn json_output(key: String, bytes: Vec<u8>) -> Output {
-    Output { key, bytes, content_type: "application/json" }
+    Output {
+        key,
+        bytes,
+        content_type: "application/json",
+    }
 }
 
 fn html_output(key: String, html: String) -> Output {
-    Output { key, bytes: html.into_bytes(), content_type: "text/html; charset=utf-8" }
+    Output {
+        key,
+        bytes: html.into_bytes(),
+        content_type: "text/html; charset=utf-8",
+    }
 }
 
 /// The cast the corpus uses: the uploaded character lists (merged, each name given the built-in
@@ -380,16 +433,32 @@ pub fn corpus_cast(uploaded: &[(String, Vec<Character>)]) -> (Cast, String) {
     let builtin = Cast::builtin();
     let mut by_name: BTreeMap<String, Character> = BTreeMap::new();
     for character in uploaded.iter().flat_map(|(_, list)| list) {
-        let known = builtin.characters().iter().find(|b| b.name.eq_ignore_ascii_case(&character.name));
-        let merged = by_name.entry(character.name.to_lowercase()).or_insert_with(|| character.clone());
-        for alias in character.aliases.iter().chain(known.into_iter().flat_map(|k| &k.aliases)) {
+        let known = builtin
+            .characters()
+            .iter()
+            .find(|b| b.name.eq_ignore_ascii_case(&character.name));
+        let merged = by_name
+            .entry(character.name.to_lowercase())
+            .or_insert_with(|| character.clone());
+        for alias in character
+            .aliases
+            .iter()
+            .chain(known.into_iter().flat_map(|k| &k.aliases))
+        {
             if !merged.aliases.contains(alias) {
                 merged.aliases.push(alias.clone());
             }
         }
     }
-    let label = uploaded.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().join(",");
-    (Cast::from_characters(by_name.into_values().collect()), label)
+    let label = uploaded
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    (
+        Cast::from_characters(by_name.into_values().collect()),
+        label,
+    )
 }
 
 /// A failure that stops an invocation; bad input is never one (it is quarantined instead).
@@ -398,7 +467,9 @@ pub enum IngestError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Something ingest wrote itself no longer reads back: a person must look.
-    #[error("{key} is not what ingest writes ({message}); delete it so the next upload rebuilds it")]
+    #[error(
+        "{key} is not what ingest writes ({message}); delete it so the next upload rebuilds it"
+    )]
     Corrupt { key: String, message: String },
 }
 
@@ -418,11 +489,37 @@ pub enum ObjectOutcome {
     /// Not an upload (outside `raw/`, a folder, or gone): nothing done.
     Ignored { key: String, why: String },
     /// Processed; `changed` is false when the same bytes had been processed already.
-    Processed { key: String, source: String, changed: bool, lines: u64, speakers: u64 },
+    Processed {
+        key: String,
+        source: String,
+        changed: bool,
+        lines: u64,
+        speakers: u64,
+    },
     /// Another upload of the same source is newer: this one is not used.
-    Superseded { key: String, source: String, by: String },
+    Superseded {
+        key: String,
+        source: String,
+        by: String,
+    },
     /// Unusable: copied to quarantine with its reason; `alerted` is false on a replay.
-    Quarantined { key: String, reason: Rejection, alerted: bool },
+    Quarantined {
+        key: String,
+        reason: Rejection,
+        alerted: bool,
+    },
+}
+
+impl ObjectOutcome {
+    /// The object this outcome is about.
+    pub fn key(&self) -> &str {
+        match self {
+            ObjectOutcome::Ignored { key, .. }
+            | ObjectOutcome::Processed { key, .. }
+            | ObjectOutcome::Superseded { key, .. }
+            | ObjectOutcome::Quarantined { key, .. } => key,
+        }
+    }
 }
 
 /// What the corpus build did.
@@ -433,6 +530,8 @@ pub struct CorpusOutcome {
     pub datasets: usize,
     pub written: usize,
     pub unchanged: usize,
+    /// Whether `datasets/latest.json` was written: the event that leads to training.
+    pub latest_changed: bool,
 }
 
 /// Where settings and the two capabilities meet.
@@ -447,8 +546,12 @@ pub struct Ingest<'a, S, N> {
 impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
     /// Reads the object at its current content and processes it.
     pub async fn object(&self, key: &str) -> Result<ObjectOutcome, IngestError> {
-        if let Err(e @ (NotASource::OutsideRaw(_) | NotASource::Folder(_))) = source::classify(key) {
-            return Ok(ObjectOutcome::Ignored { key: key.into(), why: e.to_string() });
+        if let Err(e @ (NotASource::OutsideRaw(_) | NotASource::Folder(_))) = source::classify(key)
+        {
+            return Ok(ObjectOutcome::Ignored {
+                key: key.into(),
+                why: e.to_string(),
+            });
         }
         match self.store.get(key).await? {
             Some(object) => self.upload(key, &object).await,
@@ -468,7 +571,10 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
                 let rejection = Rejection::new("unsupported_type", None, e.to_string());
                 self.quarantine(key, object, rejection).await
             }
-            Err(e) => Ok(ObjectOutcome::Ignored { key: key.into(), why: e.to_string() }),
+            Err(e) => Ok(ObjectOutcome::Ignored {
+                key: key.into(),
+                why: e.to_string(),
+            }),
         }
     }
 
@@ -484,7 +590,11 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
         if !supersedes(existing.as_ref(), key, object.last_modified) {
             let by = existing.map(|e| e.raw_key).unwrap_or_default();
             info!(key, source = %source.id(), by, "superseded by a newer upload");
-            return Ok(ObjectOutcome::Superseded { key: key.into(), source: source.id(), by });
+            return Ok(ObjectOutcome::Superseded {
+                key: key.into(),
+                source: source.id(),
+                by,
+            });
         }
         // The same bytes under the same key, processed by this same code: nothing to redo. (The
         // object's LastModified moves on a re-upload; it must not make the entry differ.)
@@ -513,11 +623,17 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
         let entry = &plan.entry;
         let written_data = self
             .store
-            .put_if_changed(&entry.processed_key, plan.processed.clone(), content_type(source.kind))
+            .put_if_changed(
+                &entry.processed_key,
+                plan.processed.clone(),
+                content_type(source.kind),
+            )
             .await?;
         let entry_bytes = serde_json::to_vec_pretty(entry).unwrap_or_default();
-        let written_entry =
-            self.store.put_if_changed(&entry_key, entry_bytes, "application/json").await?;
+        let written_entry = self
+            .store
+            .put_if_changed(&entry_key, entry_bytes, "application/json")
+            .await?;
         let changed = written_data == Written::Stored || written_entry == Written::Stored;
         info!(
             key,
@@ -559,24 +675,43 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
         let already = self.store.stored_sha256(&reason_key).await?.as_deref()
             == Some(sha256_hex(&reason_bytes).as_str());
         if !already {
-            self.notifier.publish(&quarantine_alert(&self.location, &reason)).await?;
+            self.notifier
+                .publish(&quarantine_alert(&self.location, &reason))
+                .await?;
         }
-        self.store.put_if_changed(&copy_key, object.bytes.clone(), "application/octet-stream").await?;
-        self.store.put_if_changed(&reason_key, reason_bytes, "application/json").await?;
+        self.store
+            .put_if_changed(&copy_key, object.bytes.clone(), "application/octet-stream")
+            .await?;
+        self.store
+            .put_if_changed(&reason_key, reason_bytes, "application/json")
+            .await?;
         warn!(key, code = %rejection.code, line = ?rejection.line, message = %rejection.message, alerted = !already, "quarantined");
-        Ok(ObjectOutcome::Quarantined { key: key.into(), reason: rejection, alerted: !already })
+        Ok(ObjectOutcome::Quarantined {
+            key: key.into(),
+            reason: rejection,
+            alerted: !already,
+        })
     }
 
     /// Rebuilds datasets, networks and the manifest from every source entry.
     pub async fn corpus(&self) -> Result<CorpusOutcome, IngestError> {
         let mut outcome = None;
+        let mut latest_changed = false;
         for _round in 0..MAX_CORPUS_ROUNDS {
             let (fingerprint, inputs) = self.read_corpus().await?;
             let plan = plan_corpus(&inputs, self.network_window);
             let (mut written, mut unchanged) = (0, 0);
             for output in plan.outputs {
-                match self.store.put_if_changed(&output.key, output.bytes, output.content_type).await? {
-                    Written::Stored => written += 1,
+                let is_latest = output.key == LATEST_KEY;
+                match self
+                    .store
+                    .put_if_changed(&output.key, output.bytes, output.content_type)
+                    .await?
+                {
+                    Written::Stored => {
+                        written += 1;
+                        latest_changed |= is_latest;
+                    }
                     Written::Unchanged => unchanged += 1,
                 }
             }
@@ -594,6 +729,7 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
                 datasets: plan.manifest.datasets.len(),
                 written,
                 unchanged,
+                latest_changed,
             });
             if self.entries_fingerprint().await? == fingerprint {
                 break;
@@ -615,7 +751,9 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
         Ok(out)
     }
 
-    async fn read_corpus(&self) -> Result<(Vec<(String, Option<String>)>, CorpusInputs), IngestError> {
+    async fn read_corpus(
+        &self,
+    ) -> Result<(Vec<(String, Option<String>)>, CorpusInputs), IngestError> {
         let fingerprint = self.entries_fingerprint().await?;
         let mut entries = Vec::new();
         for (key, _) in &fingerprint {
@@ -631,11 +769,18 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
                 warn!(source = %entry.id, key = %entry.processed_key, "processed data missing; source skipped until re-uploaded");
                 continue;
             };
-            let corrupt = |message: String| IngestError::Corrupt { key: entry.processed_key.clone(), message };
+            let corrupt = |message: String| IngestError::Corrupt {
+                key: entry.processed_key.clone(),
+                message,
+            };
             match entry.kind {
                 SourceKind::Subtitles | SourceKind::Transcript => {
                     let mut lines = Vec::new();
-                    for raw in object.bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                    for raw in object
+                        .bytes
+                        .split(|b| *b == b'\n')
+                        .filter(|l| !l.is_empty())
+                    {
                         let line: EpisodeLine =
                             serde_json::from_slice(raw).map_err(|e| corrupt(e.to_string()))?;
                         lines.push(line.line);
@@ -645,22 +790,40 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
                     } else {
                         Origin::Subtitles
                     };
-                    episodes.push(EpisodeLines { episode: entry.name.clone(), origin, lines });
+                    episodes.push(EpisodeLines {
+                        episode: entry.name.clone(),
+                        origin,
+                        lines,
+                    });
                 }
                 SourceKind::Locations => {
                     let text = String::from_utf8_lossy(&object.bytes);
-                    locations.push(jsonl::parse_locations(&text).map_err(|e| corrupt(e.to_string()))?);
+                    locations
+                        .push(jsonl::parse_locations(&text).map_err(|e| corrupt(e.to_string()))?);
                 }
                 SourceKind::Characters => {}
             }
         }
-        Ok((fingerprint, CorpusInputs { entries, episodes, locations, cast, cast_label }))
+        Ok((
+            fingerprint,
+            CorpusInputs {
+                entries,
+                episodes,
+                locations,
+                cast,
+                cast_label,
+            },
+        ))
     }
 
     /// The cast in force: uploaded character lists, or the built-in one.
     pub async fn load_cast(&self) -> Result<(Cast, String), IngestError> {
         let mut entries = Vec::new();
-        for key in self.store.list(&format!("{SOURCES_PREFIX}characters/")).await? {
+        for key in self
+            .store
+            .list(&format!("{SOURCES_PREFIX}characters/"))
+            .await?
+        {
             entries.extend(self.read_json::<SourceEntry>(&key).await?);
         }
         self.cast_from(&entries).await
@@ -669,20 +832,29 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
     async fn cast_from(&self, entries: &[SourceEntry]) -> Result<(Cast, String), IngestError> {
         let mut uploaded = Vec::new();
         for entry in entries.iter().filter(|e| e.kind == SourceKind::Characters) {
-            if let Some(list) = self.read_json::<Vec<Character>>(&entry.processed_key).await? {
+            if let Some(list) = self
+                .read_json::<Vec<Character>>(&entry.processed_key)
+                .await?
+            {
                 uploaded.push((entry.id.clone(), list));
             }
         }
         Ok(corpus_cast(&uploaded))
     }
 
-    async fn read_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, IngestError> {
+    async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, IngestError> {
         let Some(object) = self.store.get(key).await? else {
             return Ok(None);
         };
         serde_json::from_slice(&object.bytes)
             .map(Some)
-            .map_err(|e| IngestError::Corrupt { key: key.into(), message: e.to_string() })
+            .map_err(|e| IngestError::Corrupt {
+                key: key.into(),
+                message: e.to_string(),
+            })
     }
 }
 
@@ -716,7 +888,10 @@ pub async fn handle_event<S: ObjectStore, N: Notifier>(
         crate::events::ObjectEvent::Created(refs) => refs,
         crate::events::ObjectEvent::Ignored(why) => {
             info!(why, "event ignored");
-            return Ok(EventReport { objects: Vec::new(), corpus: None });
+            return Ok(EventReport {
+                objects: Vec::new(),
+                corpus: None,
+            });
         }
     };
     let mut objects = Vec::with_capacity(refs.len());
@@ -725,14 +900,26 @@ pub async fn handle_event<S: ObjectStore, N: Notifier>(
             warn!(bucket = %object.bucket, key = %object.key, expected = bucket, "object in another bucket ignored");
             objects.push(ObjectOutcome::Ignored {
                 key: object.key,
-                why: format!("bucket '{}' is not the pipeline bucket '{bucket}'", object.bucket),
+                why: format!(
+                    "bucket '{}' is not the pipeline bucket '{bucket}'",
+                    object.bucket
+                ),
             });
             continue;
         }
-        objects.push(ingest.object(&object.key).await?);
+        let span = tracing::info_span!("object", key = %object.key);
+        objects.push(ingest.object(&object.key).instrument(span).await?);
     }
-    let any_source = objects.iter().any(|o| !matches!(o, ObjectOutcome::Ignored { .. }));
-    let corpus = if any_source { Some(ingest.corpus().await?) } else { None };
+    let any_source = objects
+        .iter()
+        .any(|o| !matches!(o, ObjectOutcome::Ignored { .. }));
+    let corpus = if any_source {
+        let keys: Vec<&str> = objects.iter().map(ObjectOutcome::key).collect();
+        let span = tracing::info_span!("corpus", trigger = ?keys);
+        Some(ingest.corpus().instrument(span).await?)
+    } else {
+        None
+    };
     Ok(EventReport { objects, corpus })
 }
 

@@ -57,7 +57,10 @@ pub fn parse_locations(text: &str) -> Result<Vec<Location>, JsonlError> {
         });
     }
     if out.is_empty() {
-        return Err(JsonlError { line: 1, message: "no locations in the file".into() });
+        return Err(JsonlError {
+            line: 1,
+            message: "no locations in the file".into(),
+        });
     }
     Ok(out)
 }

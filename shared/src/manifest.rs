@@ -124,10 +124,14 @@ impl CorpusManifest {
     ) -> Self {
         let mut files: Vec<&DatasetFile> = files.iter().collect();
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        let hashes: Vec<(String, String)> =
-            files.iter().map(|f| (f.path.clone(), sha256_hex(&f.bytes))).collect();
+        let hashes: Vec<(String, String)> = files
+            .iter()
+            .map(|f| (f.path.clone(), sha256_hex(&f.bytes)))
+            .collect();
         let version_sha256 = sha256_parts(
-            hashes.iter().flat_map(|(path, sha)| [path.as_bytes(), sha.as_bytes()]),
+            hashes
+                .iter()
+                .flat_map(|(path, sha)| [path.as_bytes(), sha.as_bytes()]),
         );
         let version = version_sha256[..VERSION_LEN].to_string();
         let datasets = files
@@ -152,7 +156,14 @@ impl CorpusManifest {
             })
             .collect();
         sources.sort_by(|a, b| a.id.cmp(&b.id));
-        CorpusManifest { version, version_sha256, cast, episodes, sources, datasets }
+        CorpusManifest {
+            version,
+            version_sha256,
+            cast,
+            episodes,
+            sources,
+            datasets,
+        }
     }
 
     /// `datasets/<version>/manifest.json`

@@ -69,7 +69,9 @@ pub enum NotASource {
     #[error("'{0}' names a folder, not a file: ignored")]
     Folder(String),
     /// Under `raw/` but of a type ingest does not read: quarantined so the user hears of it.
-    #[error("'{key}' is not a file type Hawkins reads: expected one of .srt, .csv, .jsonl (locations or characters list)")]
+    #[error(
+        "'{key}' is not a file type Hawkins reads: expected one of .srt, .csv, .jsonl (locations or characters list)"
+    )]
     Unsupported { key: String },
 }
 
@@ -93,10 +95,14 @@ pub fn classify(key: &str) -> Result<Source, NotASource> {
         } else if stem.contains("character") || stem.contains("cast") {
             (stem, SourceKind::Characters)
         } else {
-            return Err(NotASource::Unsupported { key: key.to_string() });
+            return Err(NotASource::Unsupported {
+                key: key.to_string(),
+            });
         }
     } else {
-        return Err(NotASource::Unsupported { key: key.to_string() });
+        return Err(NotASource::Unsupported {
+            key: key.to_string(),
+        });
     };
     let name = match kind {
         SourceKind::Subtitles | SourceKind::Transcript => {
@@ -164,7 +170,11 @@ pub fn slug(text: &str) -> String {
     while out.ends_with('-') {
         out.pop();
     }
-    if out.is_empty() { "source".to_string() } else { out }
+    if out.is_empty() {
+        "source".to_string()
+    } else {
+        out
+    }
 }
 
 #[cfg(test)]
@@ -174,11 +184,23 @@ mod tests {
     #[test]
     fn classifies_uploads() {
         let cases = [
-            ("raw/Stranger.Things.S02E03.720p.HI.srt", SourceKind::Subtitles, "S02E03"),
-            ("raw/season 1/transcriptS01E08.csv", SourceKind::Transcript, "S01E08"),
+            (
+                "raw/Stranger.Things.S02E03.720p.HI.srt",
+                SourceKind::Subtitles,
+                "S02E03",
+            ),
+            (
+                "raw/season 1/transcriptS01E08.csv",
+                SourceKind::Transcript,
+                "S01E08",
+            ),
             ("raw/x/Episode 2x05.SRT", SourceKind::Subtitles, "S02E05"),
             ("raw/locations.jsonl", SourceKind::Locations, "locations"),
-            ("raw/list_characters.jsonl", SourceKind::Characters, "list-characters"),
+            (
+                "raw/list_characters.jsonl",
+                SourceKind::Characters,
+                "list-characters",
+            ),
             ("raw/pilot draft.srt", SourceKind::Subtitles, "pilot-draft"),
         ];
         for (key, kind, name) in cases {
@@ -189,15 +211,30 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_upload() {
-        assert!(matches!(classify("processed/a.srt"), Err(NotASource::OutsideRaw(_))));
-        assert!(matches!(classify("raw/season1/"), Err(NotASource::Folder(_))));
-        assert!(matches!(classify("raw/notes.txt"), Err(NotASource::Unsupported { .. })));
-        assert!(matches!(classify("raw/data.jsonl"), Err(NotASource::Unsupported { .. })));
+        assert!(matches!(
+            classify("processed/a.srt"),
+            Err(NotASource::OutsideRaw(_))
+        ));
+        assert!(matches!(
+            classify("raw/season1/"),
+            Err(NotASource::Folder(_))
+        ));
+        assert!(matches!(
+            classify("raw/notes.txt"),
+            Err(NotASource::Unsupported { .. })
+        ));
+        assert!(matches!(
+            classify("raw/data.jsonl"),
+            Err(NotASource::Unsupported { .. })
+        ));
     }
 
     #[test]
     fn episode_ids() {
-        assert_eq!(episode_id("stranger.things.s04e09.nf"), Some("S04E09".into()));
+        assert_eq!(
+            episode_id("stranger.things.s04e09.nf"),
+            Some("S04E09".into())
+        );
         assert_eq!(episode_id("transcripts01e01"), Some("S01E01".into()));
         assert_eq!(episode_id("1x02"), Some("S01E02".into()));
         assert_eq!(episode_id("1080p"), None);

@@ -95,7 +95,11 @@ struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     fn new(text: &'a str) -> Self {
-        Lines { text, pos: 0, number: 0 }
+        Lines {
+            text,
+            pos: 0,
+            number: 0,
+        }
     }
 }
 
@@ -206,7 +210,10 @@ impl Warnings {
             if self.counts[k] > WARNINGS_PER_KIND {
                 let more = self.counts[k] - WARNINGS_PER_KIND;
                 let all = self.counts[k];
-                self.add(self.first_unlisted[k], format!("{more} more {what} like the above ({all} in all)"));
+                self.add(
+                    self.first_unlisted[k],
+                    format!("{more} more {what} like the above ({all} in all)"),
+                );
             }
         }
         self.list.sort_by_key(|w| w.line);
@@ -349,13 +356,23 @@ impl<'a> Parser<'a> {
         self.close_cue();
         self.cue_lines += 1;
         self.block = Block::Cue;
-        let Timing { start_ms, mut end_ms, negative } = timing;
+        let Timing {
+            start_ms,
+            mut end_ms,
+            negative,
+        } = timing;
         if negative {
-            self.warnings.repeated(Repeated::Negative, line, || "negative time read as 00:00:00,000".to_owned());
+            self.warnings.repeated(Repeated::Negative, line, || {
+                "negative time read as 00:00:00,000".to_owned()
+            });
         }
         if end_ms < start_ms {
             self.warnings.repeated(Repeated::EndBeforeStart, line, || {
-                format!("the cue ends ({}) before it starts ({}); its end is set to its start", clock(end_ms), clock(start_ms))
+                format!(
+                    "the cue ends ({}) before it starts ({}); its end is set to its start",
+                    clock(end_ms),
+                    clock(start_ms)
+                )
             });
             end_ms = start_ms;
         }
@@ -366,7 +383,12 @@ impl<'a> Parser<'a> {
             self.out_of_order += 1;
         }
         self.last_start = start_ms;
-        self.open = Some(Open { number, start_ms, end_ms, line });
+        self.open = Some(Open {
+            number,
+            start_ms,
+            end_ms,
+            line,
+        });
     }
 
     fn close_cue(&mut self) {
@@ -383,7 +405,13 @@ impl<'a> Parser<'a> {
             }
             self.empty_cues += 1;
         }
-        self.cues.push(Cue { number: open.number, start_ms: open.start_ms, end_ms: open.end_ms, text, line: open.line });
+        self.cues.push(Cue {
+            number: open.number,
+            start_ms: open.start_ms,
+            end_ms: open.end_ms,
+            text,
+            line: open.line,
+        });
     }
 
     fn finish(mut self) -> Result<Subtitles, SrtError> {
@@ -396,16 +424,29 @@ impl<'a> Parser<'a> {
         let total = self.cues.len();
         if self.preamble > 0 {
             let (line, text) = self.first_stray.unwrap_or((1, ""));
-            warnings.add(line, format!("ignored {} line(s) before the first cue, starting with {}", self.preamble, quote(text)));
+            warnings.add(
+                line,
+                format!(
+                    "ignored {} line(s) before the first cue, starting with {}",
+                    self.preamble,
+                    quote(text)
+                ),
+            );
         }
         if self.joined > 0 {
             warnings.add(
                 self.first_joined,
-                format!("{} line(s) of text after a blank line were joined to the cue before them", self.joined),
+                format!(
+                    "{} line(s) of text after a blank line were joined to the cue before them",
+                    self.joined
+                ),
             );
         }
         if self.empty_cues > 0 {
-            warnings.add(self.first_empty, format!("{} of {total} cues have no text", self.empty_cues));
+            warnings.add(
+                self.first_empty,
+                format!("{} of {total} cues have no text", self.empty_cues),
+            );
         }
         if self.out_of_order > 0 {
             warnings.add(
@@ -421,7 +462,10 @@ impl<'a> Parser<'a> {
                 format!("{overlaps} of {total} cues start before an earlier cue ends; they are kept as they are"),
             );
         }
-        Ok(Subtitles { cues: self.cues, warnings: warnings.finish() })
+        Ok(Subtitles {
+            cues: self.cues,
+            warnings: warnings.finish(),
+        })
     }
 
     /// The files that hold no usable subtitles.
@@ -440,22 +484,43 @@ impl<'a> Parser<'a> {
                     quote(text)
                 )
             };
-            return Err(SrtError { line, kind: SrtErrorKind::UnreadableTimings, message });
+            return Err(SrtError {
+                line,
+                kind: SrtErrorKind::UnreadableTimings,
+                message,
+            });
         }
         if good == 0 {
             let (line, message) = match self.first_line {
                 Some((line, text)) => (
                     line,
-                    format!("no subtitle cue found: expected a timing line like {EXPECTED_TIMING}, but the first line reads {}", quote(text)),
+                    format!(
+                        "no subtitle cue found: expected a timing line like {EXPECTED_TIMING}, but the first line reads {}",
+                        quote(text)
+                    ),
                 ),
-                None => (1, format!("no subtitle cue found: the text is blank; expected cues with timing lines like {EXPECTED_TIMING}")),
+                None => (
+                    1,
+                    format!(
+                        "no subtitle cue found: the text is blank; expected cues with timing lines like {EXPECTED_TIMING}"
+                    ),
+                ),
             };
-            return Err(SrtError { line, kind: SrtErrorKind::NoCues, message });
+            return Err(SrtError {
+                line,
+                kind: SrtErrorKind::NoCues,
+                message,
+            });
         }
         if self.empty_cues == good {
             let line = self.cues.first().map_or(1, |cue| cue.line);
-            let message = format!("all {good} cues are empty: the file has timing lines but no text");
-            return Err(SrtError { line, kind: SrtErrorKind::NoText, message });
+            let message =
+                format!("all {good} cues are empty: the file has timing lines but no text");
+            return Err(SrtError {
+                line,
+                kind: SrtErrorKind::NoText,
+                message,
+            });
         }
         let total = self.stray_lines + self.cue_lines;
         if self.stray_lines >= STRAY_LINES_MIN && self.stray_lines * 3 > total * 2 {
@@ -465,7 +530,11 @@ impl<'a> Parser<'a> {
                 self.cue_lines,
                 quote(text)
             );
-            return Err(SrtError { line, kind: SrtErrorKind::MostlyNotSubtitles, message });
+            return Err(SrtError {
+                line,
+                kind: SrtErrorKind::MostlyNotSubtitles,
+                message,
+            });
         }
         Ok(())
     }
@@ -548,7 +617,11 @@ fn parse_timing(line: &str) -> Option<Timing> {
     if b.get(i).is_some_and(u8::is_ascii_digit) {
         return None;
     }
-    Some(Timing { start_ms, end_ms, negative: negative_start || negative_end })
+    Some(Timing {
+        start_ms,
+        end_ms,
+        negative: negative_start || negative_end,
+    })
 }
 
 /// The common case, `00:01:02,345 --> 00:01:04,567` exactly (`.` too), read at fixed offsets.
@@ -558,18 +631,30 @@ fn canonical_timing(b: &[u8]) -> Option<Timing> {
     }
     let start_ms = canonical_timestamp(&b[..12])?;
     let end_ms = canonical_timestamp(&b[17..29])?;
-    Some(Timing { start_ms, end_ms, negative: false })
+    Some(Timing {
+        start_ms,
+        end_ms,
+        negative: false,
+    })
 }
 
 /// `HH:MM:SS,mmm` in exactly twelve bytes.
 fn canonical_timestamp(t: &[u8]) -> Option<u64> {
     let t: &[u8; 12] = t.try_into().ok()?;
-    let d = [t[0], t[1], t[3], t[4], t[6], t[7], t[9], t[10], t[11]].map(|c| u64::from(c.wrapping_sub(b'0')));
+    let d = [t[0], t[1], t[3], t[4], t[6], t[7], t[9], t[10], t[11]]
+        .map(|c| u64::from(c.wrapping_sub(b'0')));
     let digits = d.iter().all(|&v| v <= 9);
     if !digits || t[2] != b':' || t[5] != b':' || !matches!(t[8], b',' | b'.') {
         return None;
     }
-    Some((d[0] * 10 + d[1]) * 3_600_000 + (d[2] * 10 + d[3]) * 60_000 + (d[4] * 10 + d[5]) * 1000 + d[6] * 100 + d[7] * 10 + d[8])
+    Some(
+        (d[0] * 10 + d[1]) * 3_600_000
+            + (d[2] * 10 + d[3]) * 60_000
+            + (d[4] * 10 + d[5]) * 1000
+            + d[6] * 100
+            + d[7] * 10
+            + d[8],
+    )
 }
 
 fn skip_blanks(b: &[u8], i: &mut usize) {
@@ -640,7 +725,11 @@ fn number(b: &[u8], i: &mut usize) -> Option<u64> {
 
 /// Millisecond digits: see [`timestamp`].
 fn millis(digits: &[u8]) -> u64 {
-    let take = if digits.len() <= 3 { digits } else { &digits[..3] };
+    let take = if digits.len() <= 3 {
+        digits
+    } else {
+        &digits[..3]
+    };
     take.iter().fold(0, |ms, d| ms * 10 + u64::from(d - b'0'))
 }
 
@@ -650,7 +739,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn times(subs: &Subtitles) -> Vec<(u64, u64, &str)> {
-        subs.cues.iter().map(|c| (c.start_ms, c.end_ms, c.text.as_str())).collect()
+        subs.cues
+            .iter()
+            .map(|c| (c.start_ms, c.end_ms, c.text.as_str()))
+            .collect()
     }
 
     fn ok(text: &str) -> Subtitles {
@@ -666,7 +758,10 @@ mod tests {
     #[test]
     fn reads_a_plain_file() {
         let subs = ok(TWO);
-        assert_eq!(times(&subs), [(1000, 2500, "Hello."), (3000, 4000, "Bye.\nNow.")]);
+        assert_eq!(
+            times(&subs),
+            [(1000, 2500, "Hello."), (3000, 4000, "Bye.\nNow.")]
+        );
         assert_eq!(subs.cues[0].number, Some(1));
         assert_eq!((subs.cues[0].line, subs.cues[1].line), (2, 6));
         assert!(subs.warnings.is_empty(), "{:?}", subs.warnings);
@@ -701,11 +796,21 @@ mod tests {
             ("cr", TWO.replace('\n', "\r")),
             ("bom", format!("\u{FEFF}{TWO}")),
             ("no final newline", TWO.trim_end().to_owned()),
-            ("mixed", TWO.split('\n').zip(["\r\n", "\r", "\n"].iter().cycle()).map(|(l, e)| format!("{l}{e}")).collect()),
+            (
+                "mixed",
+                TWO.split('\n')
+                    .zip(["\r\n", "\r", "\n"].iter().cycle())
+                    .map(|(l, e)| format!("{l}{e}"))
+                    .collect(),
+            ),
             ("trailing spaces", TWO.replace('\n', "  \t\n")),
         ] {
             let subs = parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(times(&subs), [(1000, 2500, "Hello."), (3000, 4000, "Bye.\nNow.")], "{name}");
+            assert_eq!(
+                times(&subs),
+                [(1000, 2500, "Hello."), (3000, 4000, "Bye.\nNow.")],
+                "{name}"
+            );
             assert_eq!(subs.cues[1].line, 6, "{name}");
             assert!(subs.warnings.is_empty(), "{name}: {:?}", subs.warnings);
         }
@@ -719,21 +824,30 @@ mod tests {
             ("0:0:1,5 --> 0:0:2,50", Some((1005, 2050))),
             ("01:02,300 --> 01:03,400", Some((62_300, 63_400))),
             ("1:00:00,000-->1:00:01,000", Some((3_600_000, 3_601_000))),
-            ("00:00:01,000   -->   00:00:02,000  X1:100 X2:200 Y1:10 Y2:20", Some((1000, 2000))),
+            (
+                "00:00:01,000   -->   00:00:02,000  X1:100 X2:200 Y1:10 Y2:20",
+                Some((1000, 2000)),
+            ),
             ("00:00:01:250 --> 00:00:02:500", Some((1250, 2500))),
             ("00:00:01 --> 00:00:02", Some((1000, 2000))),
             ("00:00:01,123456 --> 00:00:02,5", Some((1123, 2005))),
             ("00:00:01,000 -> 00:00:02,000", Some((1000, 2000))),
             ("00:00:01,000\t-->\t00:00:02,000", Some((1000, 2000))),
             ("-00:00:01,000 --> 00:00:02,000", Some((0, 2000))),
-            ("100:00:00,000 --> 100:00:01,000", Some((360_000_000, 360_001_000))),
+            (
+                "100:00:00,000 --> 100:00:01,000",
+                Some((360_000_000, 360_001_000)),
+            ),
             ("00:00:01,000 -- 00:00:02,000", None),
             ("00:00:01,000 --> ", None),
             ("10 --> 20", None),
             ("1983", None),
             ("Hello --> there", None),
             ("00:00:01,000 --> 00:00:02,0001", Some((1000, 2000))),
-            ("99999999999999999999:00:00,000 --> 00:00:01,000", Some((u64::MAX, 1000))),
+            (
+                "99999999999999999999:00:00,000 --> 00:00:01,000",
+                Some((u64::MAX, 1000)),
+            ),
         ];
         for (line, want) in cases {
             let got = parse_timing(line).map(|t| (t.start_ms, t.end_ms));
@@ -745,8 +859,17 @@ mod tests {
     fn index_is_optional_and_may_repeat() {
         let text = "00:00:01,000 --> 00:00:02,000\nOne\n\n00:00:03,000 --> 00:00:04,000\nTwo\n\n7\n00:00:05,000 --> 00:00:06,000\nThree\n\n7\n00:00:07,000 --> 00:00:08,000\nFour\n";
         let subs = ok(text);
-        assert_eq!(subs.cues.iter().map(|c| c.number).collect::<Vec<_>>(), [None, None, Some(7), Some(7)]);
-        assert_eq!(subs.cues.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), ["One", "Two", "Three", "Four"]);
+        assert_eq!(
+            subs.cues.iter().map(|c| c.number).collect::<Vec<_>>(),
+            [None, None, Some(7), Some(7)]
+        );
+        assert_eq!(
+            subs.cues
+                .iter()
+                .map(|c| c.text.as_str())
+                .collect::<Vec<_>>(),
+            ["One", "Two", "Three", "Four"]
+        );
         assert!(subs.warnings.is_empty(), "{:?}", subs.warnings);
     }
 
@@ -754,23 +877,42 @@ mod tests {
     fn missing_blank_lines() {
         let text = "1\n00:00:01,000 --> 00:00:02,000\nOne\n2\n00:00:03,000 --> 00:00:04,000\nTwo\n00:00:05,000 --> 00:00:06,000\nThree\n";
         let subs = ok(text);
-        assert_eq!(times(&subs), [(1000, 2000, "One"), (3000, 4000, "Two"), (5000, 6000, "Three")]);
+        assert_eq!(
+            times(&subs),
+            [
+                (1000, 2000, "One"),
+                (3000, 4000, "Two"),
+                (5000, 6000, "Three")
+            ]
+        );
         assert_eq!(subs.cues[1].number, Some(2));
-        assert_eq!(subs.cues.iter().map(|c| c.line).collect::<Vec<_>>(), [2, 5, 7]);
+        assert_eq!(
+            subs.cues.iter().map(|c| c.line).collect::<Vec<_>>(),
+            [2, 5, 7]
+        );
     }
 
     #[test]
     fn numbers_in_text_stay_text() {
         let text = "1\n00:00:01,000 --> 00:00:02,000\nThe year was\n1983\n\n2\n00:00:03,000 --> 00:00:04,000\n42\n";
         let subs = ok(text);
-        assert_eq!(times(&subs), [(1000, 2000, "The year was\n1983"), (3000, 4000, "42")]);
+        assert_eq!(
+            times(&subs),
+            [(1000, 2000, "The year was\n1983"), (3000, 4000, "42")]
+        );
     }
 
     #[test]
     fn text_after_a_blank_line_joins_its_cue() {
         let text = "1\n00:00:01,000 --> 00:00:02,000\nFirst part\n\nsecond part\n\n2\n00:00:03,000 --> 00:00:04,000\nNext\n";
         let subs = ok(text);
-        assert_eq!(times(&subs), [(1000, 2000, "First part\nsecond part"), (3000, 4000, "Next")]);
+        assert_eq!(
+            times(&subs),
+            [
+                (1000, 2000, "First part\nsecond part"),
+                (3000, 4000, "Next")
+            ]
+        );
         assert_eq!(subs.warnings.len(), 1);
         assert_eq!(subs.warnings[0].line, 5);
         // A blank line between the timing line and the text is no stray.
@@ -783,7 +925,10 @@ mod tests {
     fn trailing_garbage() {
         let text = format!("{TWO}\n\nDownloaded from the subtitle site\n");
         let subs = ok(&text);
-        assert_eq!(subs.cues[1].text, "Bye.\nNow.\nDownloaded from the subtitle site");
+        assert_eq!(
+            subs.cues[1].text,
+            "Bye.\nNow.\nDownloaded from the subtitle site"
+        );
         let text = format!("{TWO}\n\n3\n\n#$%@!&*\n\u{1a}");
         let subs = ok(&text);
         assert_eq!(subs.cues[1].text, "Bye.\nNow.");
@@ -797,7 +942,13 @@ mod tests {
         let subs = ok(&text);
         assert_eq!(subs.cues.len(), 2);
         assert_eq!(subs.warnings.len(), 1);
-        assert!(subs.warnings[0].message.contains("2 line(s) before the first cue"), "{:?}", subs.warnings);
+        assert!(
+            subs.warnings[0]
+                .message
+                .contains("2 line(s) before the first cue"),
+            "{:?}",
+            subs.warnings
+        );
         assert_eq!(subs.warnings[0].line, 1);
     }
 
@@ -805,21 +956,40 @@ mod tests {
     fn out_of_order_is_sorted_stably() {
         let text = "1\n00:00:05,000 --> 00:00:06,000\nC\n\n2\n00:00:01,000 --> 00:00:02,000\nA\n\n3\n00:00:01,000 --> 00:00:02,000\nB\n";
         let subs = ok(text);
-        assert_eq!(subs.cues.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), ["A", "B", "C"]);
+        assert_eq!(
+            subs.cues
+                .iter()
+                .map(|c| c.text.as_str())
+                .collect::<Vec<_>>(),
+            ["A", "B", "C"]
+        );
         assert_eq!(subs.warnings.len(), 2, "{:?}", subs.warnings); // out of order, and A/B overlap
-        assert!(subs.warnings.iter().any(|w| w.line == 6 && w.message.contains("sorted")));
+        assert!(
+            subs.warnings
+                .iter()
+                .any(|w| w.line == 6 && w.message.contains("sorted"))
+        );
     }
 
     #[test]
     fn overlaps_are_counted_once() {
         let mut text = String::new();
         for i in 0..1000u64 {
-            text += &format!("{}\n{} --> {}\nLine {i}\n\n", i + 1, clock(i * 1000), clock(i * 1000 + 1500));
+            text += &format!(
+                "{}\n{} --> {}\nLine {i}\n\n",
+                i + 1,
+                clock(i * 1000),
+                clock(i * 1000 + 1500)
+            );
         }
         let subs = ok(&text);
         assert_eq!(subs.cues.len(), 1000);
         assert_eq!(subs.warnings.len(), 1, "{:?}", subs.warnings);
-        assert!(subs.warnings[0].message.starts_with("999 of 1000 cues"), "{:?}", subs.warnings);
+        assert!(
+            subs.warnings[0].message.starts_with("999 of 1000 cues"),
+            "{:?}",
+            subs.warnings
+        );
         assert_eq!(subs.warnings[0].line, 6);
     }
 
@@ -827,13 +997,29 @@ mod tests {
     fn end_before_start_is_clamped_and_capped() {
         let mut text = String::new();
         for i in 0..20u64 {
-            text += &format!("{} --> {}\nLine\n\n", clock(i * 10_000 + 5000), clock(i * 10_000));
+            text += &format!(
+                "{} --> {}\nLine\n\n",
+                clock(i * 10_000 + 5000),
+                clock(i * 10_000)
+            );
         }
         let subs = ok(&text);
         assert!(subs.cues.iter().all(|c| c.end_ms == c.start_ms));
-        assert_eq!(subs.warnings.len(), WARNINGS_PER_KIND + 1, "{:?}", subs.warnings);
-        assert!(subs.warnings[0].message.contains("ends (00:00:00,000) before it starts (00:00:05,000)"));
-        assert_eq!(subs.warnings.last().unwrap().message, "15 more cues ending before they start like the above (20 in all)");
+        assert_eq!(
+            subs.warnings.len(),
+            WARNINGS_PER_KIND + 1,
+            "{:?}",
+            subs.warnings
+        );
+        assert!(
+            subs.warnings[0]
+                .message
+                .contains("ends (00:00:00,000) before it starts (00:00:05,000)")
+        );
+        assert_eq!(
+            subs.warnings.last().unwrap().message,
+            "15 more cues ending before they start like the above (20 in all)"
+        );
     }
 
     #[test]
@@ -858,8 +1044,16 @@ mod tests {
             ("", SrtErrorKind::NoCues, 1),
             ("\n\n  \n", SrtErrorKind::NoCues, 1),
             ("\nname,line\nMike,Hello\n", SrtErrorKind::NoCues, 2),
-            ("1\n00:00:01 -> soon\nHi\n\n2\n00:00:02 -> later\nHo\n", SrtErrorKind::UnreadableTimings, 2),
-            ("1\n00:00:01,000 --> 00:00:02,000\n\n2\n00:00:03,000 --> 00:00:04,000\n", SrtErrorKind::NoText, 2),
+            (
+                "1\n00:00:01 -> soon\nHi\n\n2\n00:00:02 -> later\nHo\n",
+                SrtErrorKind::UnreadableTimings,
+                2,
+            ),
+            (
+                "1\n00:00:01,000 --> 00:00:02,000\n\n2\n00:00:03,000 --> 00:00:04,000\n",
+                SrtErrorKind::NoText,
+                2,
+            ),
         ];
         for (text, kind, line) in cases {
             let e = err(text);
@@ -880,11 +1074,20 @@ mod tests {
             text += &format!("Paragraph {i} of a story about Hawkins.\n\n");
         }
         let e = err(&text);
-        assert_eq!((e.kind, e.line), (SrtErrorKind::MostlyNotSubtitles, 1), "{e}");
+        assert_eq!(
+            (e.kind, e.line),
+            (SrtErrorKind::MostlyNotSubtitles, 1),
+            "{e}"
+        );
         // A real file with a long advert at its end is still subtitles.
         let mut text = String::new();
         for i in 0..40u64 {
-            text += &format!("{}\n{} --> {}\nLine {i}\n\n", i + 1, clock(i * 2000), clock(i * 2000 + 1000));
+            text += &format!(
+                "{}\n{} --> {}\nLine {i}\n\n",
+                i + 1,
+                clock(i * 2000),
+                clock(i * 2000 + 1000)
+            );
         }
         text += &"Visit our site for more\n".repeat(25);
         assert_eq!(ok(&text).cues.len(), 40);
@@ -893,7 +1096,10 @@ mod tests {
     #[test]
     fn long_quotes_are_shortened() {
         let e = err(&"x".repeat(500));
-        assert!(e.message.ends_with(&format!("\"{}…\"", "x".repeat(60))), "{e}");
+        assert!(
+            e.message.ends_with(&format!("\"{}…\"", "x".repeat(60))),
+            "{e}"
+        );
     }
 
     /// One cue as the round-trip test writes it.
@@ -907,13 +1113,23 @@ mod tests {
     fn gen_cue() -> impl Strategy<Value = Gen> {
         let word = "[A-Za-zÀ-ÿ'?!,.]{1,8}";
         let line = proptest::collection::vec(word, 1..6).prop_map(|w| w.join(" "));
-        (0u64..20_000_000, 0u64..10_000, proptest::collection::vec(line, 1..4))
+        (
+            0u64..20_000_000,
+            0u64..10_000,
+            proptest::collection::vec(line, 1..4),
+        )
             .prop_map(|(start, len, text)| Gen { start, len, text })
     }
 
     fn render_time(ms: u64, dot: bool) -> String {
         let sep = if dot { '.' } else { ',' };
-        format!("{:02}:{:02}:{:02}{sep}{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+        format!(
+            "{:02}:{:02}:{:02}{sep}{:03}",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        )
     }
 
     proptest! {

@@ -123,12 +123,16 @@ impl MemStore {
 
     /// Stores an object as a user upload would (no recorded hash).
     pub fn insert(&self, key: &str, bytes: &[u8]) {
-        self.lock().insert(key.to_string(), (bytes.to_vec(), String::new()));
+        self.lock()
+            .insert(key.to_string(), (bytes.to_vec(), String::new()));
     }
 
     /// All keys and contents, sorted.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
-        self.lock().iter().map(|(k, (b, _))| (k.clone(), b.clone())).collect()
+        self.lock()
+            .iter()
+            .map(|(k, (b, _))| (k.clone(), b.clone()))
+            .collect()
     }
 
     /// How many writes reached the store.
@@ -143,11 +147,18 @@ impl MemStore {
 
 impl ObjectStore for MemStore {
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        Ok(self.lock().get(key).map(|(bytes, _)| Object { bytes: bytes.clone(), last_modified: None }))
+        Ok(self.lock().get(key).map(|(bytes, _)| Object {
+            bytes: bytes.clone(),
+            last_modified: None,
+        }))
     }
 
     async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.lock().get(key).map(|(_, sha)| sha.clone()).filter(|s| !s.is_empty()))
+        Ok(self
+            .lock()
+            .get(key)
+            .map(|(_, sha)| sha.clone())
+            .filter(|s| !s.is_empty()))
     }
 
     async fn put(
@@ -157,13 +168,19 @@ impl ObjectStore for MemStore {
         _content_type: &str,
         sha256: &str,
     ) -> Result<(), StoreError> {
-        self.lock().insert(key.to_string(), (bytes, sha256.to_string()));
+        self.lock()
+            .insert(key.to_string(), (bytes, sha256.to_string()));
         *self.puts.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         Ok(())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self.lock().keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+        Ok(self
+            .lock()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
     }
 }
 
@@ -192,7 +209,11 @@ impl DirStore {
     }
 
     fn io_error(op: &'static str, path: &Path, error: std::io::Error) -> StoreError {
-        StoreError::Other { op, resource: path.display().to_string(), message: error.to_string() }
+        StoreError::Other {
+            op,
+            resource: path.display().to_string(),
+            message: error.to_string(),
+        }
     }
 }
 
@@ -200,7 +221,10 @@ impl ObjectStore for DirStore {
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
         let path = self.path(key);
         match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(Object { bytes, last_modified: None })),
+            Ok(bytes) => Ok(Some(Object {
+                bytes,
+                last_modified: None,
+            })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Self::io_error("read", &path, e)),
         }
@@ -258,13 +282,19 @@ pub struct AlertLog {
 
 impl AlertLog {
     pub fn alerts(&self) -> Vec<Alert> {
-        self.alerts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.alerts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
 impl Notifier for AlertLog {
     async fn publish(&self, alert: &Alert) -> Result<(), StoreError> {
-        self.alerts.lock().unwrap_or_else(|e| e.into_inner()).push(alert.clone());
+        self.alerts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(alert.clone());
         Ok(())
     }
 }

@@ -103,10 +103,16 @@ fn decode_bytes(body: &[u8], base: usize, had_bom: bool) -> Result<Decoded<'_>, 
     let end = body.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     let body = &body[..end];
     if let Some(offset) = binary_offset(body) {
-        return Err(DecodeError::Binary { offset: base + offset });
+        return Err(DecodeError::Binary {
+            offset: base + offset,
+        });
     }
     if let Ok(text) = std::str::from_utf8(body) {
-        return Ok(Decoded { text: Cow::Borrowed(text), encoding: Encoding::Utf8, had_bom });
+        return Ok(Decoded {
+            text: Cow::Borrowed(text),
+            encoding: Encoding::Utf8,
+            had_bom,
+        });
     }
     // A BOM, or far more well-formed multi-byte sequences than broken ones, says "UTF-8 with a
     // few damaged bytes": replacing those keeps every other character right, where reading the
@@ -119,7 +125,11 @@ fn decode_bytes(body: &[u8], base: usize, had_bom: bool) -> Result<Decoded<'_>, 
         });
     }
     let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(body);
-    Ok(Decoded { text: Cow::Owned(text.into_owned()), encoding: Encoding::Windows1252, had_bom })
+    Ok(Decoded {
+        text: Cow::Owned(text.into_owned()),
+        encoding: Encoding::Windows1252,
+        had_bom,
+    })
 }
 
 /// Whether invalid UTF-8 still has more well-formed multi-byte characters than broken sequences.
@@ -140,7 +150,8 @@ fn is_control(unit: u16) -> bool {
 
 /// [`is_control`] for a byte, as plain comparisons the compiler turns into vector code.
 fn is_control_byte(b: u8) -> bool {
-    (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != 0x0C) & (b != b'\r') & (b != 0x1A) | (b == 0x7F)
+    (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != 0x0C) & (b != b'\r') & (b != 0x1A)
+        | (b == 0x7F)
 }
 
 /// The offset of the first NUL, or of the first control byte when they make up more than one byte
@@ -152,7 +163,13 @@ fn binary_offset(body: &[u8]) -> Option<usize> {
     // Counted in blocks whose count fits a byte, so the inner loop stays vectorised.
     let controls: usize = body
         .chunks(255)
-        .map(|block| usize::from(block.iter().fold(0u8, |n, &b| n + u8::from(is_control_byte(b)))))
+        .map(|block| {
+            usize::from(
+                block
+                    .iter()
+                    .fold(0u8, |n, &b| n + u8::from(is_control_byte(b))),
+            )
+        })
         .sum();
     if controls > 0 && controls * 20 > body.len() {
         return body.iter().position(|&b| is_control_byte(b));
@@ -202,14 +219,20 @@ fn decode_utf16(
     while len >= 2 && unit(&body[len - 2..len]) == 0 {
         len -= 2;
     }
-    let body = if len == body.len() & !1 { body } else { &body[..len] };
+    let body = if len == body.len() & !1 {
+        body
+    } else {
+        &body[..len]
+    };
     let units = body.chunks_exact(2);
     let total = units.len();
     let controls = units.clone().filter(|p| is_control(unit(p))).count();
     let first = || units.clone().position(|p| is_control(unit(p)));
     let nul = units.clone().position(|p| unit(p) == 0);
     if let Some(i) = nul.or_else(|| if controls * 20 > total { first() } else { None }) {
-        return Err(DecodeError::Binary { offset: base + 2 * i });
+        return Err(DecodeError::Binary {
+            offset: base + 2 * i,
+        });
     }
     let decoder = match encoding {
         Encoding::Utf16Be => encoding_rs::UTF_16BE,
@@ -217,7 +240,11 @@ fn decode_utf16(
     };
     // Lone surrogates and an odd trailing byte become U+FFFD, as in players.
     let (text, _) = decoder.decode_without_bom_handling(body);
-    Ok(Decoded { text: Cow::Owned(text.into_owned()), encoding, had_bom })
+    Ok(Decoded {
+        text: Cow::Owned(text.into_owned()),
+        encoding,
+        had_bom,
+    })
 }
 
 /// Word-at-a-time byte tests, for the scans that run over every byte of a file. Each mask has the
@@ -292,7 +319,11 @@ mod tests {
         let mut out = Vec::new();
         let units = bom.then_some(0xFEFF).into_iter().chain(text.encode_utf16());
         for unit in units {
-            let bytes = if big_endian { unit.to_be_bytes() } else { unit.to_le_bytes() };
+            let bytes = if big_endian {
+                unit.to_be_bytes()
+            } else {
+                unit.to_le_bytes()
+            };
             out.extend_from_slice(&bytes);
         }
         out
@@ -303,12 +334,42 @@ mod tests {
     #[test]
     fn reads_each_encoding() {
         let cases: Vec<(&str, Vec<u8>, Encoding, bool)> = vec![
-            ("plain utf-8", SAMPLE.as_bytes().to_vec(), Encoding::Utf8, false),
-            ("utf-8 with bom", [UTF8_BOM, SAMPLE.as_bytes()].concat(), Encoding::Utf8, true),
-            ("utf-16le bom", utf16(SAMPLE, false, true), Encoding::Utf16Le, true),
-            ("utf-16be bom", utf16(SAMPLE, true, true), Encoding::Utf16Be, true),
-            ("utf-16le no bom", utf16(SAMPLE, false, false), Encoding::Utf16Le, false),
-            ("utf-16be no bom", utf16(SAMPLE, true, false), Encoding::Utf16Be, false),
+            (
+                "plain utf-8",
+                SAMPLE.as_bytes().to_vec(),
+                Encoding::Utf8,
+                false,
+            ),
+            (
+                "utf-8 with bom",
+                [UTF8_BOM, SAMPLE.as_bytes()].concat(),
+                Encoding::Utf8,
+                true,
+            ),
+            (
+                "utf-16le bom",
+                utf16(SAMPLE, false, true),
+                Encoding::Utf16Le,
+                true,
+            ),
+            (
+                "utf-16be bom",
+                utf16(SAMPLE, true, true),
+                Encoding::Utf16Be,
+                true,
+            ),
+            (
+                "utf-16le no bom",
+                utf16(SAMPLE, false, false),
+                Encoding::Utf16Le,
+                false,
+            ),
+            (
+                "utf-16be no bom",
+                utf16(SAMPLE, true, false),
+                Encoding::Utf16Be,
+                false,
+            ),
         ];
         for (name, bytes, encoding, had_bom) in cases {
             let decoded = decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -323,7 +384,10 @@ mod tests {
         let decoded = decode(SAMPLE.as_bytes()).unwrap();
         assert!(matches!(decoded.text, Cow::Borrowed(_)));
         let with_bom = [UTF8_BOM, b"Hi"].concat();
-        assert!(matches!(decode(&with_bom).unwrap().text, Cow::Borrowed("Hi")));
+        assert!(matches!(
+            decode(&with_bom).unwrap().text,
+            Cow::Borrowed("Hi")
+        ));
     }
 
     #[test]
@@ -337,18 +401,31 @@ mod tests {
 
     #[test]
     fn utf8_with_a_damaged_byte_stays_utf8() {
-        let bytes = "Ça va, Éleven? déjà vu ".bytes().chain([0xff]).collect::<Vec<_>>();
+        let bytes = "Ça va, Éleven? déjà vu "
+            .bytes()
+            .chain([0xff])
+            .collect::<Vec<_>>();
         let decoded = decode(&bytes).unwrap();
         assert_eq!(decoded.encoding, Encoding::Utf8);
         assert_eq!(decoded.text, "Ça va, Éleven? déjà vu \u{FFFD}");
         // With a BOM, the BOM decides even for a broken file.
         let decoded = decode(b"\xEF\xBB\xBFcaf\xe9").unwrap();
-        assert_eq!((decoded.encoding, &*decoded.text), (Encoding::Utf8, "caf\u{FFFD}"));
+        assert_eq!(
+            (decoded.encoding, &*decoded.text),
+            (Encoding::Utf8, "caf\u{FFFD}")
+        );
     }
 
     #[test]
     fn refuses_empty_and_whitespace() {
-        for bytes in [&b""[..], b"   \r\n\t\n", b"\xEF\xBB\xBF", b"\xFF\xFE", b"\xFF\xFE \x00\n\x00", b"\0\0"] {
+        for bytes in [
+            &b""[..],
+            b"   \r\n\t\n",
+            b"\xEF\xBB\xBF",
+            b"\xFF\xFE",
+            b"\xFF\xFE \x00\n\x00",
+            b"\0\0",
+        ] {
             assert_eq!(decode(bytes), Err(DecodeError::Empty), "{bytes:?}");
         }
         assert!(DecodeError::Empty.to_string().contains("empty (0 bytes)"));
@@ -363,9 +440,15 @@ mod tests {
         let controls = b"ab\x01\x02\x03\x04cdefgh";
         assert_eq!(decode(controls), Err(DecodeError::Binary { offset: 2 }));
         // With a UTF-8 BOM, offsets count from the start of the file.
-        assert_eq!(decode(b"\xEF\xBB\xBFab\0cd"), Err(DecodeError::Binary { offset: 5 }));
+        assert_eq!(
+            decode(b"\xEF\xBB\xBFab\0cd"),
+            Err(DecodeError::Binary { offset: 5 })
+        );
         let message = DecodeError::Binary { offset: 1234 }.to_string();
-        assert!(message.contains("looks binary") && message.contains("byte offset 1234"), "{message}");
+        assert!(
+            message.contains("looks binary") && message.contains("byte offset 1234"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -381,12 +464,20 @@ mod tests {
     fn swar_finds_the_first_line_break() {
         let text = b"0123456789abcdef\rxyz\n";
         for from in 0..text.len() {
-            let want = text[from..].iter().position(|&b| b == b'\n' || b == b'\r').map(|k| from + k);
+            let want = text[from..]
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+                .map(|k| from + k);
             assert_eq!(swar::find_line_break(text, from), want, "{from}");
         }
         assert_eq!(swar::find_line_break(b"\n\n\n\n\n\n\n\n\n", 0), Some(0));
         assert_eq!(swar::find_line_break(b"abc", 3), None);
-        for (text, b, want) in [(&b"abc"[..], b'c', Some(2)), (b"abcdefghij\n", b'\n', Some(10)), (b"\xff\xfe", 0xff, Some(0)), (b"ab", 0, None)] {
+        for (text, b, want) in [
+            (&b"abc"[..], b'c', Some(2)),
+            (b"abcdefghij\n", b'\n', Some(10)),
+            (b"\xff\xfe", 0xff, Some(0)),
+            (b"ab", 0, None),
+        ] {
             assert_eq!(swar::find_byte(text, 0, b), want);
         }
     }
@@ -424,7 +515,10 @@ mod tests {
             (Encoding::Windows1252, "windows-1252"),
         ] {
             assert_eq!(encoding.to_string(), name);
-            assert_eq!(serde_json::to_string(&encoding).unwrap(), format!("\"{name}\""));
+            assert_eq!(
+                serde_json::to_string(&encoding).unwrap(),
+                format!("\"{name}\"")
+            );
         }
     }
 

@@ -75,13 +75,19 @@ pub fn parse(
         } else {
             Some(speaker_of(name).unwrap_or_else(|| name.to_string()))
         };
-        lines.push(Line { start_ms: None, end_ms: None, speaker, text: said });
+        lines.push(Line {
+            start_ms: None,
+            end_ms: None,
+            speaker,
+            text: said,
+        });
     }
     if lines.is_empty() {
         return Err(TranscriptError {
             line: 1,
-            message: "no dialogue rows: expected 'name,line' rows such as 'Mike,\"Where is Will?\"'"
-                .into(),
+            message:
+                "no dialogue rows: expected 'name,line' rows such as 'Mike,\"Where is Will?\"'"
+                    .into(),
         });
     }
     Ok(Transcript { lines, warnings })
@@ -106,7 +112,11 @@ mod tests {
     fn reads_quoted_rows_with_or_without_header() {
         let text = "name,line\nMike,\"Where is Will?\"\nUnknown,\"Hello, hello.\"\nClaudia,\"He said \"\"no.\"\"\"\n";
         let t = parse(text, &known).expect("valid");
-        let got: Vec<_> = t.lines.iter().map(|l| (l.speaker.as_deref(), l.text.as_str())).collect();
+        let got: Vec<_> = t
+            .lines
+            .iter()
+            .map(|l| (l.speaker.as_deref(), l.text.as_str()))
+            .collect();
         assert_eq!(
             got,
             [

@@ -96,11 +96,18 @@ pub async fn deliver(stack: &LocalStack, event: Value) -> EventReport {
 /// An object's bytes, or `None`.
 pub async fn read(stack: &LocalStack, key: &str) -> Option<Vec<u8>> {
     use hawkins::store::ObjectStore;
-    stack.store().get(key).await.expect("GetObject").map(|o| o.bytes)
+    stack
+        .store()
+        .get(key)
+        .await
+        .expect("GetObject")
+        .map(|o| o.bytes)
 }
 
 /// An object's JSON.
 pub async fn read_json(stack: &LocalStack, key: &str) -> Value {
-    let bytes = read(stack, key).await.unwrap_or_else(|| panic!("{key} should exist"));
+    let bytes = read(stack, key)
+        .await
+        .unwrap_or_else(|| panic!("{key} should exist"));
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{key} is not JSON: {e}"))
 }

@@ -23,12 +23,21 @@ async fn main() -> Result<(), Error> {
         network_window: DEFAULT_NETWORK_WINDOW,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
-        handle_event(&ingest, &bucket, event.payload).await.map_err(diagnostic)
+        handle_event(&ingest, &bucket, event.payload)
+            .await
+            .map_err(diagnostic)
     }))
     .await
 }
 
 fn diagnostic(error: HandlerError) -> Diagnostic {
-    let kind = if error.retryable() { "Retryable" } else { "NonRetryable" };
-    Diagnostic { error_type: kind.into(), error_message: error.to_string() }
+    let kind = if error.retryable() {
+        "Retryable"
+    } else {
+        "NonRetryable"
+    };
+    Diagnostic {
+        error_type: kind.into(),
+        error_message: error.to_string(),
+    }
 }

@@ -13,9 +13,9 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde_json::Value;
 
 use super::local_aws::{LocalAws, LocalAwsError};
+use super::local_config;
 use super::s3::S3Store;
 use super::sns::SnsNotifier;
-use super::local_config;
 
 /// A failure setting up or reading the local stack.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +27,10 @@ pub enum LocalError {
 }
 
 fn call<E: std::fmt::Display>(op: &'static str) -> impl FnOnce(E) -> LocalError {
-    move |e| LocalError::Call { op, message: e.to_string() }
+    move |e| LocalError::Call {
+        op,
+        message: e.to_string(),
+    }
 }
 
 /// A message as it reached the e-mail stand-in.
@@ -59,11 +62,17 @@ impl LocalStack {
         let sns = aws_sdk_sns::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
         let bucket = "hawkins-pipeline-local".to_string();
-        s3.create_bucket().bucket(&bucket).send().await.map_err(call("CreateBucket"))?;
+        s3.create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .map_err(call("CreateBucket"))?;
         s3.put_bucket_versioning()
             .bucket(&bucket)
             .versioning_configuration(
-                VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
             )
             .send()
             .await
@@ -92,7 +101,10 @@ impl LocalStack {
             .await
             .map_err(call("GetQueueAttributes"))?
             .attributes
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
             .unwrap_or_default();
         sns.subscribe()
             .topic_arn(&topic_arn)
@@ -101,7 +113,15 @@ impl LocalStack {
             .send()
             .await
             .map_err(call("Subscribe"))?;
-        Ok(LocalStack { server, config, bucket, topic_arn, queue_url, s3, sqs })
+        Ok(LocalStack {
+            server,
+            config,
+            bucket,
+            topic_arn,
+            queue_url,
+            s3,
+            sqs,
+        })
     }
 
     /// The pipeline bucket as an object store.
@@ -149,7 +169,8 @@ impl LocalStack {
                 .await
                 .map_err(call("ListObjectVersions"))?;
             for version in page.versions() {
-                *out.entry(version.key().unwrap_or_default().to_string()).or_insert(0) += 1;
+                *out.entry(version.key().unwrap_or_default().to_string())
+                    .or_insert(0) += 1;
             }
             if page.is_truncated() != Some(true) {
                 return Ok(out);
@@ -183,7 +204,12 @@ impl LocalStack {
                     .as_object()
                     .map(|m| {
                         m.iter()
-                            .map(|(k, v)| (k.clone(), v["Value"].as_str().unwrap_or_default().to_string()))
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    v["Value"].as_str().unwrap_or_default().to_string(),
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default();

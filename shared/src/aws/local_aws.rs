@@ -15,10 +15,16 @@ pub const REQUIREMENTS: &str = "tests/localaws/requirements.txt";
 pub enum LocalAwsError {
     #[error("could not run `{command}`: {message}")]
     Command { command: String, message: String },
-    #[error("installing the local AWS failed (`{command}` exited with {status}); check that python3 with venv and pip can reach the package index, then run it again")]
+    #[error(
+        "installing the local AWS failed (`{command}` exited with {status}); check that python3 with venv and pip can reach the package index, then run it again"
+    )]
     Install { command: String, status: String },
     #[error("the local AWS did not answer on {endpoint} within {seconds} s; its output: {output}")]
-    NotReady { endpoint: String, seconds: u64, output: String },
+    NotReady {
+        endpoint: String,
+        seconds: u64,
+        output: String,
+    },
 }
 
 /// A running moto server.
@@ -69,7 +75,11 @@ impl LocalAws {
                 command: format!("{} -c <moto server>", python.display()),
                 message: e.to_string(),
             })?;
-        let mut server = LocalAws { child, endpoint, log };
+        let mut server = LocalAws {
+            child,
+            endpoint,
+            log,
+        };
         server.wait_ready(Duration::from_secs(60))?;
         Ok(server)
     }
@@ -81,12 +91,14 @@ impl LocalAws {
 
     fn wait_ready(&mut self, limit: Duration) -> Result<(), LocalAwsError> {
         let started = Instant::now();
-        let addr: SocketAddr = self.endpoint.trim_start_matches("http://").parse().map_err(
-            |e: std::net::AddrParseError| LocalAwsError::Command {
+        let addr: SocketAddr = self
+            .endpoint
+            .trim_start_matches("http://")
+            .parse()
+            .map_err(|e: std::net::AddrParseError| LocalAwsError::Command {
                 command: "parse endpoint".into(),
                 message: e.to_string(),
-            },
-        )?;
+            })?;
         while started.elapsed() < limit {
             if let Ok(Some(_)) = self.child.try_wait() {
                 break;
@@ -117,7 +129,10 @@ fn answers(addr: SocketAddr) -> bool {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream.write_all(b"GET /moto-api/data.json HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+    if stream
+        .write_all(b"GET /moto-api/data.json HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut head = [0u8; 12];
@@ -128,7 +143,10 @@ fn free_port() -> Result<u16, LocalAwsError> {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| LocalAwsError::Command { command: "bind 127.0.0.1:0".into(), message: e.to_string() })
+        .map_err(|e| LocalAwsError::Command {
+            command: "bind 127.0.0.1:0".into(),
+            message: e.to_string(),
+        })
 }
 
 /// `<root>/.venv/bin/python` with the pinned requirements installed.
@@ -150,7 +168,10 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf, LocalAwsError> {
         command: format!("create {}", lock_path.display()),
         message: e.to_string(),
     })?;
-    lock.lock().map_err(|e| LocalAwsError::Command { command: "lock".into(), message: e.to_string() })?;
+    lock.lock().map_err(|e| LocalAwsError::Command {
+        command: "lock".into(),
+        message: e.to_string(),
+    })?;
     // Another process may have finished the install while this one waited for the lock.
     if python.exists() && std::fs::read(&stamp).ok().as_deref() == Some(wanted.as_slice()) {
         return Ok(python);
@@ -160,7 +181,14 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf, LocalAwsError> {
     }
     eprintln!("installing the local AWS into {} (once)...", venv.display());
     run(Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
         .arg(&requirements))?;
     std::fs::write(&stamp, &wanted).map_err(|e| LocalAwsError::Command {
         command: format!("write {}", stamp.display()),
@@ -171,12 +199,16 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf, LocalAwsError> {
 
 fn run(command: &mut Command) -> Result<(), LocalAwsError> {
     let shown = format!("{command:?}");
-    let status = command
-        .status()
-        .map_err(|e| LocalAwsError::Command { command: shown.clone(), message: e.to_string() })?;
+    let status = command.status().map_err(|e| LocalAwsError::Command {
+        command: shown.clone(),
+        message: e.to_string(),
+    })?;
     if status.success() {
         Ok(())
     } else {
-        Err(LocalAwsError::Install { command: shown, status: status.to_string() })
+        Err(LocalAwsError::Install {
+            command: shown,
+            status: status.to_string(),
+        })
     }
 }

@@ -24,14 +24,15 @@ pub async fn config_from_env() -> SdkConfig {
 /// A configuration for the local AWS at `endpoint`, with its fixed test credentials; nothing is
 /// read from the environment, so parallel tests cannot disturb each other.
 pub fn local_config(endpoint: &str) -> SdkConfig {
-    let credentials = aws_credential_types::Credentials::new("test", "test", None, None, "local-aws");
+    let credentials =
+        aws_credential_types::Credentials::new("test", "test", None, None, "local-aws");
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            credentials,
-        ))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+        )
         .build()
 }
 
@@ -44,7 +45,11 @@ pub fn required_env(name: &str) -> Result<String, String> {
 }
 
 /// Sorts an SDK failure into retryable or not, keeping the service's own words.
-pub(crate) fn store_error<E, R>(op: &'static str, resource: &str, err: &SdkError<E, R>) -> StoreError
+pub(crate) fn store_error<E, R>(
+    op: &'static str,
+    resource: &str,
+    err: &SdkError<E, R>,
+) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error,
     R: std::fmt::Debug,
@@ -52,21 +57,41 @@ where
     let resource = resource.to_string();
     match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            StoreError::Transient { op, resource, message: format!("{err}") }
+            StoreError::Transient {
+                op,
+                resource,
+                message: format!("{err}"),
+            }
         }
         SdkError::ServiceError(service) => {
             let inner = service.err();
             let code = inner.code().unwrap_or("Unknown");
             let message = format!("{code}: {}", inner.message().unwrap_or("no message"));
             if is_transient_code(code) {
-                StoreError::Transient { op, resource, message }
+                StoreError::Transient {
+                    op,
+                    resource,
+                    message,
+                }
             } else if is_refusal_code(code) {
-                StoreError::Refused { op, resource, message }
+                StoreError::Refused {
+                    op,
+                    resource,
+                    message,
+                }
             } else {
-                StoreError::Other { op, resource, message }
+                StoreError::Other {
+                    op,
+                    resource,
+                    message,
+                }
             }
         }
-        other => StoreError::Other { op, resource, message: format!("{other}") },
+        other => StoreError::Other {
+            op,
+            resource,
+            message: format!("{other}"),
+        },
     }
 }
 

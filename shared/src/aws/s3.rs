@@ -1,10 +1,10 @@
 //! [`ObjectStore`] over one S3 bucket.
 
+use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_config::SdkConfig;
 
 use super::store_error;
 use crate::error::StoreError;
@@ -22,14 +22,19 @@ pub struct S3Store {
 
 impl S3Store {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
-        Self { client, bucket: bucket.into() }
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
     }
 
     /// A client for `config`; path-style addressing when an endpoint is set (the local AWS).
     pub fn client(config: &SdkConfig) -> Client {
         let path_style = config.endpoint_url().is_some();
         Client::from_conf(
-            aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build(),
+            aws_sdk_s3::config::Builder::from(config)
+                .force_path_style(path_style)
+                .build(),
         )
     }
 
@@ -48,7 +53,14 @@ impl S3Store {
 
 impl ObjectStore for S3Store {
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        let response = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        let response = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(response) => response,
             Err(err) if matches!(err.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
                 return Ok(None);
@@ -56,17 +68,34 @@ impl ObjectStore for S3Store {
             Err(err) => return Err(store_error("GetObject", &self.resource(key), &err)),
         };
         let last_modified = response.last_modified().map(|t| t.secs());
-        let bytes = response.body.collect().await.map_err(|e| StoreError::Transient {
-            op: "GetObject",
-            resource: self.resource(key),
-            message: format!("reading the body: {e}"),
-        })?;
-        Ok(Some(Object { bytes: bytes.to_vec(), last_modified }))
+        let bytes = response
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Transient {
+                op: "GetObject",
+                resource: self.resource(key),
+                message: format!("reading the body: {e}"),
+            })?;
+        Ok(Some(Object {
+            bytes: bytes.to_vec(),
+            last_modified,
+        }))
     }
 
     async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(head) => Ok(head.metadata().and_then(|m| m.get(SHA256_METADATA)).cloned()),
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(head
+                .metadata()
+                .and_then(|m| m.get(SHA256_METADATA))
+                .cloned()),
             Err(err) if matches!(err.as_service_error(), Some(HeadObjectError::NotFound(_))) => {
                 Ok(None)
             }
@@ -104,8 +133,13 @@ impl ObjectStore for S3Store {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| store_error("ListObjectsV2", &self.resource(prefix), &err))?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            let page =
+                page.map_err(|err| store_error("ListObjectsV2", &self.resource(prefix), &err))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
         }
         keys.sort();
         Ok(keys)

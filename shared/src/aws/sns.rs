@@ -15,7 +15,10 @@ pub struct SnsNotifier {
 
 impl SnsNotifier {
     pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
-        Self { client, topic_arn: topic_arn.into() }
+        Self {
+            client,
+            topic_arn: topic_arn.into(),
+        }
     }
 
     pub fn from_config(config: &aws_config::SdkConfig, topic_arn: impl Into<String>) -> Self {
