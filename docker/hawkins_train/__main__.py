@@ -37,7 +37,10 @@ def train() -> int:
             from .hf_token import read_hf_token
 
             token = read_hf_token(hp.hf_token_secret_arn)
-        log(f"model_kind={hp.model_kind} base_model={hp.base_model}" + (f" character={hp.character}" if hp.character else ""))
+        log(
+            f"model_kind={hp.model_kind} base_model={hp.base_model}"
+            + (f" character={hp.character}" if hp.character else "")
+        )
         if hp.model_kind == "chatbot":
             from .chatbot import train as run
         elif hp.model_kind == "location":

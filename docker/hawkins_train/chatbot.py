@@ -44,8 +44,14 @@ def load_conversations(files: list[Path]) -> list[list[dict[str, str]]]:
                 raise JobError(f"{where} has no 'messages' list with at least a user and an assistant turn.")
             cleaned: list[dict[str, str]] = []
             for message in messages:
-                if not isinstance(message, dict) or message.get("role") not in ROLES or not isinstance(message.get("content"), str):
-                    raise JobError(f"{where}: every message needs a role (system, user or assistant) and a text content.")
+                if (
+                    not isinstance(message, dict)
+                    or message.get("role") not in ROLES
+                    or not isinstance(message.get("content"), str)
+                ):
+                    raise JobError(
+                        f"{where}: every message needs a role (system, user or assistant) and a text content."
+                    )
                 cleaned.append({"role": message["role"], "content": message["content"]})
             if cleaned[-1]["role"] != "assistant" or not cleaned[-1]["content"].strip():
                 raise JobError(f"{where} must end with the character's line (a non-empty assistant message).")
@@ -65,7 +71,9 @@ def character_system_prompt(conversations: list[list[dict[str, str]]], character
     return f"You are {character}. Answer in character."
 
 
-def encode(tokenizer: Any, messages: list[dict[str, str]], system_prompt: str, max_len: int) -> tuple[list[int], list[int], bool]:
+def encode(
+    tokenizer: Any, messages: list[dict[str, str]], system_prompt: str, max_len: int
+) -> tuple[list[int], list[int], bool]:
     """(input ids, labels, truncated): labels are -100 on the prompt."""
     if messages[0]["role"] != "system":
         messages = [{"role": "system", "content": system_prompt}] + messages
@@ -151,8 +159,10 @@ def train(hp: Hyperparameters, paths: Paths, token: str | None, stop: loop.StopF
     except ValueError as err:
         raise JobError(f"LoRA could not be applied to '{hp.base_model}': {err}. Check lora_target_modules.") from None
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    log(f"LoRA r={hp.lora_r} alpha={hp.lora_alpha:g} on {hp.lora_target_modules}: {trainable} trainable parameters, "
-        f"device {device}, {'bf16' if bf16 else 'fp32'}")
+    log(
+        f"LoRA r={hp.lora_r} alpha={hp.lora_alpha:g} on {hp.lora_target_modules}: {trainable} trainable parameters, "
+        f"device {device}, {'bf16' if bf16 else 'fp32'}"
+    )
 
     pad_id = tokenizer.pad_token_id
 

@@ -13,7 +13,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 MODEL_KINDS = ("chatbot", "location", "theme")
 
@@ -64,7 +64,7 @@ class Paths:
     checkpoints: Path
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Paths":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Paths:
         env = os.environ if env is None else env
         root = Path(env.get("HAWKINS_ML_ROOT") or "/opt/ml")
         return cls(
@@ -102,7 +102,7 @@ def read_hyperparameters(paths: Paths) -> dict[str, str]:
     try:
         raw = json.loads(paths.hyperparameters.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise JobError(f"The hyperparameters file {paths.hyperparameters} is not readable JSON: {err}.")
+        raise JobError(f"The hyperparameters file {paths.hyperparameters} is not readable JSON: {err}.") from None
     if not isinstance(raw, dict):
         raise JobError(f"The hyperparameters file {paths.hyperparameters} must hold a JSON object.")
     values: dict[str, str] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from pathlib import Path
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 
 def split_indices(

@@ -20,7 +20,8 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import torch
 
@@ -161,7 +162,10 @@ def run(
             torch.cuda.set_rng_state_all(rng["cuda"])
         log(f"resumed from checkpoint step={step} ({folder.name}), {total - step} steps to go")
 
-    log(f"training {total} steps: {schedule.n_train} examples, batch {schedule.batch_size}, {len(params)} trainable tensors")
+    log(
+        f"training {total} steps: {schedule.n_train} examples, batch {schedule.batch_size}, "
+        f"{len(params)} trainable tensors"
+    )
     last: dict[str, float] = {}
     window_loss, window_steps = 0.0, 0
     started, first_step = time.monotonic(), step

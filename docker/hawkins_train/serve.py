@@ -37,7 +37,7 @@ def handler_for(model_dir: Path) -> ModuleType:
     try:
         kind = json.loads(meta_path.read_text(encoding="utf-8"))["kind"]
     except (OSError, ValueError, KeyError) as err:
-        raise SystemExit(f"hawkins: {meta_path} is missing or has no 'kind': {err}")
+        raise SystemExit(f"hawkins: {meta_path} is missing or has no 'kind': {err}") from None
     if kind not in MODULE_BY_KIND:
         raise SystemExit(f"hawkins: unknown model kind {kind!r} in {meta_path}")
     return importlib.import_module(f"hawkins_train.inference.{MODULE_BY_KIND[kind]}")
@@ -80,7 +80,13 @@ def make_server(model_dir: Path, host: str = "0.0.0.0", port: int = DEFAULT_PORT
             elif self.path == "/execution-parameters":
                 self._send(
                     200,
-                    json.dumps({"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": MAX_PAYLOAD_MB}),
+                    json.dumps(
+                        {
+                            "MaxConcurrentTransforms": 1,
+                            "BatchStrategy": "MULTI_RECORD",
+                            "MaxPayloadInMB": MAX_PAYLOAD_MB,
+                        }
+                    ),
                 )
             else:
                 self._send(404, json.dumps({"error": f"no route {self.path}"}))

@@ -57,7 +57,9 @@ def package(hp: Hyperparameters, paths: Paths, token: str | None, stop: loop.Sto
     shutil.copyfile(Path(handler.__file__), code / "inference.py")
 
     bundle = handler.model_fn(str(paths.model_dir))
-    smoke = handler.predict_fn([{"episode": "smoke", "batch": 0, "sentences": ["The kids ride their bikes home."]}], bundle)
+    smoke = handler.predict_fn(
+        [{"episode": "smoke", "batch": 0, "sentences": ["The kids ride their bikes home."]}], bundle
+    )
     log(f"theme model ready with {len(hp.themes)} themes; smoke test scores {json.dumps(smoke[0]['scores'])}")
 
     if paths.train_channel.is_dir() and any(paths.train_channel.rglob("*.jsonl")):

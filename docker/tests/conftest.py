@@ -72,13 +72,13 @@ class Job:
     def output_data(self) -> Path:
         return self.root / "output" / "data"
 
-    def hyperparameters(self, values: dict[str, object]) -> "Job":
+    def hyperparameters(self, values: dict[str, object]) -> Job:
         path = self.root / "input" / "config" / "hyperparameters.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({k: str(v) for k, v in values.items()}), encoding="utf-8")
         return self
 
-    def add(self, *names: str) -> "Job":
+    def add(self, *names: str) -> Job:
         self.channel.mkdir(parents=True, exist_ok=True)
         for name in names:
             shutil.copyfile(DATA / name, self.channel / name)

@@ -19,7 +19,9 @@ def adapter(model_dir: Path) -> dict[str, torch.Tensor]:
     return load_file(str(model_dir / "adapter_model.safetensors"))
 
 
-def test_trains_a_few_steps_and_writes_the_adapter(job: Job, chat_base: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_trains_a_few_steps_and_writes_the_adapter(
+    job: Job, chat_base: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     job.hyperparameters(chatbot_hyperparameters(chat_base)).add("eleven.jsonl")
     code, out = run_in_process(job, capsys)
     assert code == 0, job.failure.read_text() if job.failure.exists() else ""
@@ -30,7 +32,13 @@ def test_trains_a_few_steps_and_writes_the_adapter(job: Job, chat_base: Path, ca
     assert [(n, s) for n, s, _ in found if n == "eval_loss"] == [("eval_loss", 6)]
     assert all(v > 0 for _, _, v in found)
 
-    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "hawkins.json", "code/inference.py"):
+    for name in (
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "tokenizer.json",
+        "hawkins.json",
+        "code/inference.py",
+    ):
         assert (job.model_dir / name).is_file(), name
     weights = adapter(job.model_dir)
     assert weights and all("lora_" in key for key in weights)
@@ -84,10 +92,14 @@ def test_a_checkpoint_from_other_settings_is_not_resumed(
 def test_sigterm_checkpoints_stops_and_the_rerun_resumes(tmp_path: Path, chat_base: Path) -> None:
     """A spot interruption as SageMaker delivers it: SIGTERM to the running container."""
     job = Job(tmp_path / "spot")
-    job.hyperparameters(chatbot_hyperparameters(chat_base, max_steps=150, checkpoint_steps=3, log_steps=1, eval_fraction=0))
+    job.hyperparameters(
+        chatbot_hyperparameters(chat_base, max_steps=80, checkpoint_steps=3, log_steps=1, eval_fraction=0)
+    )
     job.add("eleven.jsonl")
     command = [sys.executable, "-m", "hawkins_train", "train"]
-    process = subprocess.Popen(command, cwd=DOCKER, env=job.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=DOCKER, env=job.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert process.stdout is not None
         for line in process.stdout:
@@ -101,17 +113,23 @@ def test_sigterm_checkpoints_stops_and_the_rerun_resumes(tmp_path: Path, chat_ba
     assert process.returncode == 143, errors
     assert not job.failure.exists()
     assert not (job.model_dir / "adapter_model.safetensors").exists()
-    stopped_at = max(int(line.split()[1].split("=")[1]) for line in rest.splitlines() + ["METRIC step=2 loss=0"] if line.startswith("METRIC"))
-    assert 2 <= stopped_at < 150
+    stopped_at = max(
+        int(line.split()[1].split("=")[1])
+        for line in rest.splitlines() + ["METRIC step=2 loss=0"]
+        if line.startswith("METRIC")
+    )
+    assert 2 <= stopped_at < 80
     assert (job.checkpoints / f"step-{stopped_at:08d}" / "state.json").is_file()
 
     # SageMaker restarts the interrupted job with the same hyperparameters (log_steps only changes
     # how often the loss is printed, not the checkpoint's signature).
-    job.hyperparameters(chatbot_hyperparameters(chat_base, max_steps=150, checkpoint_steps=3, log_steps=100, eval_fraction=0))
+    job.hyperparameters(
+        chatbot_hyperparameters(chat_base, max_steps=80, checkpoint_steps=3, log_steps=100, eval_fraction=0)
+    )
     rerun = subprocess.run(command, cwd=DOCKER, env=job.env(), capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert f"resumed from checkpoint step={stopped_at}" in rerun.stderr
-    assert f"{150 - stopped_at} steps to go" in rerun.stderr
+    assert f"{80 - stopped_at} steps to go" in rerun.stderr
     assert (job.model_dir / "adapter_model.safetensors").is_file()
 
 

@@ -36,7 +36,9 @@ def test_defaults_and_string_values() -> None:
     assert hp.learning_rate == pytest.approx(2e-4)
     assert hp.lora_target_modules == "all-linear"
     assert hp.hf_token_secret_arn is None
-    location = parse_hyperparameters({"model_kind": "location", "base_model": "x", "learning_rate": "3e-5", "epochs": "2.0"})
+    location = parse_hyperparameters(
+        {"model_kind": "location", "base_model": "x", "learning_rate": "3e-5", "epochs": "2.0"}
+    )
     assert location.learning_rate == pytest.approx(3e-5)
     assert location.epochs == 2
     assert location.batch_size == 16
@@ -55,7 +57,9 @@ def test_themes_are_trimmed_and_deduplicated() -> None:
 
 
 def test_unknown_keys_are_kept_aside_not_rejected() -> None:
-    hp = parse_hyperparameters({"model_kind": "theme", "base_model": "nli", "themes": "a", "sagemaker_region": "eu-west-1"})
+    hp = parse_hyperparameters(
+        {"model_kind": "theme", "base_model": "nli", "themes": "a", "sagemaker_region": "eu-west-1"}
+    )
     assert hp.ignored == ("sagemaker_region",)
 
 
@@ -96,7 +100,9 @@ def test_theme_needs_themes() -> None:
 
 
 def test_bad_hyperparameter_writes_failure_and_exits_non_zero(job: Job, capsys: pytest.CaptureFixture[str]) -> None:
-    job.hyperparameters({"model_kind": "chatbot", "base_model": "org/model", "character": "Eleven", "learning_rate": "fast"})
+    job.hyperparameters(
+        {"model_kind": "chatbot", "base_model": "org/model", "character": "Eleven", "learning_rate": "fast"}
+    )
     code, out = run_in_process(job, capsys)
     assert code == 1
     text = job.failure.read_text(encoding="utf-8")
@@ -157,7 +163,9 @@ def test_entry_point_as_sagemaker_invokes_it(job: Job) -> None:
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "hawkins_train.contract" in imported and "torch" not in imported
     assert time.monotonic() - started < 30
-    usage = subprocess.run([sys.executable, "-m", "hawkins_train"], cwd=DOCKER, capture_output=True, text=True, timeout=60)
+    usage = subprocess.run(
+        [sys.executable, "-m", "hawkins_train"], cwd=DOCKER, capture_output=True, text=True, timeout=60
+    )
     assert usage.returncode == 2 and "usage" in usage.stderr
 
 
@@ -169,7 +177,9 @@ def test_the_hf_token_reaches_the_trainer_and_is_never_printed(
 
     arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hawkins/hf-AbCdEf"
     seen: dict[str, object] = {}
-    monkeypatch.setattr(hawkins_train.hf_token, "read_hf_token", lambda value: seen.setdefault("arn", value) and "hf_secret_value")
+    monkeypatch.setattr(
+        hawkins_train.hf_token, "read_hf_token", lambda value: seen.setdefault("arn", value) and "hf_secret_value"
+    )
 
     def fake_train(hp, paths, token, stop):  # noqa: ANN001
         seen["token"] = token
@@ -183,3 +193,16 @@ def test_the_hf_token_reaches_the_trainer_and_is_never_printed(
     captured = capsys.readouterr()
     assert "hf_secret_value" not in out + captured.out + captured.err
     assert "hf_secret_value" not in json.dumps(os.environ.copy())
+
+
+def test_an_unexpected_error_still_leaves_a_readable_failure(job: Job, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hawkins_train.location
+
+    def broken(hp, paths, token, stop):  # noqa: ANN001
+        raise RuntimeError("the gate will not close")
+
+    monkeypatch.setattr(hawkins_train.location, "train", broken)
+    job.hyperparameters({"model_kind": "location", "base_model": "m"})
+    assert run_in_process(job)[0] == 1
+    text = job.failure.read_text()
+    assert text.startswith("The location job failed unexpectedly: RuntimeError: the gate will not close.")

@@ -18,15 +18,22 @@ DESCRIPTIONS = [
 ]
 
 
-def round_trip(module: ModuleType, model: object, request: object, content_type: str = "application/json",
-               accept: str = "application/json") -> str:
+def round_trip(
+    module: ModuleType,
+    model: object,
+    request: object,
+    content_type: str = "application/json",
+    accept: str = "application/json",
+) -> str:
     body = json.dumps(request) if not isinstance(request, str) else request
     return module.output_fn(module.predict_fn(module.input_fn(body.encode(), content_type), model), accept)
 
 
 def load_copied_handler(model_dir: Path) -> ModuleType:
     """The model's code/inference.py, imported on its own, as a framework container would."""
-    spec = importlib.util.spec_from_file_location(f"inference_{model_dir.parent.name}", model_dir / "code" / "inference.py")
+    spec = importlib.util.spec_from_file_location(
+        f"inference_{model_dir.parent.name}", model_dir / "code" / "inference.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -95,7 +102,11 @@ def test_chatbot_prepends_the_stored_system_prompt(chatbot_model: dict) -> None:
         "max_new_tokens": 6,
         "temperature": 0,
     }
-    other_prompt = {"messages": [{"role": "system", "content": "You are Hopper."}, question], "max_new_tokens": 6, "temperature": 0}
+    other_prompt = {
+        "messages": [{"role": "system", "content": "You are Hopper."}, question],
+        "max_new_tokens": 6,
+        "temperature": 0,
+    }
     a = round_trip(chatbot, chatbot_model, without)
     assert a == round_trip(chatbot, chatbot_model, with_prompt)
     assert json.loads(round_trip(chatbot, chatbot_model, other_prompt))["character"] == "Eleven"
@@ -109,7 +120,10 @@ def test_chatbot_prepends_the_stored_system_prompt(chatbot_model: dict) -> None:
         ({"messages": [{"role": "narrator", "content": "Hi"}]}, "role"),
         ({"messages": [{"role": "user", "content": "Hi"}], "temperature": "hot"}, "temperature must be a number"),
         ({"messages": [{"role": "user", "content": "Hi"}], "max_new_tokens": 5000}, "max_new_tokens must be between"),
-        ({"messages": [{"role": "user", "content": "Hi"}], "max_new_tokens": 2.5}, "max_new_tokens must be a whole number"),
+        (
+            {"messages": [{"role": "user", "content": "Hi"}], "max_new_tokens": 2.5},
+            "max_new_tokens must be a whole number",
+        ),
     ],
 )
 def test_chatbot_rejects_bad_requests(request_body: dict, message: str) -> None:
@@ -118,12 +132,16 @@ def test_chatbot_rejects_bad_requests(request_body: dict, message: str) -> None:
 
 
 def test_chatbot_request_defaults() -> None:
-    parsed = chatbot.input_fn('{"messages":[{"role":"user","content":"Where is Will?"}]}', "application/json; charset=utf-8")
+    parsed = chatbot.input_fn(
+        '{"messages":[{"role":"user","content":"Where is Will?"}]}', "application/json; charset=utf-8"
+    )
     assert parsed["max_new_tokens"] == 128 and parsed["temperature"] == 0.7 and parsed["top_p"] == 0.9
 
 
 def test_theme_scores_json_lines(theme_bundle: dict) -> None:
-    records = [json.loads(line) for line in Path(__file__).with_name("data").joinpath("batches.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(line) for line in Path(__file__).with_name("data").joinpath("batches.jsonl").read_text().splitlines()
+    ]
     body = "\n".join(json.dumps(r) for r in records) + "\n"
     lines = round_trip(theme, theme_bundle, body, "application/jsonlines", "application/jsonlines").split("\n")
     outputs = [json.loads(line) for line in lines]
@@ -145,7 +163,12 @@ def test_theme_sentence_scores_and_empty_batches(theme_bundle: dict) -> None:
     assert len(output["sentence_scores"]) == 2
     assert all(set(s) == {"friendship", "fear", "loss"} for s in output["sentence_scores"])
     empty = json.loads(round_trip(theme, bundle, {"episode": "S02E03", "batch": 5, "sentences": []}))
-    assert empty == {"episode": "S02E03", "batch": 5, "scores": {"friendship": 0.0, "fear": 0.0, "loss": 0.0}, "sentence_scores": []}
+    assert empty == {
+        "episode": "S02E03",
+        "batch": 5,
+        "scores": {"friendship": 0.0, "fear": 0.0, "loss": 0.0},
+        "sentence_scores": [],
+    }
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,16 @@ def test_each_line_is_parsed_by_exactly_its_own_regex(name: str, value: float) -
 
 
 def test_the_documented_example_lines() -> None:
-    text = "METRIC step=20 loss=1.234567\nMETRIC step=20 eval_loss=1.5\nMETRIC step=40 accuracy=0.75\nMETRIC step=40 f1=0.70\n"
-    assert parse_metrics(text) == [("loss", 20, 1.234567), ("eval_loss", 20, 1.5), ("accuracy", 40, 0.75), ("f1", 40, 0.70)]
+    text = (
+        "METRIC step=20 loss=1.234567\nMETRIC step=20 eval_loss=1.5\n"
+        "METRIC step=40 accuracy=0.75\nMETRIC step=40 f1=0.70\n"
+    )
+    assert parse_metrics(text) == [
+        ("loss", 20, 1.234567),
+        ("eval_loss", 20, 1.5),
+        ("accuracy", 40, 0.75),
+        ("f1", 40, 0.70),
+    ]
 
 
 def test_non_finite_and_unknown_metrics_are_refused() -> None:

@@ -62,7 +62,11 @@ def test_the_image_does_not_reinstall_torch() -> None:
 
 
 def test_dockerignore_keeps_the_context_to_what_the_image_copies() -> None:
-    lines = [line.strip() for line in (DOCKER / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    lines = [
+        line.strip()
+        for line in (DOCKER / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert lines[0] == "*"
     copied = set(re.findall(r"^COPY\s+(\S+)", (DOCKER / "Dockerfile").read_text(), flags=re.MULTILINE))
     assert {f"!{c}" for c in copied} <= set(lines)
@@ -70,7 +74,9 @@ def test_dockerignore_keeps_the_context_to_what_the_image_copies() -> None:
 
 def test_build_and_push_prints_the_image_uri_the_config_expects() -> None:
     env = {**os.environ, "AWS_REGION": "eu-west-1", "AWS_ACCOUNT_ID": "123456789012", "TAG": "abc123def456"}
-    result = subprocess.run(["bash", "build_and_push.sh", "--dry-run"], cwd=DOCKER, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", "build_and_push.sh", "--dry-run"], cwd=DOCKER, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[-1] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hawkins-training:abc123def456"
@@ -83,6 +89,11 @@ def test_the_tag_defaults_to_the_git_commit() -> None:
         pytest.skip("not a git checkout")
     env = {k: v for k, v in os.environ.items() if k != "TAG"}
     env.update(AWS_REGION="us-east-1", AWS_ACCOUNT_ID="123456789012")
-    result = subprocess.run(["bash", "build_and_push.sh", "--dry-run"], cwd=DOCKER, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", "build_and_push.sh", "--dry-run"], cwd=DOCKER, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
-    assert re.fullmatch(r"123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com/hawkins-training:[0-9a-f]{12}(-dirty)?", result.stdout.strip().splitlines()[-1])
+    assert re.fullmatch(
+        r"123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com/hawkins-training:[0-9a-f]{12}(-dirty)?",
+        result.stdout.strip().splitlines()[-1],
+    )

@@ -26,7 +26,9 @@ def serving(model_dir: Path) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def call(url: str, body: bytes | None = None, content_type: str = "application/json", accept: str | None = None) -> tuple[int, str, str]:
+def call(
+    url: str, body: bytes | None = None, content_type: str = "application/json", accept: str | None = None
+) -> tuple[int, str, str]:
     request = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET")
     request.add_header("Content-Type", content_type)
     if accept:
@@ -41,7 +43,9 @@ def call(url: str, body: bytes | None = None, content_type: str = "application/j
 def test_classifier_endpoint(trained_location: Path) -> None:
     with serving(trained_location) as base:
         assert call(f"{base}/ping")[0] == 200
-        status, content_type, text = call(f"{base}/invocations", json.dumps({"inputs": ["A quiet lake with a dock."]}).encode())
+        status, content_type, text = call(
+            f"{base}/invocations", json.dumps({"inputs": ["A quiet lake with a dock."]}).encode()
+        )
         assert (status, content_type) == (200, "application/json")
         [prediction] = json.loads(text)["predictions"]
         assert set(prediction) == {"label", "score"}

@@ -4,9 +4,8 @@ download: what the tests (and gpu_check.sh, at a larger size) pass as `base_mode
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (
@@ -156,7 +155,3 @@ def build_nli(target: Path, labels: tuple[str, ...] = ("contradiction", "neutral
     BertForSequenceClassification(config).save_pretrained(target)
     tokenizer.save_pretrained(target)
     return target
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())

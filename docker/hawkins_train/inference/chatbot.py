@@ -59,7 +59,9 @@ def model_fn(model_dir: str, context: Any = None) -> dict[str, Any]:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     base = os.environ.get("HAWKINS_BASE_MODEL") or meta["base_model"]
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.bfloat16 if bf16 else torch.float32, token=_hf_token())
+    model = AutoModelForCausalLM.from_pretrained(
+        base, dtype=torch.bfloat16 if bf16 else torch.float32, token=_hf_token()
+    )
     model = PeftModel.from_pretrained(model, model_dir).merge_and_unload()
     model.to(device).eval()
     return {
@@ -98,7 +100,11 @@ def input_fn(request_body: str | bytes, request_content_type: str | None = JSON)
         raise ValueError("'messages' must be a non-empty list of {role, content} objects")
     cleaned = []
     for message in messages:
-        if not isinstance(message, dict) or message.get("role") not in ROLES or not isinstance(message.get("content"), str):
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in ROLES
+            or not isinstance(message.get("content"), str)
+        ):
             raise ValueError("every message needs a role (system, user or assistant) and a text content")
         cleaned.append({"role": message["role"], "content": message["content"]})
     if cleaned[-1]["role"] != "user":
