@@ -1,6 +1,7 @@
 //! `hawkins`: preview a corpus offline, run the whole pipeline on the local AWS, and (as the
 //! pipeline grows) operate a deployed stack.
 
+mod config_check;
 mod local;
 mod preprocess;
 mod summary;
@@ -38,6 +39,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Work with the model configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Run the pipeline on the local AWS (moto, installed into .venv when missing) with the
     /// project's sample corpus, and print what it produced.
     ///
@@ -52,12 +58,26 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a model config file; prints every problem as file:line:column: field: message.
+    ///
+    /// Example: hawkins config check infra/hawkins.toml
+    Check {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Preprocess { paths, out, json } => preprocess::run(&paths, &out, json).await,
         Command::Local { samples, out } => local::run(&samples, &out).await,
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => config_check::run(&file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,8 +1,10 @@
 //! Decode + parse + clean throughput over a folder of .srt files, on one core, text in memory.
 //!
-//! `cargo run --release -p hawkins-shared --example parse_throughput -- [DIR] [ITERATIONS]`
-//! DIR defaults to the shared subtitle corpus beside the checkout. Prints one line of JSON: bytes,
-//! cues, lines, best and median seconds, MB/s (10^6 bytes per second) at the best iteration.
+//! `cargo run --profile bench -p hawkins-shared --example parse_throughput -- [DIR] [ITERATIONS]`
+//! (the bench profile is opt-level 3, as `cargo bench`; `--release` measures the size-optimised
+//! build the functions ship). DIR defaults to the shared subtitle corpus beside the checkout.
+//! Prints one line of JSON: files, bytes, cues, lines, best and median seconds of an iteration, and
+//! MB/s (10^6 bytes per second) at the best one, which a busy machine disturbs least.
 //! `benches/parse_vs_python.sh` reads it.
 
 use std::path::{Path, PathBuf};

@@ -39,14 +39,19 @@ pub fn clean(subs: &Subtitles, speaker_of: &dyn Fn(&str) -> Option<String>) -> V
         let mut first = true;
         for line in lines(text) {
             let line = trim(line);
+            // Most lines start with a letter: no dash, no lyric mark, no bracket, maybe a label.
+            let first_byte = line.as_bytes().first().copied().unwrap_or(0);
+            let marked = matches!(first_byte, b'#' | b'-' | 0xE2);
             // Empty lines, and lines of bare lyric marks between verses.
-            if line
-                .chars()
-                .all(|c| c.is_whitespace() || is_lyric_mark(c, true))
+            if line.is_empty()
+                || marked
+                    && line
+                        .chars()
+                        .all(|c| c.is_whitespace() || is_lyric_mark(c, true))
             {
                 continue;
             }
-            let (dashed, line) = match strip_dash(line) {
+            let (dashed, line) = match strip_dash(line).filter(|_| marked) {
                 Some(rest) => (true, rest),
                 None => (false, line),
             };
@@ -172,10 +177,10 @@ fn take_label<'t>(
             _ => break,
         };
         let Some(end) = line.find(close) else { break };
-        if close == ']' {
-            if let Some(speaker) = speaker_of(line[1..end].trim()) {
-                return (Some(speaker), line[end + 1..].trim_start());
-            }
+        if close == ']'
+            && let Some(speaker) = speaker_of(line[1..end].trim())
+        {
+            return (Some(speaker), line[end + 1..].trim_start());
         }
         line = line[end + 1..].trim_start();
     }
@@ -235,16 +240,30 @@ fn title_case(label: &str) -> String {
 fn strip_markup(text: &str, out: &mut String) {
     out.clear();
     let mut rest = text;
+    // Once a `>` or `}` is missing from the rest, no later tag of that kind can close: remembering
+    // it keeps a text of many `<a` linear.
+    let (mut no_angle, mut no_brace) = (false, false);
     while let Some(i) = memchr::memchr2(b'<', b'{', rest.as_bytes()) {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
-        let (is_tag, close) = if rest.as_bytes()[i] == b'<' {
+        let angle = rest.as_bytes()[i] == b'<';
+        let (is_tag, close, missing) = if angle {
             let name = after.strip_prefix('/').unwrap_or(after);
-            (name.starts_with(|c: char| c.is_ascii_alphabetic()), '>')
+            (
+                name.starts_with(|c: char| c.is_ascii_alphabetic()),
+                b'>',
+                &mut no_angle,
+            )
         } else {
-            (after.starts_with('\\'), '}')
+            (after.starts_with('\\'), b'}', &mut no_brace)
         };
-        match after.find(close).filter(|_| is_tag) {
+        let end = if is_tag && !*missing {
+            memchr::memchr(close, after.as_bytes())
+        } else {
+            None
+        };
+        *missing |= is_tag && end.is_none();
+        match end {
             Some(end) => rest = &after[end + 1..],
             None => {
                 out.push_str(&rest[i..=i]);
@@ -292,6 +311,7 @@ fn clean_body(body: &str, out: &mut String) {
     let rest = body;
     let bytes = rest.as_bytes();
     let mut first_mark = true;
+    let mut closed_before = false;
     let special = &SPECIAL[usize::from(hash_marks)];
     let mut space = false;
     let mut removed = false;
@@ -338,10 +358,18 @@ fn clean_body(body: &str, out: &mut String) {
                 }
                 c
             }
-            ')' | ']' if !out.chars().any(char::is_lowercase) => {
+            ')' | ']' if !closed_before && !out.chars().any(char::is_lowercase) => {
                 // The end of a sound cue that began in the cue before: `LAUGHING) Stop it.`
                 out.clear();
-                (space, removed, pos) = (false, true, next);
+                (space, removed, pos, closed_before) = (false, true, next, true);
+                continue;
+            }
+            ')' | ']' if !closed_before => {
+                // Only the first closing bracket can end a cue from before (and checking only it
+                // keeps a text of many brackets linear).
+                closed_before = true;
+                emit(out, &rest[pos..next], &mut space, &mut removed);
+                pos = next;
                 continue;
             }
             c if c.is_whitespace() => {
@@ -369,20 +397,20 @@ fn run_end(bytes: &[u8], pos: usize, special: &[bool; 256]) -> usize {
     };
     let mut i = pos;
     // Eight bytes at a time, without a branch per byte; a word that may hold a stop is searched
-    // byte by byte (the space test can flag falsely, the table cannot). Padding is plain.
+    // byte by byte (the space test can flag falsely, the table cannot). Words overlap by a byte,
+    // so that a double space across two words shows in one. Padding is plain.
     while i < bytes.len() {
-        let (word, next) = (swar::load(bytes, i, b'a'), swar::load(bytes, i + 1, b'a'));
+        let word = swar::load(bytes, i, b'a');
+        let spaces = swar::eq(word, b' ');
         let flagged = word
             .to_le_bytes()
             .iter()
             .fold(false, |any, &b| any | special[usize::from(b)])
-            || swar::eq(word, b' ') & swar::eq(next, b' ') != 0;
-        if flagged {
-            if let Some(k) = (i..bytes.len().min(i + 8)).find(|&k| stops(k)) {
-                return k;
-            }
+            || spaces & (spaces >> 8) != 0;
+        if flagged && let Some(k) = (i..bytes.len().min(i + 8)).find(|&k| stops(k)) {
+            return k;
         }
-        i += 8;
+        i += 7;
     }
     bytes.len()
 }
@@ -456,10 +484,13 @@ mod tests {
         (speaker.map(str::to_owned), text.to_owned())
     }
 
+    /// A cue's text and the (speaker, text) lines it should give.
+    type Case = (&'static str, Vec<(Option<&'static str>, &'static str)>);
+
     #[test]
     fn table() {
         let none = None;
-        let cases: Vec<(&str, Vec<(Option<&str>, &str)>)> = vec![
+        let cases: Vec<Case> = vec![
             // Tags and override codes.
             ("<i>Hello there.</i>", vec![(none, "Hello there.")]),
             (
@@ -740,6 +771,27 @@ mod tests {
                 "{name} never speaks: {speakers:?}"
             );
         }
+    }
+
+    /// Pathological texts stay linear: each would take minutes if any scan restarted per byte.
+    #[test]
+    fn long_repetitive_texts_are_fast() {
+        let started = std::time::Instant::now();
+        for unit in [
+            "<a", "{\\", "a)", "a]", "(", "[", "♪", "- ", "MIKE: ", "[Mike] ", "  ", ":",
+        ] {
+            let text = unit.repeat(200_000);
+            let subs = Subtitles {
+                cues: vec![cue(&text)],
+                warnings: vec![],
+            };
+            let _ = clean(&subs, &cast);
+            let srt = format!("1\n00:00:01,000 --> 00:00:02,000\n{text}\n");
+            let _ = parse(&srt);
+        }
+        let lines = "x\n".repeat(500_000);
+        let _ = parse(&format!("00:00:01,000 --> 00:00:02,000\n{lines}"));
+        assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
     }
 
     /// What the fuzz target does: any bytes through decode, parse and clean.

@@ -11,6 +11,7 @@
 
 pub mod characters;
 pub mod clean;
+pub mod config;
 pub mod datasets;
 pub mod dialogue;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod source;
 pub mod srt;
 pub mod store;
 pub mod text;
+pub mod training;
 pub mod transcript;
 
 #[cfg(feature = "aws")]

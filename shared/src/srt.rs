@@ -87,18 +87,28 @@ pub fn parse(text: &str) -> Result<Subtitles, SrtError> {
 }
 
 /// Lines of a text with their 1-based numbers; `\r\n`, `\n` and a lone `\r` each end one.
+///
+/// Line breaks are found 64 bytes at a time, as a bit mask: lines are short, and a search per line
+/// would start over, and mispredict its exit, for every one.
 struct Lines<'a> {
     text: &'a str,
+    /// Where the next line starts.
     pos: usize,
     number: usize,
+    /// The 64-byte block `mask` describes, and its line-break candidates not yet taken.
+    block: usize,
+    mask: u64,
 }
 
 impl<'a> Lines<'a> {
     fn new(text: &'a str) -> Self {
+        let mask = swar::line_break_candidates(text.as_bytes(), 0);
         Lines {
             text,
             pos: 0,
             number: 0,
+            block: 0,
+            mask,
         }
     }
 }
@@ -106,17 +116,31 @@ impl<'a> Lines<'a> {
 impl<'a> Iterator for Lines<'a> {
     type Item = (usize, &'a str);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let bytes = self.text.as_bytes();
-        if self.pos >= bytes.len() {
+        let start = self.pos;
+        if start >= bytes.len() {
             return None;
         }
-        let start = self.pos;
-        // Lines are short: a word-at-a-time scan beats a vectorised search's start-up per line.
-        let (end, next) = match swar::find_line_break(bytes, start) {
-            Some(i) if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') => (i, i + 2),
-            Some(i) => (i, i + 1),
-            None => (bytes.len(), bytes.len()),
+        let (end, next) = loop {
+            if self.mask == 0 {
+                self.block += 64;
+                if self.block >= bytes.len() {
+                    break (bytes.len(), bytes.len());
+                }
+                self.mask = swar::line_break_candidates(bytes, self.block);
+                continue;
+            }
+            let i = self.block + self.mask.trailing_zeros() as usize;
+            self.mask &= self.mask - 1;
+            match bytes.get(i) {
+                // The `\n` of a `\r\n` already taken, or a false candidate.
+                _ if i < start => continue,
+                Some(b'\r') if bytes.get(i + 1) == Some(&b'\n') => break (i, i + 2),
+                Some(b'\r' | b'\n') => break (i, i + 1),
+                _ => continue,
+            }
         };
         self.pos = next;
         self.number += 1;
@@ -278,6 +302,18 @@ impl<'a> Parser<'a> {
 
     fn line(&mut self, number: usize, raw: &'a str) {
         let line = trim_line(raw);
+        // Most lines: the text of a cue, starting with neither a digit nor a dash.
+        if self.block == Block::Cue
+            && self.held.is_none()
+            && line
+                .as_bytes()
+                .first()
+                .is_some_and(|&b| !b.is_ascii_digit() && b != b'-')
+        {
+            self.cue_lines += 1;
+            self.parts.push(line);
+            return;
+        }
         if let Some((held_number, held)) = self.held.take() {
             if let Some(timing) = parse_timing(line) {
                 self.cue_lines += 1;
@@ -638,23 +674,39 @@ fn canonical_timing(b: &[u8]) -> Option<Timing> {
     })
 }
 
-/// `HH:MM:SS,mmm` in exactly twelve bytes.
+/// `HH:MM:SS,mmm` in exactly twelve bytes, read as one word and one half word (the digit checks
+/// and the tens-times-ten of all three pairs each in a few operations).
 fn canonical_timestamp(t: &[u8]) -> Option<u64> {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    // The two colons, bytes 2 and 5.
+    const COLONS: u64 = 0x0000_FF00_00FF_0000;
     let t: &[u8; 12] = t.try_into().ok()?;
-    let d = [t[0], t[1], t[3], t[4], t[6], t[7], t[9], t[10], t[11]]
-        .map(|c| u64::from(c.wrapping_sub(b'0')));
-    let digits = d.iter().all(|&v| v <= 9);
-    if !digits || t[2] != b':' || t[5] != b':' || !matches!(t[8], b',' | b'.') {
+    let (clock, fraction) = t.split_at(8);
+    let x = u64::from_le_bytes(clock.try_into().ok()?);
+    if x & COLONS != 0x0000_3A00_003A_0000 || !matches!(fraction[0], b',' | b'.') {
         return None;
     }
-    Some(
-        (d[0] * 10 + d[1]) * 3_600_000
-            + (d[2] * 10 + d[3]) * 60_000
-            + (d[4] * 10 + d[5]) * 1000
-            + d[6] * 100
-            + d[7] * 10
-            + d[8],
-    )
+    // Colons become '0', then every byte must be '0'..='9': high nibble 3, and adding 6 must not
+    // carry out of the low nibble.
+    let z = (x & !COLONS) | (ZEROS & COLONS);
+    if z & HIGH_NIBBLES != ZEROS || (z + 0x0606_0606_0606_0606) & HIGH_NIBBLES != ZEROS {
+        return None;
+    }
+    // Each byte's value, then tens * 10 + ones into the first byte of each pair.
+    let d = z - ZEROS;
+    let pairs = d * 10 + (d >> 8);
+    let field = |byte: u32| (pairs >> (8 * byte)) & 0xFF;
+    let (h, m, s) = (field(0), field(3), field(6));
+    let mut ms = 0;
+    for &c in &fraction[1..] {
+        let digit = c.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        ms = ms * 10 + u64::from(digit);
+    }
+    Some(h * 3_600_000 + m * 60_000 + s * 1000 + ms)
 }
 
 fn skip_blanks(b: &[u8], i: &mut usize) {
@@ -1148,6 +1200,37 @@ mod tests {
                 prop_assert!(subs.cues.windows(2).all(|w| w[0].start_ms <= w[1].start_ms));
                 prop_assert!(subs.cues.iter().all(|c| c.start_ms <= c.end_ms && !c.text.contains('\r')));
             }
+        }
+
+        #[test]
+        fn canonical_timestamps_read_like_the_general_reader(
+            bytes in proptest::collection::vec(prop_oneof![Just(b':'), Just(b','), Just(b'.'), 0x2Cu8..0x3C, any::<u8>()], 12),
+            h in 0u64..100, m in 0u64..100, s in 0u64..100, ms in 0u64..1000,
+        ) {
+            let general = |t: &[u8]| {
+                let mut i = 0;
+                timestamp(t, &mut i).filter(|_| i == t.len()).map(|(v, _)| v)
+            };
+            // Arbitrary bytes: the fast reader accepts only what the general one reads alike.
+            if let Some(v) = canonical_timestamp(&bytes) {
+                prop_assert_eq!(Some(v), general(&bytes));
+            }
+            let text = format!("{h:02}:{m:02}:{s:02},{ms:03}");
+            prop_assert_eq!(canonical_timestamp(text.as_bytes()), Some(h * 3_600_000 + m * 60_000 + s * 1000 + ms));
+        }
+
+        #[test]
+        fn lines_match_a_plain_split(text in "[a\r\n\u{b}\u{c}é]{0,300}") {
+            let mut want = Vec::new();
+            let mut rest = text.as_str();
+            while !rest.is_empty() {
+                let end = rest.find(['\r', '\n']).unwrap_or(rest.len());
+                want.push(&rest[..end]);
+                let skip = if rest[end..].starts_with("\r\n") { 2 } else { usize::from(end < rest.len()) };
+                rest = &rest[end + skip..];
+            }
+            let got: Vec<_> = Lines::new(&text).map(|(_, l)| l).collect();
+            prop_assert_eq!(got, want);
         }
 
         #[test]

@@ -20,6 +20,16 @@ pub struct Object {
     pub last_modified: Option<i64>,
 }
 
+/// What HeadObject tells about an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// The object version id where the bucket is versioned, else its ETag: what an S3 event
+    /// about this write names.
+    pub revision: String,
+    /// Seconds since the epoch.
+    pub last_modified: Option<i64>,
+}
+
 /// Did a write change anything?
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,6 +51,8 @@ pub trait ObjectStore: Sync {
         &self,
         key: &str,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// The object's revision and age, or `None` when there is no such key.
+    fn head(&self, key: &str) -> impl Future<Output = Result<Option<Head>, StoreError>> + Send;
     /// Writes `bytes`, recording `sha256` with them.
     fn put(
         &self,
@@ -153,6 +165,13 @@ impl ObjectStore for MemStore {
         }))
     }
 
+    async fn head(&self, key: &str) -> Result<Option<Head>, StoreError> {
+        Ok(self.lock().get(key).map(|(bytes, _)| Head {
+            revision: sha256_hex(bytes),
+            last_modified: None,
+        }))
+    }
+
     async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .lock()
@@ -232,6 +251,22 @@ impl ObjectStore for DirStore {
 
     async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self.get(key).await?.map(|object| sha256_hex(&object.bytes)))
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<Head>, StoreError> {
+        let path = self.path(key);
+        let Some(object) = self.get(key).await? else {
+            return Ok(None);
+        };
+        let last_modified = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs() as i64);
+        Ok(Some(Head {
+            revision: sha256_hex(&object.bytes),
+            last_modified,
+        }))
     }
 
     async fn put(

@@ -69,6 +69,9 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// How many leading bytes the UTF-16 sniffing looks at: enough for a few dozen lines of text.
 const SNIFF_LEN: usize = 4096;
 
+/// How many leading bytes the share of control characters is measured on.
+const CONTROL_SAMPLE: usize = 16 * 1024;
+
 /// Reads bytes as text.
 ///
 /// A BOM decides the encoding. Without one, UTF-16 is recognised from the NUL bytes that ASCII
@@ -155,13 +158,17 @@ fn is_control_byte(b: u8) -> bool {
 }
 
 /// The offset of the first NUL, or of the first control byte when they make up more than one byte
-/// in twenty: a stray control character in a text file is common, a steady stream is not text.
+/// in twenty of the first [`CONTROL_SAMPLE`] bytes: a stray control character in a text file is
+/// common, a steady stream is not text. NULs are looked for everywhere (a fast search); the share
+/// only at the start, where binary formats show it (headers, tables), so big files cost nothing
+/// more.
 fn binary_offset(body: &[u8]) -> Option<usize> {
     if let Some(nul) = memchr::memchr(0, body) {
         return Some(nul);
     }
+    let sample = &body[..body.len().min(CONTROL_SAMPLE)];
     // Counted in blocks whose count fits a byte, so the inner loop stays vectorised.
-    let controls: usize = body
+    let controls: usize = sample
         .chunks(255)
         .map(|block| {
             usize::from(
@@ -171,8 +178,8 @@ fn binary_offset(body: &[u8]) -> Option<usize> {
             )
         })
         .sum();
-    if controls > 0 && controls * 20 > body.len() {
-        return body.iter().position(|&b| is_control_byte(b));
+    if controls > 0 && controls * 20 > sample.len() {
+        return sample.iter().position(|&b| is_control_byte(b));
     }
     None
 }
@@ -280,6 +287,32 @@ pub(crate) mod swar {
         zero(x ^ (ONES * u64::from(b)))
     }
 
+    /// The high bits of a mask's eight bytes as eight bits, byte `k` to bit `k`.
+    #[inline]
+    pub(crate) fn gather(mask: u64) -> u64 {
+        ((mask >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+    }
+
+    /// One bit per byte of the 64 from `at`: set for every `\n` and `\r`, and maybe for a
+    /// vertical tab or form feed just above one (callers check the byte).
+    pub(crate) fn line_break_candidates(bytes: &[u8], at: usize) -> u64 {
+        let word_bits = |x: u64| gather(eq(x, b'\n') | eq(x, b'\r'));
+        // A whole block: fixed-size words, no bounds to check, fully unrolled.
+        if let Some(block) = bytes.get(at..).and_then(<[u8]>::first_chunk::<64>) {
+            let mut bits = 0;
+            for (k, word) in block.chunks_exact(8).enumerate() {
+                let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
+                bits |= word_bits(x) << (8 * k);
+            }
+            return bits;
+        }
+        let mut bits = 0;
+        for k in 0..8 {
+            bits |= word_bits(load(bytes, at + 8 * k, 0)) << (8 * k);
+        }
+        bits
+    }
+
     /// The index of the first `b` at or after `from`.
     pub(crate) fn find_byte(bytes: &[u8], from: usize, b: u8) -> Option<usize> {
         // The padding (`!b`) never matches, and a match flags nothing below it: the lowest flag
@@ -287,20 +320,6 @@ pub(crate) mod swar {
         let mut i = from;
         while i < bytes.len() {
             let hits = eq(load(bytes, i, !b), b);
-            if hits != 0 {
-                return Some(i + hits.trailing_zeros() as usize / 8);
-            }
-            i += 8;
-        }
-        None
-    }
-
-    /// The index of the first `\n` or `\r` at or after `from`.
-    pub(crate) fn find_line_break(bytes: &[u8], from: usize) -> Option<usize> {
-        let mut i = from;
-        while i < bytes.len() {
-            let x = load(bytes, i, 0);
-            let hits = eq(x, b'\n') | eq(x, b'\r');
             if hits != 0 {
                 return Some(i + hits.trailing_zeros() as usize / 8);
             }
@@ -461,17 +480,7 @@ mod tests {
     }
 
     #[test]
-    fn swar_finds_the_first_line_break() {
-        let text = b"0123456789abcdef\rxyz\n";
-        for from in 0..text.len() {
-            let want = text[from..]
-                .iter()
-                .position(|&b| b == b'\n' || b == b'\r')
-                .map(|k| from + k);
-            assert_eq!(swar::find_line_break(text, from), want, "{from}");
-        }
-        assert_eq!(swar::find_line_break(b"\n\n\n\n\n\n\n\n\n", 0), Some(0));
-        assert_eq!(swar::find_line_break(b"abc", 3), None);
+    fn swar_searches() {
         for (text, b, want) in [
             (&b"abc"[..], b'c', Some(2)),
             (b"abcdefghij\n", b'\n', Some(10)),
@@ -480,6 +489,19 @@ mod tests {
         ] {
             assert_eq!(swar::find_byte(text, 0, b), want);
         }
+        // Every break is a candidate; so may a vertical tab or form feed above one be, not others.
+        let text = b"a\nb\r\n\x0B\x0C\r\nxyz\x0B\x0C";
+        let bits = swar::line_break_candidates(text, 0);
+        for (k, &b) in text.iter().enumerate() {
+            let set = bits >> k & 1 == 1;
+            match b {
+                b'\n' | b'\r' => assert!(set, "{k}"),
+                0x0B | 0x0C => {}
+                _ => assert!(!set, "{k}"),
+            }
+        }
+        assert_eq!(bits >> text.len(), 0);
+        assert_eq!(swar::line_break_candidates(text, 64), 0);
     }
 
     #[test]
@@ -524,12 +546,18 @@ mod tests {
 
     proptest! {
         #[test]
-        fn swar_line_breaks_match_a_plain_search(bytes in proptest::collection::vec(
-            prop_oneof![Just(b'\n'), Just(b'\r'), Just(0u8), Just(0x8A), Just(0x8D), any::<u8>()], 0..64,
+        fn swar_searches_match_plain_ones(bytes in proptest::collection::vec(
+            prop_oneof![Just(b'\n'), Just(b'\r'), Just(0u8), Just(0x0B), Just(0x0C), any::<u8>()], 0..64,
         ), from in 0usize..64) {
             let from = from.min(bytes.len());
-            let want = bytes[from..].iter().position(|&b| b == b'\n' || b == b'\r').map(|k| from + k);
-            prop_assert_eq!(swar::find_line_break(&bytes, from), want);
+            let bits = swar::line_break_candidates(&bytes, 0);
+            for (k, &b) in bytes.iter().enumerate() {
+                if b == b'\n' || b == b'\r' {
+                    prop_assert!(bits >> k & 1 == 1);
+                } else if bits >> k & 1 == 1 {
+                    prop_assert!(b == 0x0B || b == 0x0C);
+                }
+            }
             for b in [b'\n', 0, 0xff, bytes.first().copied().unwrap_or(1)] {
                 let want = bytes[from..].iter().position(|&c| c == b).map(|k| from + k);
                 prop_assert_eq!(swar::find_byte(&bytes, from, b), want);

@@ -9,18 +9,27 @@ use hawkins::{clean, srt, text};
 use libfuzzer_sys::fuzz_target;
 
 fn speaker_of(label: &str) -> Option<String> {
-    ["Mike", "Dustin", "woman"].iter().find(|n| n.eq_ignore_ascii_case(label)).map(|n| (*n).to_owned())
+    ["Mike", "Dustin", "woman"]
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(label))
+        .map(|n| (*n).to_owned())
 }
 
 fuzz_target!(|bytes: &[u8]| {
-    let Ok(decoded) = text::decode(bytes) else { return };
+    let Ok(decoded) = text::decode(bytes) else {
+        return;
+    };
     assert!(!decoded.text.trim().is_empty());
-    let Ok(subs) = srt::parse(&decoded.text) else { return };
+    let Ok(subs) = srt::parse(&decoded.text) else {
+        return;
+    };
     assert!(subs.cues.windows(2).all(|w| w[0].start_ms <= w[1].start_ms));
     for cue in &subs.cues {
         assert!(cue.start_ms <= cue.end_ms && !cue.text.contains('\r'));
     }
     for line in clean::clean(&subs, &speaker_of) {
-        assert!(!line.text.is_empty() && line.text.trim() == line.text && !line.text.contains("  "));
+        assert!(
+            !line.text.is_empty() && line.text.trim() == line.text && !line.text.contains("  ")
+        );
     }
 });

@@ -6,8 +6,12 @@ pub mod local;
 pub mod local_aws;
 #[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(feature = "sagemaker")]
+pub mod sagemaker;
 #[cfg(feature = "sns")]
 pub mod sns;
+#[cfg(feature = "sqs")]
+pub mod sqs;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::client::result::SdkError;

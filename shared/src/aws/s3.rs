@@ -8,7 +8,7 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use super::store_error;
 use crate::error::StoreError;
-use crate::store::{Object, ObjectStore};
+use crate::store::{Head, Object, ObjectStore};
 
 /// The metadata key under which every object Hawkins writes records its SHA-256.
 pub const SHA256_METADATA: &str = "sha256";
@@ -96,6 +96,31 @@ impl ObjectStore for S3Store {
                 .metadata()
                 .and_then(|m| m.get(SHA256_METADATA))
                 .cloned()),
+            Err(err) if matches!(err.as_service_error(), Some(HeadObjectError::NotFound(_))) => {
+                Ok(None)
+            }
+            Err(err) => Err(store_error("HeadObject", &self.resource(key), &err)),
+        }
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<Head>, StoreError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(Some(Head {
+                revision: head
+                    .version_id()
+                    .filter(|v| !v.is_empty() && *v != "null")
+                    .or(head.e_tag())
+                    .unwrap_or_default()
+                    .to_string(),
+                last_modified: head.last_modified().map(|t| t.secs()),
+            })),
             Err(err) if matches!(err.as_service_error(), Some(HeadObjectError::NotFound(_))) => {
                 Ok(None)
             }

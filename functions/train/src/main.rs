@@ -1,0 +1,60 @@
+//! Train: after the quiet period, the corpus version in `datasets/latest.json` starts one SageMaker
+//! training (or tuning) job per affected model. Events come from SQS (EventBridge puts the S3
+//! "Object Created" events of `latest.json` there). The decisions live in `hawkins::training`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use hawkins::aws::{
+    config_from_env, required_env, s3::S3Store, sagemaker::SageMakerJobs, sqs::SqsQueue,
+};
+use hawkins::training::{StackSettings, Trainer, handle_batch};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+/// The model config, checked when this function is built (build.rs) and again at start.
+const CONFIG: &str = include_str!("../../../infra/hawkins.toml");
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = hawkins::config::parse("infra/hawkins.toml", CONFIG)?;
+    let bucket = required_env("HAWKINS_BUCKET")?;
+    let stack = StackSettings::from_role(
+        &bucket,
+        &required_env("HAWKINS_SAGEMAKER_ROLE_ARN")?,
+        &required_env("AWS_REGION")?,
+        &config.pipeline.project_tag,
+    )?;
+    let quiet_seconds = hawkins::training::quiet_seconds(
+        std::env::var("HAWKINS_QUIET_PERIOD_SECONDS")
+            .ok()
+            .as_deref(),
+        &config,
+    )?;
+    let sdk = config_from_env().await;
+    let store = S3Store::from_config(&sdk, &bucket);
+    let jobs = SageMakerJobs::from_config(&sdk);
+    let queue = SqsQueue::from_config(&sdk, required_env("HAWKINS_TRAIN_QUEUE_URL")?);
+    let trainer = Trainer {
+        store: &store,
+        jobs: &jobs,
+        queue: &queue,
+        config: &config,
+        stack: &stack,
+        quiet_seconds,
+    };
+    tracing::info!(
+        quiet_seconds,
+        models = config.models.len(),
+        "train function ready"
+    );
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let (_, response) = handle_batch(&trainer, event.payload, now).await;
+        Ok::<SqsBatchResponse, Error>(response)
+    }))
+    .await
+}

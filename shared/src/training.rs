@@ -1,0 +1,988 @@
+//! Training: which jobs a corpus version starts, and exactly what each job asks SageMaker for.
+//!
+//! # The quiet period (debounce)
+//! Ingest rewrites `datasets/latest.json` only when the training data changed. Each write emits an
+//! S3 "Object Created" event that EventBridge puts on the train queue (SQS). The train function
+//! reads each message and asks [`settle`]:
+//! - the message names an older write of `latest.json` than the current one → **drop** it: the
+//!   newer write has its own message;
+//! - it names the current write but that write is younger than the quiet period → **re-queue** it
+//!   with a delay of the time left (SQS `DelaySeconds`, at most 15 minutes a hop);
+//! - it names the current write and the quiet period has passed → **train** on that version.
+//!
+//! So a burst of uploads starts jobs once, on the complete corpus, a quiet period after the last
+//! upload; a second burst later starts the next version's jobs. Duplicate messages and concurrent
+//! invocations are harmless because the job names are deterministic from (model, corpus
+//! version): SageMaker refuses a second job of the same name, and that refusal counts as success
+//! ([`Started::AlreadyExists`]). A model whose dataset did not change since its last job
+//! (recorded in `state/training/<model>.json`) is not retrained.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, ModelConfig, ParameterRange};
+use crate::error::StoreError;
+use crate::manifest::CorpusManifest;
+
+/// Where the training state of each model is kept.
+pub const STATE_PREFIX: &str = "state/training/";
+/// The longest delay SQS gives one message.
+pub const MAX_QUEUE_DELAY_SECONDS: u32 = 900;
+/// Clock tolerance between S3's LastModified and the function's clock.
+pub const CLOCK_SKEW_SECONDS: i64 = 5;
+
+/// What the train function does with one queued "latest.json written" event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "settle", rename_all = "snake_case")]
+pub enum Settle {
+    /// The event is about a write that has been replaced: its successor carries on.
+    Superseded,
+    /// Not quiet long enough yet: queue the event again for this many seconds.
+    Requeue { delay_seconds: u32 },
+    /// Quiet long enough: train on the current version.
+    Train,
+}
+
+/// The current state of `datasets/latest.json`, as read when the event is handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestHead {
+    /// Object version id (versioned bucket) or ETag: what the event's object names.
+    pub revision: String,
+    /// Seconds since the epoch.
+    pub last_modified: i64,
+}
+
+/// Decides what to do with an event naming `event_revision` of `latest.json`.
+pub fn settle(event_revision: &str, current: &LatestHead, now: i64, quiet_seconds: u32) -> Settle {
+    if event_revision != current.revision {
+        return Settle::Superseded;
+    }
+    let age = now - current.last_modified;
+    let remaining = i64::from(quiet_seconds) - age;
+    if remaining <= CLOCK_SKEW_SECONDS.min(i64::from(quiet_seconds)) {
+        Settle::Train
+    } else {
+        Settle::Requeue {
+            delay_seconds: remaining.min(MAX_QUEUE_DELAY_SECONDS.into()) as u32,
+        }
+    }
+}
+
+/// What the stack gives every job: where data lives and who the jobs run as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSettings {
+    pub bucket: String,
+    /// The SageMaker execution role.
+    pub role_arn: String,
+    /// The project tag on every job (cost attribution).
+    pub project: String,
+    /// For image names given as `repository:tag`.
+    pub account: String,
+    pub region: String,
+}
+
+/// A SageMaker job channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Channel {
+    pub name: String,
+    pub s3_uri: String,
+    pub content_type: String,
+}
+
+/// Everything CreateTrainingJob needs, as plain values: built by [`training_job`], sent by an
+/// adapter, and asserted field by field in tests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainingJobSpec {
+    pub name: String,
+    pub role_arn: String,
+    pub image: String,
+    pub hyperparameters: BTreeMap<String, String>,
+    pub metric_definitions: Vec<(String, String)>,
+    pub channels: Vec<Channel>,
+    pub output_s3_uri: String,
+    pub checkpoint_s3_uri: Option<String>,
+    pub instance_type: String,
+    pub instance_count: u32,
+    pub volume_size_gb: u32,
+    pub max_runtime_seconds: u32,
+    pub max_wait_seconds: Option<u32>,
+    pub spot: bool,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub kms_key_id: Option<String>,
+    pub network_isolation: bool,
+    pub tags: Vec<(String, String)>,
+}
+
+/// A tuning job: the training definition, minus the tuned hyperparameters, plus the search.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TuningJobSpec {
+    pub name: String,
+    pub objective_metric: String,
+    /// `Minimize` or `Maximize`.
+    pub objective_type: String,
+    /// `Bayesian`, `Random`, `Hyperband` or `Grid`.
+    pub strategy: String,
+    pub max_jobs: u32,
+    pub max_parallel_jobs: u32,
+    pub continuous: Vec<(String, f64, f64, String)>,
+    pub integer: Vec<(String, i64, i64, String)>,
+    pub categorical: Vec<(String, Vec<String>)>,
+    pub training: TrainingJobSpec,
+}
+
+/// One job to start.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum JobSpec {
+    Training(TrainingJobSpec),
+    Tuning(TuningJobSpec),
+}
+
+impl JobSpec {
+    pub fn name(&self) -> &str {
+        match self {
+            JobSpec::Training(t) => &t.name,
+            JobSpec::Tuning(t) => &t.name,
+        }
+    }
+}
+
+/// Tag keys on every job (and so on its cost lines).
+pub mod tags {
+    pub const PROJECT: &str = "hawkins:project";
+    pub const MODEL: &str = "hawkins:model";
+    pub const KIND: &str = "hawkins:kind";
+    pub const CORPUS_VERSION: &str = "hawkins:corpus-version";
+    pub const DATASET_SHA256: &str = "hawkins:dataset-sha256";
+}
+
+/// What a model's last started job was trained on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainState {
+    pub model: String,
+    pub job_name: String,
+    pub corpus_version: String,
+    pub dataset_sha256: String,
+}
+
+impl TrainState {
+    pub fn key(model: &str) -> String {
+        format!("{STATE_PREFIX}{model}.json")
+    }
+}
+
+/// Why a model gets no job for this version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "skip", rename_all = "snake_case")]
+pub enum Skip {
+    /// The corpus has no such dataset (yet): e.g. no lines of that character.
+    NoDataset { dataset: String },
+    /// Its dataset is the one its last job trained on.
+    Unchanged { job_name: String },
+}
+
+/// One model's decision for a version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub model: String,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Start {
+        job: Box<JobSpec>,
+        dataset_sha256: String,
+    },
+    Skip(Skip),
+}
+
+/// Decides, for every configured model, whether this corpus version starts its job. Pure.
+pub fn plan(
+    config: &Config,
+    manifest: &CorpusManifest,
+    states: &BTreeMap<String, TrainState>,
+    stack: &StackSettings,
+) -> Vec<Decision> {
+    config
+        .models
+        .iter()
+        .map(|model| {
+            let key = model.dataset_key(&manifest.version);
+            let action = match manifest.datasets.iter().find(|d| d.key == key) {
+                None => Action::Skip(Skip::NoDataset { dataset: key }),
+                Some(dataset) => match states.get(&model.name) {
+                    Some(state) if state.dataset_sha256 == dataset.sha256 => {
+                        Action::Skip(Skip::Unchanged {
+                            job_name: state.job_name.clone(),
+                        })
+                    }
+                    _ => Action::Start {
+                        job: Box::new(job(model, manifest, &dataset.sha256, config, stack)),
+                        dataset_sha256: dataset.sha256.clone(),
+                    },
+                },
+            };
+            Decision {
+                model: model.name.clone(),
+                action,
+            }
+        })
+        .collect()
+}
+
+/// The job for a model on a corpus version: a tuning job where the model configures tuning.
+pub fn job(
+    model: &ModelConfig,
+    manifest: &CorpusManifest,
+    dataset_sha256: &str,
+    config: &Config,
+    stack: &StackSettings,
+) -> JobSpec {
+    let training = training_job(model, manifest, dataset_sha256, config, stack);
+    let Some(tuning) = &model.tuning else {
+        return JobSpec::Training(training);
+    };
+    let mut spec = TuningJobSpec {
+        name: training.name.clone(),
+        objective_metric: tuning.objective.clone(),
+        objective_type: tuning.direction.as_sagemaker().into(),
+        strategy: tuning.strategy.as_sagemaker().into(),
+        max_jobs: tuning.max_jobs,
+        max_parallel_jobs: tuning.max_parallel_jobs,
+        continuous: Vec::new(),
+        integer: Vec::new(),
+        categorical: Vec::new(),
+        training,
+    };
+    for (name, range) in &tuning.ranges {
+        match range {
+            ParameterRange::Continuous { min, max, scaling } => {
+                spec.continuous
+                    .push((name.clone(), *min, *max, scaling.as_sagemaker().into()))
+            }
+            ParameterRange::Integer { min, max, scaling } => {
+                spec.integer
+                    .push((name.clone(), *min, *max, scaling.as_sagemaker().into()))
+            }
+            ParameterRange::Categorical { values } => {
+                spec.categorical.push((name.clone(), values.clone()))
+            }
+        }
+    }
+    JobSpec::Tuning(spec)
+}
+
+/// The CreateTrainingJob request for a model on a corpus version. Pure.
+pub fn training_job(
+    model: &ModelConfig,
+    manifest: &CorpusManifest,
+    dataset_sha256: &str,
+    config: &Config,
+    stack: &StackSettings,
+) -> TrainingJobSpec {
+    let version = &manifest.version;
+    let name = model.job_name(version);
+    let bucket = &stack.bucket;
+    let mut hyperparameters = model.job_hyperparameters();
+    hyperparameters.insert("corpus_version".into(), version.clone());
+    let (max_wait_seconds, checkpoint_s3_uri) = if model.spot {
+        (
+            Some(model.max_wait_seconds.unwrap_or(model.max_runtime_seconds)),
+            // One checkpoint folder per model and corpus version: an interrupted job resumes
+            // from its own checkpoints, never from another version's.
+            Some(format!(
+                "s3://{bucket}/checkpoints/{}/{version}/",
+                model.name
+            )),
+        )
+    } else {
+        (None, None)
+    };
+    let (subnets, security_groups) = match &model.vpc {
+        Some(vpc) => (vpc.subnets.clone(), vpc.security_groups.clone()),
+        None => (Vec::new(), Vec::new()),
+    };
+    TrainingJobSpec {
+        name,
+        role_arn: stack.role_arn.clone(),
+        image: crate::config::image_uri(&model.training_image, &stack.account, &stack.region),
+        hyperparameters,
+        metric_definitions: model
+            .metrics
+            .iter()
+            .map(|m| (m.name.clone(), m.regex.clone()))
+            .collect(),
+        channels: vec![Channel {
+            name: "train".into(),
+            s3_uri: format!("s3://{bucket}/{}", model.dataset_key(version)),
+            content_type: "application/jsonlines".into(),
+        }],
+        output_s3_uri: format!("s3://{bucket}/training-output/{}/", model.name),
+        checkpoint_s3_uri,
+        instance_type: model.instance_type.clone(),
+        instance_count: model.instance_count,
+        volume_size_gb: model.volume_size_gb,
+        max_runtime_seconds: model.max_runtime_seconds,
+        max_wait_seconds,
+        spot: model.spot,
+        subnets,
+        security_groups,
+        kms_key_id: model.kms_key_id.clone(),
+        network_isolation: model.network_isolation,
+        tags: vec![
+            (tags::PROJECT.into(), config.pipeline.project_tag.clone()),
+            (tags::MODEL.into(), model.name.clone()),
+            (tags::KIND.into(), model.kind.as_str().into()),
+            (tags::CORPUS_VERSION.into(), version.clone()),
+            (tags::DATASET_SHA256.into(), dataset_sha256.into()),
+        ],
+    }
+}
+
+/// What starting a job came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Started {
+    Created,
+    /// A job of that name exists: an earlier delivery started it. Success, not an error.
+    AlreadyExists,
+}
+
+/// The one SageMaker capability the train function uses.
+pub trait TrainingJobs: Sync {
+    fn start(&self, job: &JobSpec) -> impl Future<Output = Result<Started, StoreError>> + Send;
+}
+
+/// Where the train function puts an event back for later (SQS with a delay).
+pub trait Queue: Sync {
+    fn send_delayed(
+        &self,
+        body: &str,
+        delay_seconds: u32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Why a queued event could not be handled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The message is not an "Object Created" event for `datasets/latest.json`: it will never be.
+    #[error("message ignored for good: {0}")]
+    BadMessage(String),
+    #[error(
+        "{key} does not read back as a corpus manifest ({message}); the next upload rewrites it"
+    )]
+    Corrupt { key: String, message: String },
+}
+
+impl crate::error::Retry for TrainError {
+    fn retryable(&self) -> bool {
+        match self {
+            TrainError::Store(e) => crate::error::Retry::retryable(e),
+            TrainError::BadMessage(_) | TrainError::Corrupt { .. } => false,
+        }
+    }
+}
+
+/// One model's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelOutcome {
+    pub model: String,
+    /// `created`, `already_exists`, `no_dataset` or `unchanged`.
+    pub result: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+}
+
+/// What one queued event came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum MessageOutcome {
+    Superseded,
+    Requeued {
+        delay_seconds: u32,
+    },
+    /// `latest.json` is gone (bucket emptied): nothing to train.
+    NoCorpus,
+    Trained {
+        corpus_version: String,
+        models: Vec<ModelOutcome>,
+    },
+}
+
+/// Everything the train function needs, built once per container.
+pub struct Trainer<'a, S, J, Q> {
+    pub store: &'a S,
+    pub jobs: &'a J,
+    pub queue: &'a Q,
+    pub config: &'a Config,
+    pub stack: &'a StackSettings,
+    pub quiet_seconds: u32,
+}
+
+impl<S, J, Q> Trainer<'_, S, J, Q>
+where
+    S: crate::store::ObjectStore,
+    J: TrainingJobs,
+    Q: Queue,
+{
+    /// Handles one queued event (the body EventBridge put on the queue) at time `now`.
+    pub async fn message(&self, body: &str, now: i64) -> Result<MessageOutcome, TrainError> {
+        let revision = latest_revision(body)?;
+        let Some(head) = self.store.head(crate::manifest::LATEST_KEY).await? else {
+            return Ok(MessageOutcome::NoCorpus);
+        };
+        let current = LatestHead {
+            revision: head.revision,
+            last_modified: head.last_modified.unwrap_or(now),
+        };
+        match settle(&revision, &current, now, self.quiet_seconds) {
+            Settle::Superseded => {
+                tracing::info!(revision, current = %current.revision, "a newer corpus was written since: left to its own event");
+                Ok(MessageOutcome::Superseded)
+            }
+            Settle::Requeue { delay_seconds } => {
+                tracing::info!(
+                    revision,
+                    delay_seconds,
+                    "uploads not settled yet: event queued again"
+                );
+                self.queue.send_delayed(body, delay_seconds).await?;
+                Ok(MessageOutcome::Requeued { delay_seconds })
+            }
+            Settle::Train => self.train().await,
+        }
+    }
+
+    /// Starts the jobs the current corpus version calls for.
+    pub async fn train(&self) -> Result<MessageOutcome, TrainError> {
+        let key = crate::manifest::LATEST_KEY;
+        let Some(object) = self.store.get(key).await? else {
+            return Ok(MessageOutcome::NoCorpus);
+        };
+        let manifest: CorpusManifest =
+            serde_json::from_slice(&object.bytes).map_err(|e| TrainError::Corrupt {
+                key: key.into(),
+                message: e.to_string(),
+            })?;
+        let mut states = BTreeMap::new();
+        for model in &self.config.models {
+            if let Some(state) = self.store.get(&TrainState::key(&model.name)).await? {
+                if let Ok(state) = serde_json::from_slice::<TrainState>(&state.bytes) {
+                    states.insert(model.name.clone(), state);
+                }
+            }
+        }
+        let mut models = Vec::new();
+        for decision in plan(self.config, &manifest, &states, self.stack) {
+            let outcome = match decision.action {
+                Action::Skip(skip) => {
+                    let result = match &skip {
+                        Skip::NoDataset { .. } => "no_dataset",
+                        Skip::Unchanged { .. } => "unchanged",
+                    };
+                    tracing::info!(model = %decision.model, corpus_version = %manifest.version, ?skip, "no job");
+                    ModelOutcome {
+                        model: decision.model,
+                        result: result.into(),
+                        job_name: None,
+                    }
+                }
+                Action::Start {
+                    job,
+                    dataset_sha256,
+                } => {
+                    let started = self.jobs.start(&job).await?;
+                    let state = TrainState {
+                        model: decision.model.clone(),
+                        job_name: job.name().to_string(),
+                        corpus_version: manifest.version.clone(),
+                        dataset_sha256,
+                    };
+                    let bytes = serde_json::to_vec_pretty(&state).unwrap_or_default();
+                    self.store
+                        .put_if_changed(
+                            &TrainState::key(&decision.model),
+                            bytes,
+                            "application/json",
+                        )
+                        .await?;
+                    tracing::info!(model = %decision.model, corpus_version = %manifest.version, job = job.name(), ?started, "job started");
+                    let result = match started {
+                        Started::Created => "created",
+                        Started::AlreadyExists => "already_exists",
+                    };
+                    ModelOutcome {
+                        model: decision.model,
+                        result: result.into(),
+                        job_name: Some(job.name().to_string()),
+                    }
+                }
+            };
+            models.push(outcome);
+        }
+        Ok(MessageOutcome::Trained {
+            corpus_version: manifest.version,
+            models,
+        })
+    }
+}
+
+/// The revision of `datasets/latest.json` an "Object Created" event names (its version id, or
+/// its ETag in an unversioned bucket).
+pub fn latest_revision(body: &str) -> Result<String, TrainError> {
+    let event: aws_lambda_events::event::eventbridge::EventBridgeEvent<
+        crate::events::ObjectCreatedDetail,
+    > = serde_json::from_str(body)
+        .map_err(|e| TrainError::BadMessage(format!("not an S3 Object Created event: {e}")))?;
+    let object = &event.detail.object;
+    let key = crate::events::decode_key(&object.key)
+        .map_err(|e| TrainError::BadMessage(e.to_string()))?;
+    if key != crate::manifest::LATEST_KEY {
+        return Err(TrainError::BadMessage(format!(
+            "event for '{key}', not {}",
+            crate::manifest::LATEST_KEY
+        )));
+    }
+    object
+        .version_id
+        .clone()
+        .filter(|v| !v.is_empty() && v != "null")
+        .or_else(|| object.etag.clone())
+        .ok_or_else(|| {
+            TrainError::BadMessage("the event names neither a version id nor an ETag".into())
+        })
+}
+
+/// Handles an SQS batch: every message on its own; the ones that failed are reported back so
+/// SQS redelivers only them (and, past the queue's receive limit, moves them to its DLQ).
+pub async fn handle_batch<S, J, Q>(
+    trainer: &Trainer<'_, S, J, Q>,
+    event: aws_lambda_events::event::sqs::SqsEvent,
+    now: i64,
+) -> (
+    Vec<MessageOutcome>,
+    aws_lambda_events::event::sqs::SqsBatchResponse,
+)
+where
+    S: crate::store::ObjectStore,
+    J: TrainingJobs,
+    Q: Queue,
+{
+    let mut outcomes = Vec::new();
+    let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        match trainer
+            .message(message.body.as_deref().unwrap_or_default(), now)
+            .await
+        {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(error) => {
+                tracing::error!(message_id = %id, %error, retryable = crate::error::Retry::retryable(&error), "message failed");
+                let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+    }
+    (outcomes, response)
+}
+
+impl StackSettings {
+    /// The settings for a stack, the account taken from the execution role's ARN
+    /// (`arn:aws:iam::<account>:role/...`).
+    pub fn from_role(
+        bucket: &str,
+        role_arn: &str,
+        region: &str,
+        project: &str,
+    ) -> Result<Self, String> {
+        let account = role_arn
+            .strip_prefix("arn:")
+            .and_then(|rest| rest.split(':').nth(3))
+            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| {
+                format!("'{role_arn}' is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+            })?;
+        Ok(StackSettings {
+            bucket: bucket.into(),
+            role_arn: role_arn.into(),
+            project: project.into(),
+            account: account.into(),
+            region: region.into(),
+        })
+    }
+}
+
+/// The quiet period in force: the stack's parameter (environment) when set, else the config's.
+pub fn quiet_seconds(env: Option<&str>, config: &Config) -> Result<u32, String> {
+    match env.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(config.pipeline.quiet_period_seconds),
+        Some(value) => value
+            .parse::<u32>()
+            .ok()
+            .filter(|v| (1..=86_400).contains(v))
+            .ok_or_else(|| format!("HAWKINS_QUIET_PERIOD_SECONDS='{value}' is not a number of seconds from 1 to 86400")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datasets::DatasetKind;
+    use crate::manifest::DatasetEntry;
+
+    const CONFIG: &str = r#"
+[pipeline]
+quiet_period_seconds = 120
+training_image = "hawkins-training:1.2.3"
+project_tag = "hawkins"
+
+[defaults]
+instance_type = "ml.g5.2xlarge"
+instance_count = 1
+spot = true
+max_runtime_seconds = 3600
+max_wait_seconds = 7200
+volume_size_gb = 40
+
+[[model]]
+name = "chatbot-eleven"
+kind = "chatbot"
+dataset = "chatbot/eleven.jsonl"
+character = "Eleven"
+base_model = "meta-llama/Llama-3.2-3B-Instruct"
+hf_token_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hawkins/hf-AbCdEf"
+hyperparameters = { epochs = 2, learning_rate = 0.0002 }
+metrics = [{ name = "eval_loss", regex = '^METRIC step=\d+ eval_loss=([0-9.eE+-]+)$' }]
+vpc = { subnets = ["subnet-0a1b2c3d"], security_groups = ["sg-0a1b2c3d"] }
+kms_key_id = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+[[model]]
+name = "locations"
+kind = "location"
+dataset = "locations/locations.jsonl"
+base_model = "distilbert-base-uncased"
+instance_type = "ml.m5.xlarge"
+spot = false
+network_isolation = true
+metrics = [{ name = "accuracy", regex = '^METRIC step=\d+ accuracy=([0-9.eE+-]+)$' }]
+
+[model.tuning]
+objective = "accuracy"
+direction = "maximize"
+max_jobs = 4
+max_parallel_jobs = 2
+ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, scaling = "logarithmic" }, epochs = { type = "integer", min = 1, max = 4 } }
+"#;
+
+    fn config() -> Config {
+        match crate::config::parse("test.toml", CONFIG) {
+            Ok(config) => config,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn stack() -> StackSettings {
+        StackSettings::from_role(
+            "pipeline-bucket",
+            "arn:aws:iam::123456789012:role/hawkins-sagemaker",
+            "eu-west-1",
+            "hawkins",
+        )
+        .expect("role arn")
+    }
+
+    fn manifest(eleven_sha: &str) -> CorpusManifest {
+        let entry = |path: &str, kind, sha: &str| DatasetEntry {
+            key: format!("datasets/0123456789abcdef/{path}"),
+            kind,
+            character: None,
+            records: 10,
+            sha256: sha.into(),
+        };
+        CorpusManifest {
+            version: "0123456789abcdef".into(),
+            version_sha256: "0123456789abcdef".repeat(4),
+            cast: "builtin".into(),
+            episodes: vec!["S01E01".into()],
+            sources: Vec::new(),
+            datasets: vec![
+                entry("chatbot/eleven.jsonl", DatasetKind::Chatbot, eleven_sha),
+                entry("locations/locations.jsonl", DatasetKind::Locations, "bbb"),
+            ],
+        }
+    }
+
+    #[test]
+    fn settle_decides_by_revision_then_age() {
+        let head = LatestHead {
+            revision: "v2".into(),
+            last_modified: 1_000,
+        };
+        assert_eq!(settle("v1", &head, 5_000, 300), Settle::Superseded);
+        assert_eq!(
+            settle("v2", &head, 1_010, 300),
+            Settle::Requeue { delay_seconds: 290 }
+        );
+        assert_eq!(
+            settle("v2", &head, 1_296, 300),
+            Settle::Train,
+            "within the clock tolerance"
+        );
+        assert_eq!(settle("v2", &head, 1_300, 300), Settle::Train);
+        assert_eq!(
+            settle("v2", &head, 1_000, 3_600),
+            Settle::Requeue {
+                delay_seconds: MAX_QUEUE_DELAY_SECONDS
+            }
+        );
+        assert_eq!(
+            settle("v2", &head, 1_000, 1),
+            Settle::Train,
+            "a quiet period under the tolerance"
+        );
+    }
+
+    #[test]
+    fn training_request_field_by_field() {
+        let config = config();
+        let model = config.model("chatbot-eleven").expect("model");
+        let job = training_job(model, &manifest("aaa"), "aaa", &config, &stack());
+        assert_eq!(job.name, "chatbot-eleven-0123456789abcdef");
+        assert_eq!(
+            job.role_arn,
+            "arn:aws:iam::123456789012:role/hawkins-sagemaker"
+        );
+        assert_eq!(
+            job.image,
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hawkins-training:1.2.3"
+        );
+        assert_eq!(
+            job.hyperparameters.get("model_kind").map(String::as_str),
+            Some("chatbot")
+        );
+        assert_eq!(
+            job.hyperparameters.get("character").map(String::as_str),
+            Some("Eleven")
+        );
+        assert_eq!(
+            job.hyperparameters.get("epochs").map(String::as_str),
+            Some("2")
+        );
+        assert_eq!(
+            job.hyperparameters
+                .get("corpus_version")
+                .map(String::as_str),
+            Some("0123456789abcdef")
+        );
+        assert_eq!(
+            job.hyperparameters
+                .get("hf_token_secret_arn")
+                .map(String::as_str),
+            Some("arn:aws:secretsmanager:eu-west-1:123456789012:secret:hawkins/hf-AbCdEf"),
+            "the secret's ARN, never the token"
+        );
+        assert_eq!(
+            job.metric_definitions,
+            [(
+                "eval_loss".to_string(),
+                r"^METRIC step=\d+ eval_loss=([0-9.eE+-]+)$".to_string()
+            )]
+        );
+        assert_eq!(
+            job.channels,
+            [Channel {
+                name: "train".into(),
+                s3_uri: "s3://pipeline-bucket/datasets/0123456789abcdef/chatbot/eleven.jsonl"
+                    .into(),
+                content_type: "application/jsonlines".into(),
+            }]
+        );
+        assert_eq!(
+            job.output_s3_uri,
+            "s3://pipeline-bucket/training-output/chatbot-eleven/"
+        );
+        assert_eq!(
+            job.checkpoint_s3_uri.as_deref(),
+            Some("s3://pipeline-bucket/checkpoints/chatbot-eleven/0123456789abcdef/")
+        );
+        assert_eq!(
+            (
+                job.instance_type.as_str(),
+                job.instance_count,
+                job.volume_size_gb
+            ),
+            ("ml.g5.2xlarge", 1, 40)
+        );
+        assert_eq!(
+            (job.spot, job.max_runtime_seconds, job.max_wait_seconds),
+            (true, 3600, Some(7200))
+        );
+        assert_eq!(
+            (job.subnets.as_slice(), job.security_groups.as_slice()),
+            (
+                ["subnet-0a1b2c3d".to_string()].as_slice(),
+                ["sg-0a1b2c3d".to_string()].as_slice()
+            )
+        );
+        assert!(job.kms_key_id.is_some() && !job.network_isolation);
+        let tags: BTreeMap<_, _> = job.tags.iter().cloned().collect();
+        assert_eq!(tags.get(tags::PROJECT).map(String::as_str), Some("hawkins"));
+        assert_eq!(
+            tags.get(tags::MODEL).map(String::as_str),
+            Some("chatbot-eleven")
+        );
+        assert_eq!(
+            tags.get(tags::CORPUS_VERSION).map(String::as_str),
+            Some("0123456789abcdef")
+        );
+        assert_eq!(
+            tags.get(tags::DATASET_SHA256).map(String::as_str),
+            Some("aaa")
+        );
+        assert!(
+            !job.hyperparameters
+                .values()
+                .any(|v| v.contains("hf_") && !v.starts_with("arn:"))
+        );
+    }
+
+    #[test]
+    fn on_demand_jobs_have_no_wait_or_checkpoints_and_tuning_moves_ranges_out() {
+        let config = config();
+        let model = config.model("locations").expect("model");
+        let JobSpec::Tuning(tuning) = job(model, &manifest("aaa"), "bbb", &config, &stack()) else {
+            panic!("the locations model is tuned");
+        };
+        assert!(tuning.name.len() <= 32, "{}", tuning.name);
+        assert_eq!(
+            (
+                tuning.objective_metric.as_str(),
+                tuning.objective_type.as_str()
+            ),
+            ("accuracy", "Maximize")
+        );
+        assert_eq!((tuning.max_jobs, tuning.max_parallel_jobs), (4, 2));
+        assert_eq!(
+            tuning.continuous,
+            [(
+                "learning_rate".to_string(),
+                0.00001,
+                0.001,
+                "Logarithmic".to_string()
+            )]
+        );
+        assert_eq!(tuning.integer.len(), 1);
+        let training = &tuning.training;
+        assert!(
+            !training.spot
+                && training.max_wait_seconds.is_none()
+                && training.checkpoint_s3_uri.is_none()
+        );
+        assert!(training.network_isolation);
+        assert!(
+            !training.hyperparameters.contains_key("learning_rate"),
+            "tuned values are the tuner's"
+        );
+    }
+
+    #[test]
+    fn plan_starts_changed_models_only() {
+        let config = config();
+        let first = plan(&config, &manifest("aaa"), &BTreeMap::new(), &stack());
+        assert!(
+            first
+                .iter()
+                .all(|d| matches!(d.action, Action::Start { .. })),
+            "{first:?}"
+        );
+
+        let states: BTreeMap<_, _> = first
+            .iter()
+            .map(|d| {
+                let Action::Start {
+                    job,
+                    dataset_sha256,
+                } = &d.action
+                else {
+                    unreachable!()
+                };
+                let state = TrainState {
+                    model: d.model.clone(),
+                    job_name: job.name().into(),
+                    corpus_version: "0123456789abcdef".into(),
+                    dataset_sha256: dataset_sha256.clone(),
+                };
+                (d.model.clone(), state)
+            })
+            .collect();
+        let again = plan(&config, &manifest("aaa"), &states, &stack());
+        assert!(
+            again
+                .iter()
+                .all(|d| matches!(d.action, Action::Skip(Skip::Unchanged { .. })))
+        );
+        let changed = plan(&config, &manifest("ccc"), &states, &stack());
+        let started: Vec<_> = changed
+            .iter()
+            .filter(|d| matches!(d.action, Action::Start { .. }))
+            .map(|d| d.model.as_str())
+            .collect();
+        assert_eq!(started, ["chatbot-eleven"]);
+
+        let mut missing = manifest("aaa");
+        missing.datasets.retain(|d| d.kind != DatasetKind::Chatbot);
+        let decisions = plan(&config, &missing, &BTreeMap::new(), &stack());
+        assert!(matches!(
+            decisions[0].action,
+            Action::Skip(Skip::NoDataset { .. })
+        ));
+    }
+
+    #[test]
+    fn events_name_the_latest_revision() {
+        let body = |key: &str, version: Option<&str>| {
+            let mut event = serde_json::json!({"version": "0", "id": "1", "detail-type": "Object Created",
+                "source": "aws.s3", "account": "123456789012", "time": "2026-11-27T10:00:00Z", "region": "eu-west-1",
+                "resources": [], "detail": {"bucket": {"name": "b"}, "object": {"key": key, "etag": "e1"}}});
+            if let Some(v) = version {
+                event["detail"]["object"]["version-id"] = v.into();
+            }
+            event.to_string()
+        };
+        assert_eq!(
+            latest_revision(&body("datasets/latest.json", Some("v9"))),
+            Ok("v9".into())
+        );
+        assert_eq!(
+            latest_revision(&body("datasets/latest.json", None)),
+            Ok("e1".into())
+        );
+        assert!(matches!(
+            latest_revision(&body("raw/a.srt", None)),
+            Err(TrainError::BadMessage(_))
+        ));
+        assert!(matches!(
+            latest_revision("{}"),
+            Err(TrainError::BadMessage(_))
+        ));
+    }
+
+    #[test]
+    fn quiet_period_from_the_stack_overrides_the_config() {
+        let config = config();
+        assert_eq!(quiet_seconds(None, &config), Ok(120));
+        assert_eq!(quiet_seconds(Some("600"), &config), Ok(600));
+        assert!(quiet_seconds(Some("0"), &config).is_err());
+        assert!(quiet_seconds(Some("soon"), &config).is_err());
+    }
+}
