@@ -144,7 +144,7 @@ impl Summary {
                 .iter()
                 .filter(|d| d.character.is_some())
                 .collect();
-            chat.sort_by(|a, b| b.records.cmp(&a.records));
+            chat.sort_by_key(|d| std::cmp::Reverse(d.records));
             let shown: Vec<String> = chat
                 .iter()
                 .take(10)

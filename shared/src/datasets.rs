@@ -83,12 +83,14 @@ pub fn system_prompt(character: &str) -> String {
     )
 }
 
+/// A character's chat set being built: its JSON Lines, record count, and the exchanges seen.
+type ChatSet = (Vec<u8>, u64, BTreeSet<(String, String)>);
+
 /// Per-character chat sets: each line a cast member speaks, as the reply to the line before it
 /// (spoken by someone else, and for subtitles within [`MAX_REPLY_GAP_MS`]). Identical exchanges
 /// (the same episode in a transcript and in subtitles) are kept once.
 pub fn chatbot(episodes: &[EpisodeLines], cast: &Cast) -> Vec<DatasetFile> {
-    let mut per_character: BTreeMap<String, (Vec<u8>, u64, BTreeSet<(String, String)>)> =
-        BTreeMap::new();
+    let mut per_character: BTreeMap<String, ChatSet> = BTreeMap::new();
     for episode in episodes {
         for pair in episode.lines.windows(2) {
             let (prev, line) = (&pair[0], &pair[1]);
@@ -99,10 +101,10 @@ pub fn chatbot(episodes: &[EpisodeLines], cast: &Cast) -> Vec<DatasetFile> {
             if prev_speaker == Some(character) || prev.text.is_empty() || line.text.is_empty() {
                 continue;
             }
-            if let (Some(end), Some(start)) = (prev.end_ms, line.start_ms) {
-                if start.saturating_sub(end) > MAX_REPLY_GAP_MS {
-                    continue;
-                }
+            if let (Some(end), Some(start)) = (prev.end_ms, line.start_ms)
+                && start.saturating_sub(end) > MAX_REPLY_GAP_MS
+            {
+                continue;
             }
             let (bytes, records, seen) = per_character.entry(character.to_string()).or_default();
             if !seen.insert((normalise(&prev.text), normalise(&line.text))) {

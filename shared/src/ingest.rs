@@ -118,7 +118,7 @@ pub fn plan_source(
     let (processed, warnings) = match source.kind {
         SourceKind::Subtitles => {
             let subs = srt::parse(&decoded.text).map_err(|e| {
-                let code = serde_json::to_value(&e.kind)
+                let code = serde_json::to_value(e.kind)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_else(|| "bad_subtitles".into());

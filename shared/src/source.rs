@@ -117,28 +117,27 @@ pub fn classify(key: &str) -> Result<Source, NotASource> {
 pub fn episode_id(name: &str) -> Option<String> {
     let b = name.as_bytes();
     for i in 0..b.len() {
-        // S<d{1,2}>E<d{1,3}>
-        // (`transcriptS01E01` glues the tag to a word, so what precedes the `S` is not checked.)
-        if b[i].eq_ignore_ascii_case(&b's') {
-            if let Some((season, j)) = digits(b, i + 1, 2) {
-                if j < b.len() && b[j].eq_ignore_ascii_case(&b'e') {
-                    if let Some((episode, _)) = digits(b, j + 1, 3) {
-                        return Some(format!("S{season:02}E{episode:02}"));
-                    }
-                }
-            }
+        // S<d{1,2}>E<d{1,3}>. (`transcriptS01E01` glues the tag to a word, so what precedes the
+        // `S` is not checked.)
+        if b[i].eq_ignore_ascii_case(&b's')
+            && let Some((season, j)) = digits(b, i + 1, 2)
+            && j < b.len()
+            && b[j].eq_ignore_ascii_case(&b'e')
+            && let Some((episode, _)) = digits(b, j + 1, 3)
+        {
+            return Some(format!("S{season:02}E{episode:02}"));
         }
-        // <d{1,2}>x<d{2}>
-        if b[i].is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
-            if let Some((season, j)) = digits(b, i, 2) {
-                if j < b.len() && b[j] == b'x' {
-                    if let Some((episode, k)) = digits(b, j + 1, 3) {
-                        if k - j - 1 >= 2 && (k == b.len() || !b[k].is_ascii_alphanumeric()) {
-                            return Some(format!("S{season:02}E{episode:02}"));
-                        }
-                    }
-                }
-            }
+        // <d{1,2}>x<d{2,3}>, standing alone.
+        if b[i].is_ascii_digit()
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && let Some((season, j)) = digits(b, i, 2)
+            && j < b.len()
+            && b[j] == b'x'
+            && let Some((episode, k)) = digits(b, j + 1, 3)
+            && k - j > 2
+            && (k == b.len() || !b[k].is_ascii_alphanumeric())
+        {
+            return Some(format!("S{season:02}E{episode:02}"));
         }
     }
     None

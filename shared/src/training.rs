@@ -31,7 +31,7 @@ pub const STATE_PREFIX: &str = "state/training/";
 /// The longest delay SQS gives one message.
 pub const MAX_QUEUE_DELAY_SECONDS: u32 = 900;
 /// Clock tolerance between S3's LastModified and the function's clock.
-pub const CLOCK_SKEW_SECONDS: i64 = 5;
+pub const CLOCK_SKEW_SECONDS: i64 = 2;
 
 /// What the train function does with one queued "latest.json written" event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -474,10 +474,10 @@ where
             })?;
         let mut states = BTreeMap::new();
         for model in &self.config.models {
-            if let Some(state) = self.store.get(&TrainState::key(&model.name)).await? {
-                if let Ok(state) = serde_json::from_slice::<TrainState>(&state.bytes) {
-                    states.insert(model.name.clone(), state);
-                }
+            if let Some(state) = self.store.get(&TrainState::key(&model.name)).await?
+                && let Ok(state) = serde_json::from_slice::<TrainState>(&state.bytes)
+            {
+                states.insert(model.name.clone(), state);
             }
         }
         let mut models = Vec::new();
@@ -734,9 +734,13 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
             Settle::Requeue { delay_seconds: 290 }
         );
         assert_eq!(
-            settle("v2", &head, 1_296, 300),
+            settle("v2", &head, 1_298, 300),
             Settle::Train,
             "within the clock tolerance"
+        );
+        assert_eq!(
+            settle("v2", &head, 1_297, 300),
+            Settle::Requeue { delay_seconds: 3 }
         );
         assert_eq!(settle("v2", &head, 1_300, 300), Settle::Train);
         assert_eq!(

@@ -49,6 +49,8 @@ pub struct LocalStack {
     pub bucket: String,
     pub topic_arn: String,
     pub queue_url: String,
+    /// The train function's queue (EventBridge puts `latest.json` events there).
+    pub train_queue_url: String,
     s3: aws_sdk_s3::Client,
     sqs: aws_sdk_sqs::Client,
 }
@@ -106,6 +108,14 @@ impl LocalStack {
                     .cloned()
             })
             .unwrap_or_default();
+        let train_queue_url = sqs
+            .create_queue()
+            .queue_name("hawkins-train")
+            .send()
+            .await
+            .map_err(call("CreateQueue"))?
+            .queue_url
+            .unwrap_or_default();
         sns.subscribe()
             .topic_arn(&topic_arn)
             .protocol("sqs")
@@ -119,6 +129,7 @@ impl LocalStack {
             bucket,
             topic_arn,
             queue_url,
+            train_queue_url,
             s3,
             sqs,
         })
@@ -132,6 +143,11 @@ impl LocalStack {
     /// The alert topic as a notifier.
     pub fn notifier(&self) -> SnsNotifier {
         SnsNotifier::from_config(&self.config, &self.topic_arn)
+    }
+
+    /// The SQS client.
+    pub fn sqs(&self) -> &aws_sdk_sqs::Client {
+        &self.sqs
     }
 
     /// The S3 client, for assertions.

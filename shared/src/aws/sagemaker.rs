@@ -79,15 +79,12 @@ fn parts(spec: &TrainingJobSpec) -> Parts {
         .max_runtime_in_seconds(spec.max_runtime_seconds as i32)
         .set_max_wait_time_in_seconds(spec.max_wait_seconds.map(|s| s as i32))
         .build();
-    let checkpoint = match &spec.checkpoint_s3_uri {
-        Some(uri) => Some(
-            CheckpointConfig::builder()
-                .s3_uri(uri)
-                .local_path(CHECKPOINT_LOCAL_PATH)
-                .build(),
-        ),
-        None => None,
-    };
+    let checkpoint = spec.checkpoint_s3_uri.as_ref().map(|uri| {
+        CheckpointConfig::builder()
+            .s3_uri(uri)
+            .local_path(CHECKPOINT_LOCAL_PATH)
+            .build()
+    });
     let vpc = if spec.subnets.is_empty() {
         None
     } else {
@@ -258,5 +255,83 @@ impl TrainingJobs for SageMakerJobs {
             JobSpec::Training(spec) => self.training(spec).await,
             JobSpec::Tuning(spec) => self.tuning(spec).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_sagemaker::error::ErrorMetadata;
+    use aws_sdk_sagemaker::types::error::ResourceInUse;
+    use aws_smithy_mocks::{mock, mock_client};
+
+    use super::*;
+
+    fn spec() -> JobSpec {
+        JobSpec::Training(TrainingJobSpec {
+            name: "chatbot-eleven-0123456789abcdef".into(),
+            role_arn: "arn:aws:iam::123456789012:role/hawkins-sagemaker".into(),
+            image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hawkins-training:1".into(),
+            hyperparameters: [("epochs".to_string(), "3".to_string())].into(),
+            metric_definitions: vec![("loss".into(), "loss=([0-9.]+)".into())],
+            channels: Vec::new(),
+            output_s3_uri: "s3://b/training-output/chatbot-eleven/".into(),
+            checkpoint_s3_uri: Some("s3://b/checkpoints/chatbot-eleven/0123456789abcdef/".into()),
+            instance_type: "ml.g5.2xlarge".into(),
+            instance_count: 1,
+            volume_size_gb: 50,
+            max_runtime_seconds: 3600,
+            max_wait_seconds: Some(7200),
+            spot: true,
+            subnets: Vec::new(),
+            security_groups: Vec::new(),
+            kms_key_id: None,
+            network_isolation: false,
+            tags: Vec::new(),
+        })
+    }
+
+    #[tokio::test]
+    async fn an_existing_job_of_that_name_is_success() {
+        // What SageMaker itself answers for a second CreateTrainingJob of one name (the local AWS
+        // replaces the job instead, so only this test shows the real behaviour).
+        let rule = mock!(Client::create_training_job).then_error(|| {
+            CreateTrainingJobError::ResourceInUse(
+                ResourceInUse::builder()
+                    .message("Training job names must be unique within an AWS account and region, and a training job with this name already exists")
+                    .build(),
+            )
+        });
+        let jobs = SageMakerJobs::new(mock_client!(aws_sdk_sagemaker, [&rule]));
+        assert_eq!(jobs.start(&spec()).await, Ok(Started::AlreadyExists));
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retryable_and_a_bad_request_is_not() {
+        use crate::error::Retry;
+        let throttled = mock!(Client::create_training_job).then_error(|| {
+            CreateTrainingJobError::generic(
+                ErrorMetadata::builder()
+                    .code("ThrottlingException")
+                    .message("Rate exceeded")
+                    .build(),
+            )
+        });
+        let jobs = SageMakerJobs::new(mock_client!(aws_sdk_sagemaker, [&throttled]));
+        let error = jobs.start(&spec()).await.expect_err("throttled");
+        assert!(error.retryable(), "{error}");
+
+        let invalid = mock!(Client::create_training_job).then_error(|| {
+            CreateTrainingJobError::generic(
+                ErrorMetadata::builder()
+                    .code("ValidationException")
+                    .message("bad instance type")
+                    .build(),
+            )
+        });
+        let jobs = SageMakerJobs::new(mock_client!(aws_sdk_sagemaker, [&invalid]));
+        let error = jobs.start(&spec()).await.expect_err("invalid");
+        assert!(!error.retryable(), "{error}");
+        assert!(error.to_string().contains("bad instance type"), "{error}");
     }
 }

@@ -1,0 +1,313 @@
+//! Training end to end: a burst of uploads on the local AWS starts one job per model, on the
+//! complete corpus, after the quiet period; replays start nothing; a change starts the next jobs.
+
+use std::collections::BTreeMap;
+
+use hawkins::aws::local::LocalStack;
+use hawkins::training::{MessageOutcome, tags};
+use hawkins_tests::{
+    Envelope, deliver, drain_train_queue, event, fixture, read_json, route_latest, stack,
+    test_config,
+};
+
+/// Eight episodes, each a little different, as a season upload would be.
+fn season() -> Vec<(String, Vec<u8>)> {
+    let template = fixture("corpus/Hawkins.Sample.S01E01.720p.HI.srt");
+    (1..=8)
+        .map(|n| {
+            let mut bytes = template.clone();
+            bytes.extend_from_slice(
+                format!("\r\n90\r\n00:09:00,000 --> 00:09:02,000\r\nMIKE: Episode {n}, El.\r\n\r\n91\r\n00:09:02,100 --> 00:09:04,000\r\nELEVEN: Episode {n}. I know.\r\n").as_bytes(),
+            );
+            (format!("raw/season 2/Hawkins.Sample.S02E0{n}.HI.srt"), bytes)
+        })
+        .collect()
+}
+
+async fn upload_and_ingest(stack: &LocalStack, files: &[(String, Vec<u8>)]) {
+    for (key, bytes) in files {
+        stack.upload(key, bytes.clone()).await.expect("upload");
+    }
+    for (key, _) in files {
+        let report = deliver(stack, event(Envelope::S3Notification, &stack.bucket, key)).await;
+        route_latest(stack, &report).await;
+    }
+}
+
+/// Every job on the local SageMaker: training jobs by name, and the tuning jobs' names.
+async fn jobs(
+    stack: &LocalStack,
+) -> (
+    BTreeMap<
+        String,
+        aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput,
+    >,
+    Vec<String>,
+) {
+    let client = aws_sdk_sagemaker::Client::new(&stack.config);
+    let mut training = BTreeMap::new();
+    let listed = client
+        .list_training_jobs()
+        .max_results(100)
+        .send()
+        .await
+        .expect("ListTrainingJobs");
+    for summary in listed.training_job_summaries() {
+        let name = summary.training_job_name().unwrap_or_default().to_string();
+        let described = client
+            .describe_training_job()
+            .training_job_name(&name)
+            .send()
+            .await
+            .expect("DescribeTrainingJob");
+        training.insert(name, described);
+    }
+    let tuning = client
+        .list_hyper_parameter_tuning_jobs()
+        .send()
+        .await
+        .expect("ListHyperParameterTuningJobs");
+    let tuning = tuning
+        .hyper_parameter_tuning_job_summaries()
+        .iter()
+        .map(|s| {
+            s.hyper_parameter_tuning_job_name()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    (training, tuning)
+}
+
+fn trained(outcomes: &[MessageOutcome]) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for outcome in outcomes {
+        if let MessageOutcome::Trained {
+            corpus_version,
+            models,
+        } = outcome
+        {
+            for m in models {
+                out.push((corpus_version.clone(), m.model.clone(), m.result.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_starts_one_job_per_model_and_replays_start_none() {
+    let stack = stack().await;
+    let config = test_config();
+    let mut burst = season();
+    burst.push((
+        "raw/locations.jsonl".into(),
+        fixture("corpus/locations.jsonl"),
+    ));
+    upload_and_ingest(&stack, &burst).await;
+
+    let outcomes = drain_train_queue(&stack, &config).await;
+    let version = read_json(&stack, "datasets/latest.json").await["version"]
+        .as_str()
+        .expect("version")
+        .to_string();
+    let superseded = outcomes
+        .iter()
+        .filter(|o| matches!(o, MessageOutcome::Superseded))
+        .count();
+    assert_eq!(
+        superseded,
+        burst.len() - 1,
+        "every event but the last names a replaced corpus: {outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, MessageOutcome::Requeued { .. })),
+        "the last waited for the quiet period"
+    );
+    let created: Vec<_> = trained(&outcomes)
+        .into_iter()
+        .filter(|(_, _, r)| r == "created")
+        .collect();
+    assert_eq!(created.len(), 4, "{created:?}");
+    assert!(
+        created.iter().all(|(v, _, _)| *v == version),
+        "jobs run on the complete corpus"
+    );
+
+    let (training, tuning) = jobs(&stack).await;
+    let names: Vec<_> = training.keys().cloned().collect();
+    assert_eq!(
+        names,
+        [
+            format!("chatbot-eleven-{version}"),
+            format!("chatbot-mike-{version}"),
+            format!("themes-{version}")
+        ]
+    );
+    assert_eq!(tuning, [format!("locations-{}", &version[..8])]);
+
+    // The request, as SageMaker recorded it.
+    let job = &training[&format!("chatbot-eleven-{version}")];
+    assert_eq!(job.enable_managed_spot_training(), Some(true));
+    let checkpoint = job.checkpoint_config().expect("checkpoint config");
+    assert_eq!(
+        checkpoint.s3_uri(),
+        Some(
+            format!(
+                "s3://{}/checkpoints/chatbot-eleven/{version}/",
+                stack.bucket
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(checkpoint.local_path(), Some("/opt/ml/checkpoints"));
+    let stopping = job.stopping_condition().expect("stopping condition");
+    assert_eq!(
+        (
+            stopping.max_runtime_in_seconds(),
+            stopping.max_wait_time_in_seconds()
+        ),
+        (Some(7200), Some(10800))
+    );
+    let hp = job.hyper_parameters().expect("hyperparameters");
+    assert_eq!(hp.get("character").map(String::as_str), Some("Eleven"));
+    assert_eq!(hp.get("learning_rate").map(String::as_str), Some("0.0002"));
+    assert_eq!(hp.get("corpus_version"), Some(&version));
+    let channel = &job.input_data_config()[0];
+    assert_eq!(channel.channel_name(), Some("train"));
+    let s3 = channel
+        .data_source()
+        .and_then(|d| d.s3_data_source())
+        .expect("s3 source");
+    assert_eq!(
+        s3.s3_uri(),
+        Some(
+            format!(
+                "s3://{}/datasets/{version}/chatbot/eleven.jsonl",
+                stack.bucket
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        job.output_data_config().and_then(|o| o.s3_output_path()),
+        Some(format!("s3://{}/training-output/chatbot-eleven/", stack.bucket).as_str())
+    );
+    let client = aws_sdk_sagemaker::Client::new(&stack.config);
+    let listed = client
+        .list_tags()
+        .resource_arn(job.training_job_arn().unwrap_or_default())
+        .send()
+        .await
+        .expect("ListTags");
+    let job_tags: BTreeMap<_, _> = listed
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        job_tags.get(tags::PROJECT).map(String::as_str),
+        Some("hawkins")
+    );
+    assert_eq!(
+        job_tags.get(tags::MODEL).map(String::as_str),
+        Some("chatbot-eleven")
+    );
+    assert_eq!(job_tags.get(tags::CORPUS_VERSION), Some(&version));
+
+    // Every event delivered three more times: nothing new starts.
+    for _ in 0..3 {
+        for (key, _) in &burst {
+            let report = deliver(&stack, event(Envelope::EventBridge, &stack.bucket, key)).await;
+            assert!(
+                !report.corpus.is_some_and(|c| c.latest_changed),
+                "a replay rewrote latest.json"
+            );
+        }
+        let mut body = event(
+            Envelope::EventBridge,
+            &stack.bucket,
+            hawkins::manifest::LATEST_KEY,
+        );
+        let head = {
+            use hawkins::store::ObjectStore;
+            stack
+                .store()
+                .head(hawkins::manifest::LATEST_KEY)
+                .await
+                .expect("head")
+                .expect("latest")
+        };
+        body["detail"]["object"]["version-id"] = head.revision.into();
+        stack
+            .sqs()
+            .send_message()
+            .queue_url(&stack.train_queue_url)
+            .message_body(body.to_string())
+            .send()
+            .await
+            .expect("send");
+    }
+    let replayed = drain_train_queue(&stack, &config).await;
+    assert!(
+        trained(&replayed).iter().all(|(_, _, r)| r == "unchanged"),
+        "{replayed:?}"
+    );
+    let (again, tuning_again) = jobs(&stack).await;
+    assert_eq!((again.len(), tuning_again.len()), (3, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_episode_later_starts_the_next_jobs_of_the_models_it_changes() {
+    let stack = stack().await;
+    let config = test_config();
+    let mut burst = season();
+    burst.push((
+        "raw/locations.jsonl".into(),
+        fixture("corpus/locations.jsonl"),
+    ));
+    upload_and_ingest(&stack, &burst).await;
+    drain_train_queue(&stack, &config).await;
+    let first = read_json(&stack, "datasets/latest.json").await["version"]
+        .as_str()
+        .expect("v")
+        .to_string();
+
+    let (key, mut bytes) = season().swap_remove(2);
+    bytes.extend_from_slice(b"\r\n92\r\n00:09:05,000 --> 00:09:07,000\r\nMIKE: One more thing.\r\n\r\n93\r\n00:09:07,100 --> 00:09:09,000\r\nELEVEN: Friends don't lie.\r\n");
+    upload_and_ingest(&stack, &[(key, bytes)]).await;
+    let outcomes = drain_train_queue(&stack, &config).await;
+    let second = read_json(&stack, "datasets/latest.json").await["version"]
+        .as_str()
+        .expect("v")
+        .to_string();
+    assert_ne!(first, second);
+    let results: BTreeMap<_, _> = trained(&outcomes)
+        .into_iter()
+        .map(|(_, m, r)| (m, r))
+        .collect();
+    assert_eq!(
+        results.get("chatbot-eleven").map(String::as_str),
+        Some("created")
+    );
+    assert_eq!(
+        results.get("chatbot-mike").map(String::as_str),
+        Some("created")
+    );
+    assert_eq!(results.get("themes").map(String::as_str), Some("created"));
+    assert_eq!(
+        results.get("locations").map(String::as_str),
+        Some("unchanged"),
+        "its dataset did not change"
+    );
+    let (training, _) = jobs(&stack).await;
+    assert!(training.contains_key(&format!("chatbot-eleven-{second}")));
+    assert_eq!(training.len(), 6);
+}
