@@ -1,10 +1,14 @@
 """infra/template.yaml against the workspace and the sample events, without AWS.
 
 - every function in the workspace is deployed, and every deployed function is built from the
-  workspace, with what each function needs around it (log group, alarms, dead-letter queue);
+  workspace, with what each function needs around it (log group, alarms, an event path that ends
+  in an alarmed dead-letter queue, whether the rule invokes it or feeds its SQS queue);
 - the environment each function reads at start is set by the template;
 - the event rules route the sample events as intended (EventBridge patterns evaluated by the
-  pinned local AWS, moto, the same matcher the local run uses);
+  pinned local AWS, moto, the same matcher the local run uses): uploads to ingest, new corpus
+  versions to the train queue;
+- the roles grant what the functions and jobs call and no more (no writes to raw/, the execution
+  role passed only to SageMaker, the token secret only when one is named);
 - the SAM transform accepts the template and the dashboard body is valid JSON.
 """
 
@@ -153,14 +157,58 @@ def rules_targeting(logical_id: str) -> list[tuple[str, dict]]:
     ]
 
 
+def mappings_into(function_id: str) -> list[tuple[str, dict]]:
+    """The event source mappings (queues) that invoke `function_id`."""
+    return [
+        (mapping_id, mapping["Properties"])
+        for mapping_id, mapping in resources_of("AWS::Lambda::EventSourceMapping").items()
+        if stack.ref_name(mapping["Properties"].get("FunctionName")) == function_id
+    ]
+
+
+def queue_policy_statements(queue_id: str) -> list[dict]:
+    return [
+        statement
+        for policy in resources_of("AWS::SQS::QueuePolicy").values()
+        if any(stack.ref_name(q) == queue_id for q in policy["Properties"]["Queues"])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def check_rule_target(rule_id: str, target: dict) -> str:
+    """A rule's target retries and has an SQS dead-letter queue that lets only this rule send."""
+    assert "RetryPolicy" in target, f"{rule_id}: target without a RetryPolicy"
+    queue = stack.ref_name(target.get("DeadLetterConfig", {}).get("Arn"))
+    assert queue in resources_of("AWS::SQS::Queue"), f"{rule_id}: target without an SQS dead-letter queue"
+    assert_only_rule_sends(queue, rule_id)
+    return queue
+
+
+def assert_only_rule_sends(queue_id: str, rule_id: str):
+    allows = [s for s in queue_policy_statements(queue_id) if s["Effect"] == "Allow"]
+    assert allows, f"{queue_id}: no queue policy lets {rule_id} send"
+    for statement in allows:
+        assert statement["Principal"] == {"Service": "events.amazonaws.com"}, f"{queue_id}: {statement['Principal']}"
+        assert statement["Action"] == "sqs:SendMessage", f"{queue_id}: {statement['Action']}"
+        assert stack.ref_name(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule_id, (
+            f"{queue_id}: only {rule_id} may send"
+        )
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.logical_id)
+def test_every_function_has_an_event_path(function: stack.TemplateFunction):
+    assert rules_targeting(function.logical_id) or mappings_into(function.logical_id), (
+        f"{function.logical_id}: no rule targets it and no queue is mapped to it"
+    )
+
+
 @pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.logical_id)
 def test_every_event_path_into_a_function_ends_in_an_alarmed_dead_letter_queue(function: stack.TemplateFunction):
     queues = set()
+    # A rule that invokes the function: its target's retries and DLQ, the invoke permission, and
+    # Lambda's own retries (asynchronous invocation) ending in a DLQ as well.
     for rule_id, target in rules_targeting(function.logical_id):
-        assert "RetryPolicy" in target, f"{rule_id}: target without a RetryPolicy"
-        queue = stack.ref_name(target.get("DeadLetterConfig", {}).get("Arn"))
-        assert queue in resources_of("AWS::SQS::Queue"), f"{rule_id}: target without an SQS dead-letter queue"
-        queues.add(queue)
+        queues.add(check_rule_target(rule_id, target))
         permissions = [
             p["Properties"]
             for p in resources_of("AWS::Lambda::Permission").values()
@@ -178,25 +226,87 @@ def test_every_event_path_into_a_function_ends_in_an_alarmed_dead_letter_queue(f
         destination = stack.ref_name(configs[0].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"))
         assert destination in resources_of("AWS::SQS::Queue")
         queues.add(destination)
+    # A queue mapped to the function: the queue's redrive to a DLQ, and every rule feeding the
+    # queue with its own retries and DLQ, the queue letting only that rule send.
+    for mapping_id, _mapping in mappings_into(function.logical_id):
+        source = stack.ref_name(_mapping.get("EventSourceArn"))
+        assert source in resources_of("AWS::SQS::Queue"), f"{mapping_id}: EventSourceArn must be a queue of this template"
+        queues.add(source)
+        redrive = RESOURCES[source]["Properties"].get("RedrivePolicy", {})
+        dead_letters = stack.ref_name(redrive.get("deadLetterTargetArn"))
+        assert dead_letters in resources_of("AWS::SQS::Queue"), f"{source}: no redrive policy to a dead-letter queue"
+        assert 1 <= redrive.get("maxReceiveCount", 0) <= 10, f"{source}: maxReceiveCount"
+        retention = RESOURCES[source]["Properties"].get("MessageRetentionPeriod", 345600)
+        assert RESOURCES[dead_letters]["Properties"].get("MessageRetentionPeriod", 345600) > retention, (
+            f"{dead_letters} must keep messages longer than {source} (a message's age counts from its first send)"
+        )
+        queues.add(dead_letters)
+        feeding = rules_targeting(source)
+        assert feeding, f"no rule puts events on {source}"
+        for rule_id, target in feeding:
+            queues.add(check_rule_target(rule_id, target))
+            assert_only_rule_sends(source, rule_id)
     for queue in queues:
         assert "KmsMasterKeyId" in RESOURCES[queue]["Properties"], f"{queue} is not encrypted"
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in queue_policy_statements(queue)
+        ), f"{queue} accepts requests without TLS"
+    for queue in queues - {stack.ref_name(m.get("EventSourceArn")) for _, m in mappings_into(function.logical_id)}:
         alarmed = [
             a
             for a in resources_of("AWS::CloudWatch::Alarm").values()
             if a["Properties"].get("Namespace") == "AWS/SQS"
+            and a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
             and any(refers_to(d.get("Value"), queue) for d in a["Properties"].get("Dimensions", []))
+            and any(refers_to(x, "AlertTopic") for x in a["Properties"].get("AlarmActions", []))
         ]
         assert alarmed, f"no alarm when {queue} holds messages"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.logical_id)
+def test_queues_into_a_function_report_failures_per_message_and_outlast_it(function: stack.TemplateFunction):
+    for mapping_id, mapping in mappings_into(function.logical_id):
+        assert mapping.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], (
+            f"{mapping_id}: without ReportBatchItemFailures one failure redelivers the whole batch"
+        )
+        assert 1 <= mapping.get("BatchSize", 10) <= 10, f"{mapping_id}: a small batch"
+        queue = RESOURCES[stack.ref_name(mapping["EventSourceArn"])]["Properties"]
+        window = mapping.get("MaximumBatchingWindowInSeconds", 0)
+        assert queue.get("VisibilityTimeout", 30) >= 6 * function.properties["Timeout"] + window, (
+            f"{mapping_id}: the queue's visibility timeout must be at least six times the function's timeout"
+        )
+        # The mapping polls with the function's role.
+        role = stack.ref_name(function.properties["Role"])
+        granted = {
+            action
+            for statement in policy_statements(role)
+            if any(stack.ref_name(r) == stack.ref_name(mapping["EventSourceArn"]) for r in as_list(statement["Resource"]))
+            for action in as_list(statement["Action"])
+        }
+        needed = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+        assert needed <= granted, f"{role} lacks {sorted(needed - granted)} on the mapped queue"
 
 
 # --- event routing --------------------------------------------------------------------------------
 
 
-def ingest_pattern() -> dict:
-    targets = rules_targeting("IngestFunction")
-    assert len(targets) == 1, "ingest has exactly one rule"
+def pattern_into(function_id: str) -> dict:
+    """The pattern of the one rule whose events reach `function_id`, directly or through its queue."""
+    targets = rules_targeting(function_id)
+    for _, mapping in mappings_into(function_id):
+        targets += rules_targeting(stack.ref_name(mapping["EventSourceArn"]))
+    assert len(targets) == 1, f"{function_id} is reached by exactly one rule, found {[t[0] for t in targets]}"
     rule_id = targets[0][0]
     return stack.resolve(RESOURCES[rule_id]["Properties"]["EventPattern"], REFS)
+
+
+def ingest_pattern() -> dict:
+    return pattern_into("IngestFunction")
+
+
+def train_pattern() -> dict:
+    return pattern_into("TrainFunction")
 
 
 def object_created(key: str, bucket: str = SAMPLE_BUCKET, detail_type: str = "Object Created") -> dict:
@@ -259,6 +369,44 @@ def test_other_buckets_and_other_event_types_are_not_routed_to_ingest():
     assert not matches(pattern, {**object_created(key), "source": "custom.s3"})
 
 
+def test_a_new_corpus_version_is_routed_to_the_train_queue():
+    assert matches(train_pattern(), object_created("datasets/latest.json"))
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "datasets/latest.json.tmp",
+        "datasets/abc/manifest.json",
+        "datasets/0123456789abcdef/manifest.json",
+        "datasets/0123456789abcdef/chatbot/eleven.jsonl",
+        "datasets/LATEST.JSON",
+        "datasets/latest.json/",
+        "datasets/old/latest.json",
+        "xdatasets/latest.json",
+        "raw/datasets/latest.json",
+        "state/training/chatbot-eleven.json",
+        "raw/Stranger.Things.S02E03.720p.HI.srt",
+    ],
+)
+def test_other_objects_are_not_routed_to_train(key: str):
+    assert not matches(train_pattern(), object_created(key))
+
+
+def test_other_buckets_and_other_event_types_are_not_routed_to_train():
+    pattern = train_pattern()
+    key = "datasets/latest.json"
+    assert not matches(pattern, object_created(key, bucket="someone-elses-bucket"))
+    assert not matches(pattern, object_created(key, detail_type="Object Deleted"))
+    assert not matches(pattern, {**object_created(key), "source": "custom.s3"})
+
+
+def test_ingest_and_train_see_different_objects():
+    # Ingest writes latest.json: were it routed back to ingest, each corpus would trigger another.
+    assert not matches(ingest_pattern(), object_created("datasets/latest.json"))
+    assert not matches(train_pattern(), SAMPLE)
+
+
 def filters(node) -> list[dict]:
     """Every filter object (`{"prefix": ...}`, `{"wildcard": ...}`) in a pattern."""
     found = []
@@ -288,7 +436,15 @@ def test_rules_use_only_the_operators_the_local_router_implements(rule_id: str):
 
 @pytest.mark.parametrize(
     "name",
-    ["BucketName", "AlertTopicArn", "SageMakerExecutionRoleArn", "IngestFunctionName", "DashboardName"],
+    [
+        "BucketName",
+        "AlertTopicArn",
+        "SageMakerExecutionRoleArn",
+        "IngestFunctionName",
+        "TrainFunctionName",
+        "TrainQueueUrl",
+        "DashboardName",
+    ],
 )
 def test_outputs_the_cli_reads(name: str):
     assert name in TEMPLATE["Outputs"]
@@ -331,6 +487,114 @@ def test_sagemaker_role_reads_datasets_and_writes_only_output_and_checkpoints():
         if "s3:PutObject" in actions:
             assert all(re.search(r"/(training-output|checkpoints)/\*", r) for r in resources), resources
         assert "iam:PassRole" not in actions
+
+
+def test_only_train_passes_a_role_and_only_the_execution_role_to_sagemaker():
+    passing = []
+    for role_id in resources_of("AWS::IAM::Role"):
+        for statement in policy_statements(role_id):
+            if "iam:PassRole" not in as_list(statement["Action"]):
+                continue
+            passing.append(role_id)
+            assert as_list(statement["Action"]) == ["iam:PassRole"], f"{role_id}: PassRole in its own statement"
+            assert [stack.ref_name(r) for r in as_list(statement["Resource"])] == ["SageMakerExecutionRole"], role_id
+            assert statement.get("Condition") == {
+                "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+            }, f"{role_id}: the role may be passed to SageMaker only"
+    assert passing == ["TrainRole"], passing
+
+
+def test_train_starts_only_tagged_jobs_in_its_own_account_and_region():
+    allowed = {"sagemaker:CreateTrainingJob", "sagemaker:CreateHyperParameterTuningJob", "sagemaker:AddTags"}
+    granted = set()
+    for statement in policy_statements("TrainRole"):
+        actions = {a for a in as_list(statement["Action"]) if a.startswith("sagemaker:")}
+        if not actions:
+            continue
+        assert actions <= allowed, sorted(actions - allowed)
+        granted |= actions
+        for resource in as_list(statement["Resource"]):
+            assert isinstance(resource, stack._Tag) and resource.name == "Sub", resource
+            assert re.fullmatch(
+                r"arn:\$\{AWS::Partition\}:sagemaker:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
+                r"(training-job|hyper-parameter-tuning-job)/\*",
+                resource.value,
+            ), resource.value
+        # The tag key every job carries (shared/src/training.rs, tags::PROJECT).
+        assert statement.get("Condition") == {"Null": {"aws:RequestTag/hawkins:project": "false"}}
+    assert granted == allowed, sorted(allowed - granted)
+
+
+def test_train_reads_the_corpus_manifest_and_writes_only_its_state():
+    for statement in policy_statements("TrainRole"):
+        actions = set(as_list(statement["Action"]))
+        resources = [str(r) for r in as_list(statement["Resource"])]
+        assert not actions & {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:*"}
+        if "s3:GetObject" in actions:
+            assert all(re.search(r"/(datasets|state/training)/\*", r) for r in resources), resources
+        if "s3:PutObject" in actions:
+            assert all(r.endswith("/state/training/*'") for r in resources), resources
+
+
+def test_the_token_secret_is_readable_only_when_the_parameter_names_one():
+    statements = RESOURCES["SageMakerExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    found = []
+    for statement in statements:
+        conditional = isinstance(statement, stack._Tag) and statement.name == "If"
+        body = statement.value[1] if conditional else statement
+        reads_secrets = any(a.startswith("secretsmanager:") for a in as_list(body["Action"]))
+        decrypts_secrets = "kms:EncryptionContext:SecretARN" in body.get("Condition", {}).get("StringEquals", {})
+        if not (reads_secrets or decrypts_secrets):
+            continue
+        assert conditional and statement.value[0] == "HasHuggingFaceTokenSecret", body["Sid"]
+        assert statement.value[2] == stack._Tag("Ref", "AWS::NoValue"), body["Sid"]
+        found.append(body)
+    secret, key = sorted(found, key=lambda b: b["Sid"])
+    assert secret["Action"] == "secretsmanager:GetSecretValue"
+    assert secret["Resource"] == stack._Tag("Ref", "HuggingFaceTokenSecretArn")
+    assert key["Action"] == "kms:Decrypt"
+    assert key["Condition"]["StringEquals"] == {
+        "kms:EncryptionContext:SecretARN": stack._Tag("Ref", "HuggingFaceTokenSecretArn")
+    }
+    assert key["Condition"]["StringLike"] == {"kms:ViaService": "secretsmanager.*.amazonaws.com"}
+    assert TEMPLATE["Parameters"]["HuggingFaceTokenSecretArn"]["Default"] == ""
+
+
+def test_the_quiet_period_reaches_train_only_when_set():
+    train = next(f for f in FUNCTIONS if f.binary == "train")
+    variable = train.properties["Environment"]["Variables"]["HAWKINS_QUIET_PERIOD_SECONDS"]
+    assert variable == stack._Tag(
+        "If", ["HasQuietPeriod", stack._Tag("Ref", "QuietPeriodSeconds"), stack._Tag("Ref", "AWS::NoValue")]
+    ), "unset when the parameter is empty, so the function takes infra/hawkins.toml's value"
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        ("1", True),
+        ("300", True),
+        ("9999", True),
+        ("10000", True),
+        ("79999", True),
+        ("85999", True),
+        ("86399", True),
+        ("86400", True),
+        ("0", False),
+        ("030", False),
+        ("86401", False),
+        ("86500", False),
+        ("87000", False),
+        ("99999", False),
+        ("100000", False),
+        ("1.5", False),
+        (" 300", False),
+    ],
+)
+def test_the_quiet_period_parameter_takes_what_train_accepts(value: str, accepted: bool):
+    # The function refuses anything outside 1..=86400 at start (hawkins::training::quiet_seconds).
+    pattern = TEMPLATE["Parameters"]["QuietPeriodSeconds"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) == accepted
 
 
 def test_dashboard_body_is_valid_json():

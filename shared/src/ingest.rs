@@ -104,13 +104,7 @@ pub fn plan_source(
 ) -> Result<SourcePlan, Rejection> {
     let size = object.bytes.len() as u64;
     if size > MAX_UPLOAD_BYTES {
-        return Err(Rejection::new(
-            "too_large",
-            None,
-            format!(
-                "the file is {size} bytes; Hawkins reads files up to {MAX_UPLOAD_BYTES} bytes (an episode is well under 1 MB): split it or check it is the right file"
-            ),
-        ));
+        return Err(too_large(size));
     }
     let decoded = text::decode(&object.bytes)?;
     let speaker_of = |label: &str| cast.resolve(label).map(str::to_string);
@@ -192,6 +186,16 @@ pub fn plan_source(
     Ok(SourcePlan { processed, entry })
 }
 
+fn too_large(size: u64) -> Rejection {
+    Rejection::new(
+        "too_large",
+        None,
+        format!(
+            "the file is {size} bytes; Hawkins reads files up to {MAX_UPLOAD_BYTES} bytes (an episode is well under 1 MB): split it or check it is the right file"
+        ),
+    )
+}
+
 fn episode_lines(episode: &str, lines: &[Line], counts: &mut Counts) -> Vec<u8> {
     let mut out = Vec::with_capacity(lines.len() * 96);
     for line in lines {
@@ -251,8 +255,10 @@ pub fn quarantine_keys(raw_key: &str) -> (String, String) {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QuarantineReason<'a> {
     pub raw_key: &'a str,
+    /// The upload's SHA-256 (or `revision:<S3 revision>` for a file refused unread).
     pub raw_sha256: String,
-    pub copy_key: &'a str,
+    /// Where the copy is; `None` for a file too large to copy.
+    pub copy_key: Option<&'a str>,
     pub reason: &'a Rejection,
     pub action: String,
 }
@@ -269,19 +275,22 @@ pub fn quarantine_alert(location: &str, reason: &QuarantineReason<'_>) -> Alert 
     if subject.chars().count() > 100 {
         subject = subject.chars().take(99).collect::<String>() + "…";
     }
+    let (_, reason_key) = quarantine_keys(reason.raw_key);
+    let kept = match reason.copy_key {
+        Some(copy) => format!("a copy is in {location}/{copy} and this reason in {location}/{reason_key}"),
+        None => format!("this reason is in {location}/{reason_key}"),
+    };
     let body = format!(
         "Hawkins could not process an uploaded file.\n\n\
          File:    {location}/{raw}\n\
          Problem: {code}{at}: {message}\n\n\
          What to do: {action}\n\n\
-         The upload itself is untouched; a copy and this reason are in {location}/{copy} and \
-         {location}/{copy}.reason.json. The corpus keeps using the previous good version of \
-         this source, if there was one.\n",
+         The upload itself is untouched; {kept}. The corpus keeps using the previous good \
+         version of this source, if there was one.\n",
         raw = reason.raw_key,
         code = reason.reason.code,
         message = reason.reason.message,
         action = reason.action,
-        copy = reason.copy_key,
     );
     let attributes = BTreeMap::from([
         ("code".to_string(), reason.reason.code.clone()),
@@ -553,12 +562,22 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
                 why: e.to_string(),
             });
         }
+        let gone = || ObjectOutcome::Ignored {
+            key: key.into(),
+            why: "the object no longer exists (deleted after the event was sent)".into(),
+        };
+        // Look before reading: a file too large for the function is refused unread, so no upload
+        // can exhaust its memory.
+        let Some(head) = self.store.head(key).await? else {
+            return Ok(gone());
+        };
+        if let Some(size) = head.size.filter(|size| *size > MAX_UPLOAD_BYTES) {
+            let content = format!("revision:{}", head.revision);
+            return self.quarantine_with(key, content, None, too_large(size)).await;
+        }
         match self.store.get(key).await? {
             Some(object) => self.upload(key, &object).await,
-            None => Ok(ObjectOutcome::Ignored {
-                key: key.into(),
-                why: "the object no longer exists (deleted after the event was sent)".into(),
-            }),
+            None => Ok(gone()),
         }
     }
 
@@ -661,11 +680,24 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
         object: &Object,
         rejection: Rejection,
     ) -> Result<ObjectOutcome, IngestError> {
+        let content = sha256_hex(&object.bytes);
+        self.quarantine_with(key, content, Some(object.bytes.clone()), rejection).await
+    }
+
+    /// Quarantines an upload identified by `content` (its hash, or its S3 revision when it was not
+    /// read), copying `copy` when there is one.
+    async fn quarantine_with(
+        &self,
+        key: &str,
+        content: String,
+        copy: Option<Vec<u8>>,
+        rejection: Rejection,
+    ) -> Result<ObjectOutcome, IngestError> {
         let (copy_key, reason_key) = quarantine_keys(key);
         let reason = QuarantineReason {
             raw_key: key,
-            raw_sha256: sha256_hex(&object.bytes),
-            copy_key: &copy_key,
+            raw_sha256: content,
+            copy_key: copy.as_ref().map(|_| copy_key.as_str()),
             action: action_for(&rejection.code),
             reason: &rejection,
         };
@@ -679,9 +711,11 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
                 .publish(&quarantine_alert(&self.location, &reason))
                 .await?;
         }
-        self.store
-            .put_if_changed(&copy_key, object.bytes.clone(), "application/octet-stream")
-            .await?;
+        if let Some(bytes) = copy {
+            self.store
+                .put_if_changed(&copy_key, bytes, "application/octet-stream")
+                .await?;
+        }
         self.store
             .put_if_changed(&reason_key, reason_bytes, "application/json")
             .await?;
@@ -938,5 +972,102 @@ impl Retry for HandlerError {
             HandlerError::Event(_) => false,
             HandlerError::Ingest(e) => e.retryable(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AlertLog, MemStore};
+
+    const EPISODE: &str = "1\r\n00:00:01,000 --> 00:00:02,000\r\nMIKE: Where is he?\r\n\r\n2\r\n00:00:02,500 --> 00:00:04,000\r\nELEVEN: Gone.\r\n";
+
+    fn run<T>(future: impl std::future::Future<Output = T>) -> T {
+        match tokio::runtime::Builder::new_current_thread().build() {
+            Ok(runtime) => runtime.block_on(future),
+            Err(e) => panic!("runtime: {e}"),
+        }
+    }
+
+    fn ingest<'a>(store: &'a MemStore, alerts: &'a AlertLog) -> Ingest<'a, MemStore, AlertLog> {
+        Ingest { store, notifier: alerts, location: "mem".into(), network_window: DEFAULT_NETWORK_WINDOW }
+    }
+
+    #[test]
+    fn a_second_delivery_writes_nothing() {
+        let (store, alerts) = (MemStore::new(), AlertLog::default());
+        store.insert("raw/S01E01.srt", EPISODE.as_bytes());
+        let ingest = ingest(&store, &alerts);
+        run(async {
+            let first = ingest.object("raw/S01E01.srt").await.expect("first");
+            assert!(matches!(first, ObjectOutcome::Processed { changed: true, .. }), "{first:?}");
+            let corpus = ingest.corpus().await.expect("corpus");
+            assert!(corpus.latest_changed && corpus.written > 0);
+            let puts = store.puts();
+            let again = ingest.object("raw/S01E01.srt").await.expect("again");
+            assert!(matches!(again, ObjectOutcome::Processed { changed: false, .. }), "{again:?}");
+            let corpus = ingest.corpus().await.expect("corpus");
+            assert_eq!((corpus.written, corpus.latest_changed), (0, false));
+            assert_eq!(store.puts(), puts);
+        });
+    }
+
+    #[test]
+    fn a_file_too_large_is_refused_unread_and_alerted_once() {
+        let (store, alerts) = (MemStore::new(), AlertLog::default());
+        store.insert("raw/huge.srt", &vec![b'a'; MAX_UPLOAD_BYTES as usize + 1]);
+        let ingest = ingest(&store, &alerts);
+        run(async {
+            for _ in 0..2 {
+                let outcome = ingest.object("raw/huge.srt").await.expect("outcome");
+                let ObjectOutcome::Quarantined { reason, .. } = outcome else {
+                    panic!("{outcome:?}");
+                };
+                assert_eq!(reason.code, "too_large");
+            }
+        });
+        assert_eq!(alerts.alerts().len(), 1);
+        let keys: Vec<_> = store.snapshot().into_keys().collect();
+        assert_eq!(keys, ["quarantine/huge.srt.reason.json", "raw/huge.srt"], "no copy of a file refused unread");
+    }
+
+    #[test]
+    fn a_bad_upload_keeps_the_good_version_in_use() {
+        let (store, alerts) = (MemStore::new(), AlertLog::default());
+        let ingest = ingest(&store, &alerts);
+        run(async {
+            store.insert("raw/S01E01.srt", EPISODE.as_bytes());
+            ingest.object("raw/S01E01.srt").await.expect("good");
+            let good = ingest.corpus().await.expect("corpus").version;
+            store.insert("raw/S01E01.srt", b"these are notes, not subtitles\n");
+            let bad = ingest.object("raw/S01E01.srt").await.expect("bad");
+            assert!(matches!(bad, ObjectOutcome::Quarantined { alerted: true, .. }), "{bad:?}");
+            assert_eq!(ingest.corpus().await.expect("corpus").version, good);
+        });
+        assert_eq!(store.snapshot().get("raw/S01E01.srt").map(Vec::as_slice), Some(b"these are notes, not subtitles\n".as_slice()));
+    }
+
+    #[test]
+    fn newer_uploads_supersede_older_ones() {
+        let entry = |key: &str, time| SourceEntry {
+            id: "subtitles/S01E01".into(),
+            kind: SourceKind::Subtitles,
+            name: "S01E01".into(),
+            raw_key: key.into(),
+            raw_sha256: String::new(),
+            raw_bytes: 0,
+            processor: PROCESSOR.into(),
+            raw_last_modified: time,
+            encoding: None,
+            processed_key: String::new(),
+            processed_sha256: String::new(),
+            counts: Counts::default(),
+            warnings: Vec::new(),
+            warnings_total: 0,
+        };
+        assert!(supersedes(None, "raw/a.srt", Some(5)));
+        assert!(supersedes(Some(&entry("raw/a.srt", Some(9))), "raw/a.srt", Some(5)), "same key: read at its current content");
+        assert!(!supersedes(Some(&entry("raw/b.srt", Some(9))), "raw/a.srt", Some(5)), "an older upload under another name");
+        assert!(supersedes(Some(&entry("raw/b.srt", Some(5))), "raw/a.srt", Some(9)));
     }
 }

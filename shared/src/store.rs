@@ -28,6 +28,8 @@ pub struct Head {
     pub revision: String,
     /// Seconds since the epoch.
     pub last_modified: Option<i64>,
+    /// Bytes.
+    pub size: Option<u64>,
 }
 
 /// Did a write change anything?
@@ -169,6 +171,7 @@ impl ObjectStore for MemStore {
         Ok(self.lock().get(key).map(|(bytes, _)| Head {
             revision: sha256_hex(bytes),
             last_modified: None,
+            size: Some(bytes.len() as u64),
         }))
     }
 
@@ -266,6 +269,7 @@ impl ObjectStore for DirStore {
         Ok(Some(Head {
             revision: sha256_hex(&object.bytes),
             last_modified,
+            size: Some(object.bytes.len() as u64),
         }))
     }
 

@@ -120,6 +120,7 @@ impl ObjectStore for S3Store {
                     .unwrap_or_default()
                     .to_string(),
                 last_modified: head.last_modified().map(|t| t.secs()),
+                size: head.content_length().and_then(|n| u64::try_from(n).ok()),
             })),
             Err(err) if matches!(err.as_service_error(), Some(HeadObjectError::NotFound(_))) => {
                 Ok(None)

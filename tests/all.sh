@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Every test of the project, from a fresh machine: the Rust workspace (unit, property and
+# end-to-end tests on the local AWS, which installs itself into .venv), the infrastructure checks
+# (cfn-lint, checkov, routing and wiring tests) and the training container's tests (CPU, tiny
+# models). Each part installs what it needs on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== Rust workspace"
+cargo test --workspace --locked
+
+echo "== Infrastructure template"
+bash infra/checks.sh
+
+echo "== Training container"
+bash docker/test.sh
