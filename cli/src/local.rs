@@ -11,6 +11,9 @@ use hawkins::store::ObjectStore;
 use crate::preprocess::collect;
 use crate::summary::Summary;
 
+/// The quiet period of the local run: short, so the run ends in seconds.
+const LOCAL_QUIET_SECONDS: u32 = 3;
+
 /// The workspace root: where `.venv` and the samples live.
 pub fn root() -> Result<PathBuf> {
     let mut dir = std::env::current_dir()?;
@@ -67,9 +70,16 @@ pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
         )
         .await
         .with_context(|| format!("ingest of {key}"))?;
+        stack.route_latest(&report).await?;
         outcomes.extend(report.objects);
         corpus = report.corpus.or(corpus);
     }
+    let config = hawkins::config::load(&root.join("infra/hawkins.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    eprintln!(
+        "training: waiting {LOCAL_QUIET_SECONDS} s of quiet (the deployed stack waits {} s), then starting the jobs",
+        config.pipeline.quiet_period_seconds
+    );
+    let trained = stack.drain_train_queue(&config, LOCAL_QUIET_SECONDS).await?;
     let delivered = stack.delivered().await?;
     let alerts = delivered
         .into_iter()
@@ -82,7 +92,8 @@ pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
             id: String::new(),
         })
         .collect();
-    let summary = Summary::read(&store, outcomes, corpus, alerts).await?;
+    let mut summary = Summary::read(&store, outcomes, corpus, alerts).await?;
+    summary.add_training(&trained);
     std::fs::create_dir_all(out)?;
     for page in [
         "processed/network/corpus.html",

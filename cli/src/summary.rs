@@ -26,6 +26,10 @@ pub struct Summary {
     pub corpus: Option<CorpusOutcome>,
     pub manifest: Option<CorpusManifest>,
     pub alerts: Vec<String>,
+    /// Jobs started: (model, job name, created or already there).
+    pub jobs: Vec<(String, String, String)>,
+    /// Models without a job, and why.
+    pub skipped: Vec<(String, String)>,
 }
 
 impl Summary {
@@ -63,6 +67,8 @@ impl Summary {
             corpus,
             manifest,
             alerts: alerts.into_iter().map(|a| a.subject).collect(),
+            jobs: Vec::new(),
+            skipped: Vec::new(),
         };
         for outcome in outcomes {
             match outcome {
@@ -100,6 +106,20 @@ impl Summary {
         }
         summary.episodes = episodes.len();
         Ok(summary)
+    }
+
+    /// Adds what the train function did.
+    pub fn add_training(&mut self, outcomes: &[hawkins::training::MessageOutcome]) {
+        for outcome in outcomes {
+            if let hawkins::training::MessageOutcome::Trained { models, .. } = outcome {
+                for m in models {
+                    match &m.job_name {
+                        Some(job) => self.jobs.push((m.model.clone(), job.clone(), m.result.clone())),
+                        None => self.skipped.push((m.model.clone(), m.result.clone())),
+                    }
+                }
+            }
+        }
     }
 
     pub fn text(&self, page: &Path) -> String {
@@ -172,6 +192,15 @@ impl Summary {
                 "  files written {}, unchanged {}",
                 corpus.written, corpus.unchanged
             );
+        }
+        if !self.jobs.is_empty() || !self.skipped.is_empty() {
+            let _ = writeln!(out, "  training jobs started: {}", self.jobs.len());
+            for (model, job, result) in &self.jobs {
+                let _ = writeln!(out, "    {model:<22} {job} ({result})");
+            }
+            for (model, why) in &self.skipped {
+                let _ = writeln!(out, "    {model:<22} no job: {why}");
+            }
         }
         for (key, reason) in &self.quarantined {
             let _ = writeln!(out, "  QUARANTINED {key}: {reason}");

@@ -115,30 +115,9 @@ pub async fn read_json(stack: &LocalStack, key: &str) -> Value {
 /// Stands in for the EventBridge rule that puts "Object Created" events of
 /// `datasets/latest.json` on the train queue: call it after an ingest delivery.
 pub async fn route_latest(stack: &LocalStack, report: &EventReport) {
-    use hawkins::store::ObjectStore;
-    if !report.corpus.as_ref().is_some_and(|c| c.latest_changed) {
-        return;
+    if let Err(e) = stack.route_latest(report).await {
+        panic!("routing latest.json: {e}");
     }
-    let head = stack
-        .store()
-        .head(hawkins::manifest::LATEST_KEY)
-        .await
-        .expect("HeadObject")
-        .expect("latest.json was just written");
-    let mut body = event(
-        Envelope::EventBridge,
-        &stack.bucket,
-        hawkins::manifest::LATEST_KEY,
-    );
-    body["detail"]["object"]["version-id"] = head.revision.clone().into();
-    stack
-        .sqs()
-        .send_message()
-        .queue_url(&stack.train_queue_url)
-        .message_body(body.to_string())
-        .send()
-        .await
-        .expect("SendMessage");
 }
 
 /// The model config the training tests use.
@@ -150,89 +129,13 @@ pub fn test_config() -> hawkins::config::Config {
     }
 }
 
-/// Runs the train function over its queue, as the SQS event source would, until the queue has
-/// been empty past every requeued message's delay. Returns every outcome.
+/// Runs the train function over its queue until it settles (see `LocalStack::drain_train_queue`).
 pub async fn drain_train_queue(
     stack: &LocalStack,
     config: &hawkins::config::Config,
 ) -> Vec<hawkins::training::MessageOutcome> {
-    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-    use hawkins::training::{MessageOutcome, StackSettings, Trainer, handle_batch};
-    let store = stack.store();
-    let jobs = hawkins::aws::sagemaker::SageMakerJobs::from_config(&stack.config);
-    let queue = hawkins::aws::sqs::SqsQueue::from_config(&stack.config, &stack.train_queue_url);
-    let settings = StackSettings::from_role(
-        &stack.bucket,
-        "arn:aws:iam::123456789012:role/hawkins-sagemaker",
-        "us-east-1",
-        &config.pipeline.project_tag,
-    )
-    .expect("role");
-    let trainer = Trainer {
-        store: &store,
-        jobs: &jobs,
-        queue: &queue,
-        config,
-        stack: &settings,
-        quiet_seconds: config.pipeline.quiet_period_seconds,
-    };
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default()
-    };
-    let started = std::time::Instant::now();
-    let mut quiet_until = now();
-    let mut outcomes = Vec::new();
-    while started.elapsed() < std::time::Duration::from_secs(120) {
-        let received = stack
-            .sqs()
-            .receive_message()
-            .queue_url(&stack.train_queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .expect("ReceiveMessage");
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
-            if now() > quiet_until + 1 {
-                return outcomes;
-            }
-            continue;
-        }
-        let mut records = Vec::new();
-        for message in &messages {
-            let mut record = SqsMessage::default();
-            record.message_id = message.message_id.clone();
-            record.body = message.body.clone();
-            records.push(record);
-        }
-        let mut event = SqsEvent::default();
-        event.records = records;
-        let (batch, response) = handle_batch(&trainer, event, now()).await;
-        assert!(
-            response.batch_item_failures.is_empty(),
-            "train failures: {:?}",
-            response.batch_item_failures
-        );
-        for outcome in &batch {
-            if let MessageOutcome::Requeued { delay_seconds } = outcome {
-                quiet_until = quiet_until.max(now() + i64::from(*delay_seconds));
-            }
-        }
-        outcomes.extend(batch);
-        for message in messages {
-            stack
-                .sqs()
-                .delete_message()
-                .queue_url(&stack.train_queue_url)
-                .receipt_handle(message.receipt_handle.unwrap_or_default())
-                .send()
-                .await
-                .expect("DeleteMessage");
-        }
+    match stack.drain_train_queue(config, config.pipeline.quiet_period_seconds).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => panic!("train queue: {e}"),
     }
-    panic!("the train queue did not settle within two minutes");
 }

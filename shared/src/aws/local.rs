@@ -246,4 +246,120 @@ impl LocalStack {
             }
         }
     }
+
+    /// Stands in for the EventBridge rule that puts the "Object Created" event of
+    /// `datasets/latest.json` on the train queue (the same event shape as
+    /// `events/sqs-train-latest-written.json`'s body): call it after an ingest delivery.
+    pub async fn route_latest(&self, report: &crate::ingest::EventReport) -> Result<bool, LocalError> {
+        use crate::store::ObjectStore;
+        if !report.corpus.as_ref().is_some_and(|c| c.latest_changed) {
+            return Ok(false);
+        }
+        let key = crate::manifest::LATEST_KEY;
+        let head = self
+            .store()
+            .head(key)
+            .await
+            .map_err(call("HeadObject"))?
+            .ok_or_else(|| LocalError::Call { op: "HeadObject", message: format!("{key} is missing") })?;
+        let body = serde_json::json!({
+            "version": "0", "id": head.revision, "detail-type": "Object Created", "source": "aws.s3",
+            "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+            "resources": [format!("arn:aws:s3:::{}", self.bucket)],
+            "detail": {"version": "0", "bucket": {"name": self.bucket},
+                       "object": {"key": key, "version-id": head.revision, "size": head.size},
+                       "reason": "PutObject"}
+        });
+        self.sqs
+            .send_message()
+            .queue_url(&self.train_queue_url)
+            .message_body(body.to_string())
+            .send()
+            .await
+            .map_err(call("SendMessage"))?;
+        Ok(true)
+    }
+
+    /// Runs the train function's real handler over its queue, as the SQS event source would,
+    /// until the queue has stayed empty past every re-queued event's delay.
+    pub async fn drain_train_queue(
+        &self,
+        config: &crate::config::Config,
+        quiet_seconds: u32,
+    ) -> Result<Vec<crate::training::MessageOutcome>, LocalError> {
+        use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+        use crate::training::{MessageOutcome, StackSettings, Trainer, handle_batch};
+        let store = self.store();
+        let jobs = super::sagemaker::SageMakerJobs::from_config(&self.config);
+        let queue = super::sqs::SqsQueue::from_config(&self.config, &self.train_queue_url);
+        let settings = StackSettings::from_role(
+            &self.bucket,
+            LOCAL_SAGEMAKER_ROLE,
+            "us-east-1",
+            &config.pipeline.project_tag,
+        )
+        .map_err(|message| LocalError::Call { op: "stack settings", message })?;
+        let trainer = Trainer { store: &store, jobs: &jobs, queue: &queue, config, stack: &settings, quiet_seconds };
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or_default()
+        };
+        let started = std::time::Instant::now();
+        let mut quiet_until = now();
+        let mut outcomes = Vec::new();
+        while started.elapsed() < std::time::Duration::from_secs(u64::from(quiet_seconds) * 4 + 60) {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.train_queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .map_err(call("ReceiveMessage"))?;
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                if now() > quiet_until + 1 {
+                    return Ok(outcomes);
+                }
+                continue;
+            }
+            let mut event = SqsEvent::default();
+            for message in &messages {
+                let mut record = SqsMessage::default();
+                record.message_id = message.message_id.clone();
+                record.body = message.body.clone();
+                event.records.push(record);
+            }
+            let (batch, response) = handle_batch(&trainer, event, now()).await;
+            if !response.batch_item_failures.is_empty() {
+                return Err(LocalError::Call {
+                    op: "train handler",
+                    message: format!("{} messages failed (see the log)", response.batch_item_failures.len()),
+                });
+            }
+            for outcome in &batch {
+                if let MessageOutcome::Requeued { delay_seconds } = outcome {
+                    quiet_until = quiet_until.max(now() + i64::from(*delay_seconds));
+                }
+            }
+            outcomes.extend(batch);
+            for message in messages {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.train_queue_url)
+                    .receipt_handle(message.receipt_handle.unwrap_or_default())
+                    .send()
+                    .await
+                    .map_err(call("DeleteMessage"))?;
+            }
+        }
+        Err(LocalError::Call { op: "train queue", message: "did not settle in time".into() })
+    }
 }
+
+/// The SageMaker execution role the local run names (the local AWS does not check it).
+pub const LOCAL_SAGEMAKER_ROLE: &str = "arn:aws:iam::123456789012:role/hawkins-sagemaker";
+
