@@ -373,6 +373,18 @@ def test_a_new_corpus_version_is_routed_to_the_train_queue():
     assert matches(train_pattern(), object_created("datasets/latest.json"))
 
 
+def test_the_sample_train_message_is_an_event_the_train_rule_routes():
+    # events/sqs-train-latest-written.json: what the function receives; each body is the event
+    # EventBridge put on the queue.
+    sample = json.loads((EVENTS / "sqs-train-latest-written.json").read_text(encoding="utf-8"))
+    for record in sample["Records"]:
+        event = json.loads(record["body"])
+        bucket = event["detail"]["bucket"]["name"]
+        rule_id = rules_targeting(stack.ref_name(mappings_into("TrainFunction")[0][1]["EventSourceArn"]))[0][0]
+        pattern = stack.resolve(RESOURCES[rule_id]["Properties"]["EventPattern"], {"PipelineBucket": bucket})
+        assert matches(pattern, event)
+
+
 @pytest.mark.parametrize(
     "key",
     [

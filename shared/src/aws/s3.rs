@@ -3,7 +3,7 @@
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::get_object::GetObjectError;
-use aws_sdk_s3::operation::head_object::HeadObjectError;
+use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::store_error;
@@ -46,6 +46,24 @@ impl S3Store {
         &self.bucket
     }
 
+    /// HeadObject, with "no such key" as `None`.
+    async fn head_object(&self, key: &str) -> Result<Option<HeadObjectOutput>, StoreError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(Some(head)),
+            Err(err) if matches!(err.as_service_error(), Some(HeadObjectError::NotFound(_))) => {
+                Ok(None)
+            }
+            Err(err) => Err(store_error("HeadObject", &self.resource(key), &err)),
+        }
+    }
+
     fn resource(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }
@@ -84,49 +102,24 @@ impl ObjectStore for S3Store {
     }
 
     async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(head) => Ok(head
-                .metadata()
+        Ok(self.head_object(key).await?.and_then(|head| {
+            head.metadata()
                 .and_then(|m| m.get(SHA256_METADATA))
-                .cloned()),
-            Err(err) if matches!(err.as_service_error(), Some(HeadObjectError::NotFound(_))) => {
-                Ok(None)
-            }
-            Err(err) => Err(store_error("HeadObject", &self.resource(key), &err)),
-        }
+                .cloned()
+        }))
     }
 
     async fn head(&self, key: &str) -> Result<Option<Head>, StoreError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(head) => Ok(Some(Head {
-                revision: head
-                    .version_id()
-                    .filter(|v| !v.is_empty() && *v != "null")
-                    .or(head.e_tag())
-                    .unwrap_or_default()
-                    .to_string(),
-                last_modified: head.last_modified().map(|t| t.secs()),
-                size: head.content_length().and_then(|n| u64::try_from(n).ok()),
-            })),
-            Err(err) if matches!(err.as_service_error(), Some(HeadObjectError::NotFound(_))) => {
-                Ok(None)
-            }
-            Err(err) => Err(store_error("HeadObject", &self.resource(key), &err)),
-        }
+        Ok(self.head_object(key).await?.map(|head| Head {
+            revision: head
+                .version_id()
+                .filter(|v| !v.is_empty() && *v != "null")
+                .or(head.e_tag())
+                .unwrap_or_default()
+                .to_string(),
+            last_modified: head.last_modified().map(|t| t.secs()),
+            size: head.content_length().and_then(|n| u64::try_from(n).ok()),
+        }))
     }
 
     async fn put(
