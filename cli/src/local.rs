@@ -74,12 +74,15 @@ pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
         outcomes.extend(report.objects);
         corpus = report.corpus.or(corpus);
     }
-    let config = hawkins::config::load(&root.join("infra/hawkins.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = hawkins::config::load(&root.join("infra/hawkins.toml"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     eprintln!(
         "training: waiting {LOCAL_QUIET_SECONDS} s of quiet (the deployed stack waits {} s), then starting the jobs",
         config.pipeline.quiet_period_seconds
     );
-    let trained = stack.drain_train_queue(&config, LOCAL_QUIET_SECONDS).await?;
+    let trained = stack
+        .drain_train_queue(&config, LOCAL_QUIET_SECONDS)
+        .await?;
     let delivered = stack.delivered().await?;
     let alerts = delivered
         .into_iter()

@@ -114,7 +114,10 @@ impl Summary {
             if let hawkins::training::MessageOutcome::Trained { models, .. } = outcome {
                 for m in models {
                     match &m.job_name {
-                        Some(job) => self.jobs.push((m.model.clone(), job.clone(), m.result.clone())),
+                        Some(job) => {
+                            self.jobs
+                                .push((m.model.clone(), job.clone(), m.result.clone()))
+                        }
                         None => self.skipped.push((m.model.clone(), m.result.clone())),
                     }
                 }

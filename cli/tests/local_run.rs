@@ -15,11 +15,22 @@ fn the_local_run_processes_the_samples_and_starts_training() {
         .expect("the hawkins binary runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", output.status);
-    assert!(stdout.contains("7 files, 6 processed, 1 quarantined"), "{stdout}");
-    assert!(stdout.contains("QUARANTINED raw/notes.srt: no_cues at line 1"), "{stdout}");
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.contains("7 files, 6 processed, 1 quarantined"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("QUARANTINED raw/notes.srt: no_cues at line 1"),
+        "{stdout}"
+    );
     assert!(stdout.contains("training jobs started: 6"), "{stdout}");
-    let page = std::fs::read_to_string(out.join("corpus.html")).expect("the network page was copied");
+    let page =
+        std::fs::read_to_string(out.join("corpus.html")).expect("the network page was copied");
     assert!(page.contains("Eleven"));
     let _ = std::fs::remove_dir_all(&out);
 }

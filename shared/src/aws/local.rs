@@ -250,7 +250,10 @@ impl LocalStack {
     /// Stands in for the EventBridge rule that puts the "Object Created" event of
     /// `datasets/latest.json` on the train queue (the same event shape as
     /// `events/sqs-train-latest-written.json`'s body): call it after an ingest delivery.
-    pub async fn route_latest(&self, report: &crate::ingest::EventReport) -> Result<bool, LocalError> {
+    pub async fn route_latest(
+        &self,
+        report: &crate::ingest::EventReport,
+    ) -> Result<bool, LocalError> {
         use crate::store::ObjectStore;
         if !report.corpus.as_ref().is_some_and(|c| c.latest_changed) {
             return Ok(false);
@@ -261,7 +264,10 @@ impl LocalStack {
             .head(key)
             .await
             .map_err(call("HeadObject"))?
-            .ok_or_else(|| LocalError::Call { op: "HeadObject", message: format!("{key} is missing") })?;
+            .ok_or_else(|| LocalError::Call {
+                op: "HeadObject",
+                message: format!("{key} is missing"),
+            })?;
         let body = serde_json::json!({
             "version": "0", "id": head.revision, "detail-type": "Object Created", "source": "aws.s3",
             "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
@@ -287,8 +293,8 @@ impl LocalStack {
         config: &crate::config::Config,
         quiet_seconds: u32,
     ) -> Result<Vec<crate::training::MessageOutcome>, LocalError> {
-        use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
         use crate::training::{MessageOutcome, StackSettings, Trainer, handle_batch};
+        use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
         let store = self.store();
         let jobs = super::sagemaker::SageMakerJobs::from_config(&self.config);
         let queue = super::sqs::SqsQueue::from_config(&self.config, &self.train_queue_url);
@@ -298,8 +304,18 @@ impl LocalStack {
             "us-east-1",
             &config.pipeline.project_tag,
         )
-        .map_err(|message| LocalError::Call { op: "stack settings", message })?;
-        let trainer = Trainer { store: &store, jobs: &jobs, queue: &queue, config, stack: &settings, quiet_seconds };
+        .map_err(|message| LocalError::Call {
+            op: "stack settings",
+            message,
+        })?;
+        let trainer = Trainer {
+            store: &store,
+            jobs: &jobs,
+            queue: &queue,
+            config,
+            stack: &settings,
+            quiet_seconds,
+        };
         let now = || {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -309,7 +325,8 @@ impl LocalStack {
         let started = std::time::Instant::now();
         let mut quiet_until = now();
         let mut outcomes = Vec::new();
-        while started.elapsed() < std::time::Duration::from_secs(u64::from(quiet_seconds) * 4 + 60) {
+        while started.elapsed() < std::time::Duration::from_secs(u64::from(quiet_seconds) * 4 + 60)
+        {
             let received = self
                 .sqs
                 .receive_message()
@@ -337,7 +354,10 @@ impl LocalStack {
             if !response.batch_item_failures.is_empty() {
                 return Err(LocalError::Call {
                     op: "train handler",
-                    message: format!("{} messages failed (see the log)", response.batch_item_failures.len()),
+                    message: format!(
+                        "{} messages failed (see the log)",
+                        response.batch_item_failures.len()
+                    ),
                 });
             }
             for outcome in &batch {
@@ -356,10 +376,12 @@ impl LocalStack {
                     .map_err(call("DeleteMessage"))?;
             }
         }
-        Err(LocalError::Call { op: "train queue", message: "did not settle in time".into() })
+        Err(LocalError::Call {
+            op: "train queue",
+            message: "did not settle in time".into(),
+        })
     }
 }
 
 /// The SageMaker execution role the local run names (the local AWS does not check it).
 pub const LOCAL_SAGEMAKER_ROLE: &str = "arn:aws:iam::123456789012:role/hawkins-sagemaker";
-
