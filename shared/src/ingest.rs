@@ -277,7 +277,9 @@ pub fn quarantine_alert(location: &str, reason: &QuarantineReason<'_>) -> Alert 
     }
     let (_, reason_key) = quarantine_keys(reason.raw_key);
     let kept = match reason.copy_key {
-        Some(copy) => format!("a copy is in {location}/{copy} and this reason in {location}/{reason_key}"),
+        Some(copy) => {
+            format!("a copy is in {location}/{copy} and this reason in {location}/{reason_key}")
+        }
         None => format!("this reason is in {location}/{reason_key}"),
     };
     let body = format!(
@@ -573,7 +575,9 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
         };
         if let Some(size) = head.size.filter(|size| *size > MAX_UPLOAD_BYTES) {
             let content = format!("revision:{}", head.revision);
-            return self.quarantine_with(key, content, None, too_large(size)).await;
+            return self
+                .quarantine_with(key, content, None, too_large(size))
+                .await;
         }
         match self.store.get(key).await? {
             Some(object) => self.upload(key, &object).await,
@@ -681,7 +685,8 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
         rejection: Rejection,
     ) -> Result<ObjectOutcome, IngestError> {
         let content = sha256_hex(&object.bytes);
-        self.quarantine_with(key, content, Some(object.bytes.clone()), rejection).await
+        self.quarantine_with(key, content, Some(object.bytes.clone()), rejection)
+            .await
     }
 
     /// Quarantines an upload identified by `content` (its hash, or its S3 revision when it was not
@@ -990,7 +995,12 @@ mod tests {
     }
 
     fn ingest<'a>(store: &'a MemStore, alerts: &'a AlertLog) -> Ingest<'a, MemStore, AlertLog> {
-        Ingest { store, notifier: alerts, location: "mem".into(), network_window: DEFAULT_NETWORK_WINDOW }
+        Ingest {
+            store,
+            notifier: alerts,
+            location: "mem".into(),
+            network_window: DEFAULT_NETWORK_WINDOW,
+        }
     }
 
     #[test]
@@ -1000,12 +1010,18 @@ mod tests {
         let ingest = ingest(&store, &alerts);
         run(async {
             let first = ingest.object("raw/S01E01.srt").await.expect("first");
-            assert!(matches!(first, ObjectOutcome::Processed { changed: true, .. }), "{first:?}");
+            assert!(
+                matches!(first, ObjectOutcome::Processed { changed: true, .. }),
+                "{first:?}"
+            );
             let corpus = ingest.corpus().await.expect("corpus");
             assert!(corpus.latest_changed && corpus.written > 0);
             let puts = store.puts();
             let again = ingest.object("raw/S01E01.srt").await.expect("again");
-            assert!(matches!(again, ObjectOutcome::Processed { changed: false, .. }), "{again:?}");
+            assert!(
+                matches!(again, ObjectOutcome::Processed { changed: false, .. }),
+                "{again:?}"
+            );
             let corpus = ingest.corpus().await.expect("corpus");
             assert_eq!((corpus.written, corpus.latest_changed), (0, false));
             assert_eq!(store.puts(), puts);
@@ -1028,7 +1044,11 @@ mod tests {
         });
         assert_eq!(alerts.alerts().len(), 1);
         let keys: Vec<_> = store.snapshot().into_keys().collect();
-        assert_eq!(keys, ["quarantine/huge.srt.reason.json", "raw/huge.srt"], "no copy of a file refused unread");
+        assert_eq!(
+            keys,
+            ["quarantine/huge.srt.reason.json", "raw/huge.srt"],
+            "no copy of a file refused unread"
+        );
     }
 
     #[test]
@@ -1041,10 +1061,16 @@ mod tests {
             let good = ingest.corpus().await.expect("corpus").version;
             store.insert("raw/S01E01.srt", b"these are notes, not subtitles\n");
             let bad = ingest.object("raw/S01E01.srt").await.expect("bad");
-            assert!(matches!(bad, ObjectOutcome::Quarantined { alerted: true, .. }), "{bad:?}");
+            assert!(
+                matches!(bad, ObjectOutcome::Quarantined { alerted: true, .. }),
+                "{bad:?}"
+            );
             assert_eq!(ingest.corpus().await.expect("corpus").version, good);
         });
-        assert_eq!(store.snapshot().get("raw/S01E01.srt").map(Vec::as_slice), Some(b"these are notes, not subtitles\n".as_slice()));
+        assert_eq!(
+            store.snapshot().get("raw/S01E01.srt").map(Vec::as_slice),
+            Some(b"these are notes, not subtitles\n".as_slice())
+        );
     }
 
     #[test]
@@ -1066,8 +1092,18 @@ mod tests {
             warnings_total: 0,
         };
         assert!(supersedes(None, "raw/a.srt", Some(5)));
-        assert!(supersedes(Some(&entry("raw/a.srt", Some(9))), "raw/a.srt", Some(5)), "same key: read at its current content");
-        assert!(!supersedes(Some(&entry("raw/b.srt", Some(9))), "raw/a.srt", Some(5)), "an older upload under another name");
-        assert!(supersedes(Some(&entry("raw/b.srt", Some(5))), "raw/a.srt", Some(9)));
+        assert!(
+            supersedes(Some(&entry("raw/a.srt", Some(9))), "raw/a.srt", Some(5)),
+            "same key: read at its current content"
+        );
+        assert!(
+            !supersedes(Some(&entry("raw/b.srt", Some(9))), "raw/a.srt", Some(5)),
+            "an older upload under another name"
+        );
+        assert!(supersedes(
+            Some(&entry("raw/b.srt", Some(5))),
+            "raw/a.srt",
+            Some(9)
+        ));
     }
 }

@@ -983,11 +983,18 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
 
     #[test]
     fn the_sample_queue_event_names_a_latest_revision() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/sqs-train-latest-written.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../events/sqs-train-latest-written.json"
+        );
         let text = std::fs::read_to_string(path).expect("sample");
-        let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).expect("SQS event");
+        let event: aws_lambda_events::event::sqs::SqsEvent =
+            serde_json::from_str(&text).expect("SQS event");
         let body = event.records[0].body.as_deref().expect("body");
-        assert_eq!(latest_revision(body), Ok("Ks7b2oW0y5pNq3H1Zc9Vd8Lr4Tt6Ee2A".into()));
+        assert_eq!(
+            latest_revision(body),
+            Ok("Ks7b2oW0y5pNq3H1Zc9Vd8Lr4Tt6Ee2A".into())
+        );
     }
 
     #[test]

@@ -134,7 +134,10 @@ pub async fn drain_train_queue(
     stack: &LocalStack,
     config: &hawkins::config::Config,
 ) -> Vec<hawkins::training::MessageOutcome> {
-    match stack.drain_train_queue(config, config.pipeline.quiet_period_seconds).await {
+    match stack
+        .drain_train_queue(config, config.pipeline.quiet_period_seconds)
+        .await
+    {
         Ok(outcomes) => outcomes,
         Err(e) => panic!("train queue: {e}"),
     }
