@@ -9,7 +9,10 @@
   versions to the train queue;
 - the roles grant what the functions and jobs call and no more (no writes to raw/, the execution
   role passed only to SageMaker, the token secret only when one is named);
-- the SAM transform accepts the template and the dashboard body is valid JSON.
+- the cost schedule invokes the costs function with the scheduled event it reads, and the budget
+  parameters reach it only when set;
+- the SAM transform accepts the template and the dashboard body is valid JSON, its cost panels
+  reading the metrics the costs function emits.
 """
 
 from __future__ import annotations
@@ -433,7 +436,22 @@ def filters(node) -> list[dict]:
     return found
 
 
+def pattern_rules() -> list[str]:
+    return sorted(r for r, rule in stack.rules(TEMPLATE).items() if "EventPattern" in rule["Properties"])
+
+
+def schedule_rules() -> list[str]:
+    return sorted(r for r, rule in stack.rules(TEMPLATE).items() if "ScheduleExpression" in rule["Properties"])
+
+
 @pytest.mark.parametrize("rule_id", sorted(stack.rules(TEMPLATE)))
+def test_every_rule_is_either_a_pattern_or_a_schedule(rule_id: str):
+    props = RESOURCES[rule_id]["Properties"]
+    assert ("EventPattern" in props) != ("ScheduleExpression" in props), rule_id
+    assert props.get("State") == "ENABLED", rule_id
+
+
+@pytest.mark.parametrize("rule_id", pattern_rules())
 def test_rules_use_only_the_operators_the_local_router_implements(rule_id: str):
     pattern = stack.resolve(RESOURCES[rule_id]["Properties"]["EventPattern"], REFS)
     assert "$or" not in json.dumps(pattern), f"{rule_id}: $or"
@@ -455,6 +473,7 @@ def test_rules_use_only_the_operators_the_local_router_implements(rule_id: str):
         "IngestFunctionName",
         "TrainFunctionName",
         "TrainQueueUrl",
+        "CostFunctionName",
         "DashboardName",
     ],
 )
@@ -624,6 +643,123 @@ def test_dashboard_body_is_valid_json():
     ]
     for needle in ("AWS/SageMaker,EndpointName", "/aws/sagemaker/TrainingJobs", "Hawkins/Costs,model,kind,endpoint"):
         assert any(needle in e and e.startswith("SEARCH(") for e in expressions), needle
+
+
+# --- costs ------------------------------------------------------------------------------------------
+
+SCHEDULE_SAMPLE = json.loads((EVENTS / "schedule-costs.json").read_text(encoding="utf-8"))
+REPORT_RS = (stack.ROOT / "shared" / "src" / "costs" / "report.rs").read_text(encoding="utf-8")
+COSTS_MOD_RS = (stack.ROOT / "shared" / "src" / "costs" / "mod.rs").read_text(encoding="utf-8")
+
+
+def costs_function() -> stack.TemplateFunction:
+    return next(f for f in FUNCTIONS if f.binary == "costs")
+
+
+def test_the_cost_schedule_invokes_the_costs_function_daily_by_default():
+    costs = costs_function()
+    targets = rules_targeting(costs.logical_id)
+    assert len(targets) == 1, f"{costs.logical_id} is reached by exactly one rule, found {[t[0] for t in targets]}"
+    rule_id, target = targets[0]
+    assert rule_id in schedule_rules(), f"{rule_id} must be a schedule"
+    rule = RESOURCES[rule_id]["Properties"]
+    assert rule["ScheduleExpression"] == stack._Tag("Ref", "CostScheduleExpression")
+    parameter = TEMPLATE["Parameters"]["CostScheduleExpression"]
+    assert parameter["Default"] == "cron(0 6 * * ? *)"
+    assert re.fullmatch(parameter["AllowedPattern"], parameter["Default"])
+    assert re.fullmatch(parameter["AllowedPattern"], "rate(12 hours)")
+    assert not re.fullmatch(parameter["AllowedPattern"], "daily")
+    # The function takes the event's `time` as the run's "now" (hawkins::costs::scheduled_time):
+    # the target must pass the scheduled event through untouched.
+    assert not set(target) & {"Input", "InputPath", "InputTransformer"}, f"{rule_id}: the event must reach costs as is"
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+
+
+def test_the_sample_schedule_event_is_what_a_schedule_sends():
+    assert SCHEDULE_SAMPLE["source"] == "aws.events"
+    assert SCHEDULE_SAMPLE["detail-type"] == "Scheduled Event"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", SCHEDULE_SAMPLE["time"])
+    # Nothing of the bucket's reaches costs, and the schedule's events reach nothing else.
+    assert not matches(ingest_pattern(), SCHEDULE_SAMPLE)
+    assert not matches(train_pattern(), SCHEDULE_SAMPLE)
+
+
+@pytest.mark.parametrize(
+    ("variable", "condition", "parameter"),
+    [
+        ("HAWKINS_DAILY_BUDGET_USD", "HasDailyBudget", "DailyBudgetUsd"),
+        ("HAWKINS_MONTHLY_BUDGET_USD", "HasMonthlyBudget", "MonthlyBudgetUsd"),
+        ("HAWKINS_IDLE_HOURS", "HasIdleEndpointHours", "IdleEndpointHours"),
+    ],
+)
+def test_the_budgets_reach_costs_only_when_set(variable: str, condition: str, parameter: str):
+    # The names hawkins::costs::budgets reads; unset, the function uses [costs] of infra/hawkins.toml.
+    assert f'"{variable}"' in COSTS_MOD_RS, f"hawkins::costs::budgets no longer reads {variable}"
+    variables = costs_function().properties["Environment"]["Variables"]
+    assert variables[variable] == stack._Tag(
+        "If", [condition, stack._Tag("Ref", parameter), stack._Tag("Ref", "AWS::NoValue")]
+    ), f"{variable}: unset when {parameter} is not set"
+    test = TEMPLATE["Conditions"][condition]
+    assert refers_to(test, parameter), condition
+    # The function refuses 0 (budgets are dollars above 0): 0 must mean "not set".
+    if TEMPLATE["Parameters"][parameter]["Type"] == "Number":
+        assert test == stack._Tag("Not", [stack._Tag("Equals", [stack._Tag("Ref", parameter), 0])])
+        assert TEMPLATE["Parameters"][parameter]["Default"] == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [("", True), ("1", True), ("9", True), ("24", True), ("99", True), ("100", True), ("699", True),
+     ("719", True), ("720", True), ("0", False), ("024", False), ("721", False), ("800", False),
+     ("1000", False), ("1.5", False), (" 24", False)],
+)
+def test_the_idle_hours_parameter_takes_what_costs_accepts(value: str, accepted: bool):
+    # hawkins::costs::budgets refuses anything outside 1..=MAX_IDLE_HOURS (720) at start.
+    config = (stack.ROOT / "shared" / "src" / "config.rs").read_text(encoding="utf-8")
+    assert "pub const MAX_IDLE_HOURS: u32 = 720;" in config
+    pattern = TEMPLATE["Parameters"]["IdleEndpointHours"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) == accepted
+
+
+def test_costs_reads_the_ledger_and_writes_only_reports_and_alert_markers():
+    role = stack.ref_name(costs_function().properties["Role"])
+    reads, writes, wildcard = set(), set(), set()
+    for statement in policy_statements(role):
+        actions = set(as_list(statement["Action"]))
+        resources = [str(r) for r in as_list(statement["Resource"])]
+        assert not actions & {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:*"}
+        if "s3:GetObject" in actions:
+            reads |= {m.group(1) for r in resources if (m := re.search(r"/((?:[a-z]+/)+)\*'?$", r))}
+            assert all(re.search(r"/(ledger|reports/costs|alerts/sent)/\*", r) for r in resources), resources
+        if "s3:PutObject" in actions:
+            writes |= {m.group(1) for r in resources if (m := re.search(r"/((?:[a-z]+/)+)\*'?$", r))}
+            assert all(re.search(r"/(reports/costs|alerts/sent)/\*", r) for r in resources), resources
+        if "*" in resources:
+            wildcard |= actions
+    assert reads == {"ledger/", "reports/costs/", "alerts/sent/"}, reads
+    assert writes == {"reports/costs/", "alerts/sent/"}, writes
+    # Only actions without resource-level permissions may name every resource.
+    assert wildcard == {"cloudwatch:GetMetricStatistics", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}, wildcard
+    publish = [s for s in policy_statements(role) if "sns:Publish" in as_list(s["Action"])]
+    assert [stack.ref_name(r) for s in publish for r in as_list(s["Resource"])] == ["AlertTopic"]
+
+
+def test_the_cost_panels_read_the_metrics_costs_emits():
+    namespace = re.search(r'pub const NAMESPACE: &str = "([^"]+)";', REPORT_RS).group(1)
+    emitted = set(re.findall(r'\{"Name": "([A-Za-z0-9]+)", "Unit"', REPORT_RS))
+    dimensions = re.search(r'"Dimensions": \[\[([^\]]*)\]\]', REPORT_RS).group(1)
+    dimensions = ",".join(d.strip().strip('"') for d in dimensions.split(","))
+    assert emitted >= {"CostLast24hUSD", "CostMonthToDateUSD", "SpotSavingsUSD"}, emitted
+    body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"].value[0]
+    searches = re.findall(r"SEARCH\('\{" + re.escape(namespace) + r",([^}]*)\}([^']*)'", body)
+    assert searches, f"no SEARCH over {namespace}"
+    shown = set()
+    for schema, filter_ in searches:
+        assert schema == dimensions, f"SEARCH schema {schema}, emitted {dimensions}"
+        names = set(re.findall(r'MetricName=\\"([A-Za-z0-9]+)\\"', filter_))
+        assert len(names) == 1, f"each cost panel shows one metric (they are different quantities): {filter_}"
+        shown |= names
+    assert shown == emitted, f"panels show {sorted(shown)}, costs emits {sorted(emitted)}"
 
 
 def test_sam_transform_accepts_the_template(monkeypatch):

@@ -12,6 +12,7 @@
 pub mod characters;
 pub mod clean;
 pub mod config;
+pub mod costs;
 pub mod datasets;
 pub mod dialogue;
 pub mod error;

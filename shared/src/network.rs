@@ -250,8 +250,8 @@ impl Network {
 /// How many pairs the page's table lists.
 const TABLE_PAIRS: usize = 50;
 
-/// Text safe inside HTML elements and attribute values.
-fn escape_html(text: &str) -> String {
+/// Text safe inside HTML elements and attribute values (every page Hawkins writes uses it).
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -1,5 +1,7 @@
 //! The AWS SDK behind the traits of [`crate::store`]: built once per Lambda container, in `main`.
 
+#[cfg(feature = "cloudwatch")]
+pub mod cloudwatch;
 #[cfg(feature = "local-aws")]
 pub mod local;
 #[cfg(feature = "local-aws")]

@@ -1,0 +1,63 @@
+//! Costs: on an EventBridge schedule (daily by default), prices the ledger's jobs and endpoints,
+//! writes `reports/costs/<date>.{json,html}`, prints the figures as Embedded Metric Format lines
+//! (CloudWatch turns them into `Hawkins/Costs` metrics) and alerts on budgets, the month's
+//! forecast, idle endpoints and overlong jobs. The decisions live in `hawkins::costs`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hawkins::aws::{
+    cloudwatch::CloudWatchMetrics, config_from_env, required_env, s3::S3Store, sns::SnsNotifier,
+};
+use hawkins::costs::{CostRun, PriceTable, budgets, handle_schedule, scheduled_time};
+use hawkins::costs::CostError;
+use hawkins::error::Retry;
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+/// The model config (its `[costs]` section), checked when this function is built and at start.
+const CONFIG: &str = include_str!("../../../infra/hawkins.toml");
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = hawkins::config::parse("infra/hawkins.toml", CONFIG)?;
+    let budgets = budgets(&config.costs, |name| std::env::var(name).ok())?;
+    let prices = PriceTable::bundled()?.with_overrides(&config.costs.prices);
+    let bucket = required_env("HAWKINS_BUCKET")?;
+    let sdk = config_from_env().await;
+    let store = S3Store::from_config(&sdk, &bucket);
+    let notifier = SnsNotifier::from_config(&sdk, required_env("HAWKINS_ALERT_TOPIC_ARN")?);
+    let metrics = CloudWatchMetrics::from_config(&sdk);
+    let run = CostRun {
+        store: &store,
+        notifier: &notifier,
+        metrics: &metrics,
+        prices: &prices,
+        budgets,
+        region: required_env("AWS_REGION")?,
+        location: format!("s3://{bucket}"),
+    };
+    tracing::info!(?budgets, prices_as_of = %prices.as_of, "costs function ready");
+    let run = &run;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let now = scheduled_time(&event.payload).unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or_default()
+        });
+        async move {
+            let outcome = handle_schedule(run, now).await.map_err(diagnostic)?;
+            for line in &outcome.emf {
+                println!("{line}");
+            }
+            Ok::<_, Diagnostic>(serde_json::to_value(&outcome).unwrap_or_default())
+        }
+    }))
+    .await
+}
+
+fn diagnostic(error: CostError) -> Diagnostic {
+    let kind = if error.retryable() { "Retryable" } else { "NonRetryable" };
+    Diagnostic { error_type: kind.into(), error_message: error.to_string() }
+}

@@ -1,0 +1,241 @@
+//! Costs end to end on the local AWS: a ledger of jobs and two endpoints (one idle, its
+//! `Invocations` zero for a day) and low budgets give a report in S3 (JSON, and an HTML page that
+//! parses), one alert each for the daily budget, the month's forecast and the idle endpoint; a
+//! second run the same day sends nothing.
+
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use hawkins::aws::cloudwatch::CloudWatchMetrics;
+use hawkins::aws::local::LocalStack;
+use hawkins::costs::time::{HOUR, parse_rfc3339};
+use hawkins::costs::{Budgets, CostRun, PriceTable, handle_schedule};
+use hawkins_tests::{read, read_json, stack};
+use serde_json::json;
+
+const NOW: &str = "2026-11-10T12:00:00Z";
+
+fn now() -> i64 {
+    parse_rfc3339(NOW).expect("time")
+}
+
+async fn seed_ledger(stack: &LocalStack) {
+    let jobs = [
+        json!({"job_name": "chatbot-eleven-v1", "model": "chatbot-eleven", "kind": "chatbot", "corpus_version": "v1",
+               "instance_type": "ml.g5.2xlarge", "instance_count": 1, "spot": true, "training_seconds": 7200,
+               "billable_seconds": 2160, "status": "Completed", "started_at": "2026-11-09T08:00:00Z",
+               "ended_at": "2026-11-09T10:00:00Z", "expected_seconds": 10800, "region": "us-east-1", "metrics": {"eval_loss": 1.2}}),
+        json!({"job_name": "location-v1", "model": "location", "kind": "location", "corpus_version": "v1",
+               "instance_type": "ml.m5.large", "instance_count": 2, "spot": false, "training_seconds": 3600,
+               "billable_seconds": 3600, "status": "Completed", "started_at": "2026-11-10T07:00:00Z",
+               "ended_at": "2026-11-10T08:00:00Z"}),
+    ];
+    for job in jobs {
+        let key = format!(
+            "ledger/training/{}.json",
+            job["job_name"].as_str().expect("name")
+        );
+        stack
+            .upload(&key, job.to_string().into_bytes())
+            .await
+            .expect("upload");
+    }
+    let transform = json!({"job_name": "themes-v1", "model": "themes", "kind": "themes", "corpus_version": "v1",
+        "instance_type": "ml.m5.large", "billable_seconds": 1800, "training_seconds": 1800, "status": "Completed",
+        "started_at": "2026-11-05T10:00:00Z", "ended_at": "2026-11-05T10:30:00Z"});
+    stack
+        .upload(
+            "ledger/transforms/themes-v1.json",
+            transform.to_string().into_bytes(),
+        )
+        .await
+        .expect("upload");
+    for (endpoint, model, instance_type) in [
+        ("hawkins-chatbot-eleven", "chatbot-eleven", "ml.g5.2xlarge"),
+        ("hawkins-location", "location", "ml.m5.large"),
+    ] {
+        let record = json!({"endpoint": endpoint, "model": model, "history": [
+            {"at": "2026-11-08T00:00:00Z", "status": "Creating", "variants": [
+                {"name": "AllTraffic", "instance_type": instance_type, "instance_count": 1, "serverless": null}]},
+            {"at": "2026-11-08T00:05:00Z", "status": "InService", "variants": [
+                {"name": "AllTraffic", "instance_type": instance_type, "instance_count": 1, "serverless": null}]}
+        ]});
+        stack
+            .upload(
+                &format!("ledger/endpoints/{endpoint}.json"),
+                record.to_string().into_bytes(),
+            )
+            .await
+            .expect("upload");
+    }
+}
+
+/// A day of hourly `Invocations`: zero for the idle endpoint, five an hour for the other.
+async fn seed_metrics(stack: &LocalStack) {
+    let client = aws_sdk_cloudwatch::Client::new(&stack.config);
+    for (endpoint, per_hour) in [("hawkins-chatbot-eleven", 0.0), ("hawkins-location", 5.0)] {
+        let data: Vec<MetricDatum> = (1..=24)
+            .map(|h| {
+                MetricDatum::builder()
+                    .metric_name("Invocations")
+                    .dimensions(
+                        Dimension::builder()
+                            .name("EndpointName")
+                            .value(endpoint)
+                            .build(),
+                    )
+                    .dimensions(
+                        Dimension::builder()
+                            .name("VariantName")
+                            .value("AllTraffic")
+                            .build(),
+                    )
+                    .timestamp(DateTime::from_secs(now() - h * HOUR + 60))
+                    .value(per_hour)
+                    .unit(StandardUnit::Count)
+                    .build()
+            })
+            .collect();
+        client
+            .put_metric_data()
+            .namespace("AWS/SageMaker")
+            .set_metric_data(Some(data))
+            .send()
+            .await
+            .expect("PutMetricData");
+    }
+}
+
+/// Checks that the page is well formed: every element closed in order, nothing loaded from
+/// elsewhere. Returns the text of the element with `id`.
+fn parse_page(html: &str, id: &str) -> String {
+    const VOID: [&str; 2] = ["meta", "!DOCTYPE"];
+    let mut stack: Vec<String> = Vec::new();
+    let mut found = String::new();
+    let mut capture: Option<usize> = None;
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        if capture.is_some_and(|depth| stack.len() >= depth) {
+            found.push_str(&rest[..open]);
+        }
+        let close = rest[open..].find('>').expect("every tag closes") + open;
+        let tag = &rest[open + 1..close];
+        rest = &rest[close + 1..];
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '/')
+            .collect();
+        assert!(
+            !matches!(name.as_str(), "script" | "img" | "link" | "iframe"),
+            "the page loads nothing: <{tag}>"
+        );
+        if VOID.contains(&name.as_str()) || tag.ends_with('/') {
+            continue;
+        }
+        if tag.starts_with('/') {
+            let top = stack.pop().expect("a closing tag has an opening one");
+            assert_eq!(top, name, "elements close in order");
+            if capture.is_some_and(|depth| stack.len() < depth) {
+                capture = None;
+            }
+        } else {
+            stack.push(name);
+            if tag.contains(&format!("id=\"{id}\"")) {
+                capture = Some(stack.len());
+            }
+        }
+    }
+    assert!(stack.is_empty(), "unclosed: {stack:?}");
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_of_costs_reports_once_and_alerts_once() {
+    let stack = stack().await;
+    seed_ledger(&stack).await;
+    seed_metrics(&stack).await;
+    let store = stack.store();
+    let notifier = stack.notifier();
+    let metrics = CloudWatchMetrics::from_config(&stack.config);
+    let prices = PriceTable::bundled().expect("prices");
+    // Month to date (hand-computed): eleven's endpoint 60 h × 1.515 = 90.9, location's
+    // 60 h × 0.115 = 6.9, the spot job 0.6 h × 1.515 = 0.909, location's job 1 h × 2 × 0.115 =
+    // 0.23, the transform 0.5 h × 0.115 = 0.0575: 98.9965 in 9.5 days, 312.62 forecast for 30.
+    let run = CostRun {
+        store: &store,
+        notifier: &notifier,
+        metrics: &metrics,
+        prices: &prices,
+        budgets: Budgets {
+            daily_usd: Some(5.0),
+            monthly_usd: Some(150.0),
+            idle_hours: 24,
+        },
+        region: "us-east-1".into(),
+        location: format!("s3://{}", stack.bucket),
+    };
+
+    let outcome = handle_schedule(&run, now())
+        .await
+        .expect("the run succeeds");
+    assert_eq!(outcome.jobs, 3);
+    assert_eq!(outcome.endpoints, 2);
+    assert!(
+        (outcome.month_to_date_usd - 98.9965).abs() < 1e-6,
+        "{outcome:?}"
+    );
+    assert!((outcome.forecast_usd - 98.9965 / 9.5 * 30.0).abs() < 1e-6);
+
+    let report = read_json(&stack, "reports/costs/2026-11-10.json").await;
+    assert_eq!(report["date"], "2026-11-10");
+    assert_eq!(report["prices"]["as_of"], prices.as_of.as_str());
+    assert_eq!(
+        report["idle_endpoints"][0]["endpoint"],
+        "hawkins-chatbot-eleven"
+    );
+    assert!((report["spot_savings_month_usd"].as_f64().expect("number") - 2.121).abs() < 1e-9);
+    let html = read(&stack, "reports/costs/2026-11-10.html")
+        .await
+        .expect("the page is there");
+    let html = String::from_utf8(html).expect("utf-8");
+    let totals = parse_page(&html, "totals");
+    assert!(totals.contains("$99.00"), "{totals}");
+    assert!(html.contains("<svg"));
+
+    let delivered = stack.delivered().await.expect("inbox");
+    let mut kinds: Vec<String> = delivered
+        .iter()
+        .map(|d| d.attributes.get("kind").cloned().unwrap_or_default())
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        ["budget", "forecast", "idle_endpoint"],
+        "{delivered:#?}"
+    );
+    let idle = delivered
+        .iter()
+        .find(|d| d.attributes.get("kind").map(String::as_str) == Some("idle_endpoint"))
+        .expect("idle alert");
+    assert!(
+        idle.message
+            .contains("aws sagemaker delete-endpoint --endpoint-name hawkins-chatbot-eleven"),
+        "{}",
+        idle.message
+    );
+    assert_eq!(idle.attributes["model"], "chatbot-eleven");
+    assert_eq!(idle.attributes["amount"], "36.36");
+    assert_eq!(idle.attributes["severity"], "warning");
+    assert!(
+        read(&stack, "alerts/sent/2026-11-10/forecast.json")
+            .await
+            .is_some()
+    );
+
+    let again = handle_schedule(&run, now() + HOUR)
+        .await
+        .expect("the rerun succeeds");
+    assert!(again.alerts_sent.is_empty(), "{again:?}");
+    assert_eq!(again.alerts_already_sent.len(), 3);
+    assert!(stack.delivered().await.expect("inbox").is_empty());
+}
