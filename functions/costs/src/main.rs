@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hawkins::aws::{
     cloudwatch::CloudWatchMetrics, config_from_env, required_env, s3::S3Store, sns::SnsNotifier,
 };
-use hawkins::costs::{CostRun, PriceTable, budgets, handle_schedule, scheduled_time};
 use hawkins::costs::CostError;
+use hawkins::costs::{CostRun, PriceTable, budgets, handle_schedule, scheduled_time};
 use hawkins::error::Retry;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -58,6 +58,13 @@ async fn main() -> Result<(), Error> {
 }
 
 fn diagnostic(error: CostError) -> Diagnostic {
-    let kind = if error.retryable() { "Retryable" } else { "NonRetryable" };
-    Diagnostic { error_type: kind.into(), error_message: error.to_string() }
+    let kind = if error.retryable() {
+        "Retryable"
+    } else {
+        "NonRetryable"
+    };
+    Diagnostic {
+        error_type: kind.into(),
+        error_message: error.to_string(),
+    }
 }

@@ -109,7 +109,6 @@ fn round_cents(usd: f64) -> f64 {
     (usd * 10_000.0).round() / 10_000.0
 }
 
-
 pub use crate::network::escape_html as escape;
 
 const PALETTE: [&str; 10] = [
