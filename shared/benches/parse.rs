@@ -53,7 +53,7 @@ fn bench(c: &mut Criterion) {
         .iter()
         .map(|f| text::decode(f).expect("corpus decodes").text.into_owned())
         .collect();
-    let parsed: Vec<srt::Subtitles> = texts
+    let parsed: Vec<srt::Subtitles<'_>> = texts
         .iter()
         .map(|t| srt::parse(t).expect("corpus parses"))
         .collect();

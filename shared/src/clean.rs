@@ -22,22 +22,33 @@ const LABEL_MAX: usize = 30;
 /// kept title-cased (`Mr. Clarke`); an unknown leading `[bracket]` is a sound cue (`[sighs]`,
 /// `[woman]`), since bracketed speakers and bracketed sounds look alike and only the cast tells
 /// them apart.
-pub fn clean(subs: &Subtitles, speaker_of: &dyn Fn(&str) -> Option<String>) -> Vec<Line> {
+pub fn clean(subs: &Subtitles<'_>, speaker_of: &dyn Fn(&str) -> Option<String>) -> Vec<Line> {
     let mut out = Vec::with_capacity(subs.cues.len() + subs.cues.len() / 4);
-    // Buffers reused from cue to cue: the cue without markup, and a segment's lines joined.
+    // Buffers reused from cue to cue: the cue without markup, a segment's lines joined, and a
+    // segment's cleaned words, copied out only when they make a line.
     let mut markup = String::new();
     let mut joined = String::new();
+    let mut words = String::new();
     for cue in &subs.cues {
-        let text = if memchr::memchr2(b'<', b'{', cue.text.as_bytes()).is_some() {
+        // One look at every byte says which of the steps below the cue needs.
+        let kinds = byte_kinds(cue.text.as_bytes());
+        let text = if kinds & MARKUP != 0 {
             strip_markup(&cue.text, &mut markup);
             markup.as_str()
         } else {
-            cue.text.as_str()
+            &cue.text
         };
+        let one_line = kinds & NEWLINE == 0;
+        if one_line && kinds & MARKUP == 0 && is_sound_cue(trim(text)) {
+            // `(CRICKETS CHIRPING)`, `[alarm ringing]`: no words, whatever the cast knows.
+            continue;
+        }
+        // Whether every line's words are already clean (once trimmed): most are.
+        let plain = kinds & (MARKUP | SPECIAL | DOUBLE_SPACE) == 0;
         // Segments are cleaned as soon as the next one starts; most are one line, read in place.
         let mut open: Option<Segment<'_>> = None;
         let mut first = true;
-        for line in lines(text) {
+        for line in lines(text, one_line) {
             let line = trim(line);
             // Most lines start with a letter: no dash, no lyric mark, no bracket, maybe a label.
             let first_byte = line.as_bytes().first().copied().unwrap_or(0);
@@ -51,7 +62,7 @@ pub fn clean(subs: &Subtitles, speaker_of: &dyn Fn(&str) -> Option<String>) -> V
             {
                 continue;
             }
-            let (dashed, line) = match strip_dash(line).filter(|_| marked) {
+            let (dashed, line) = match marked.then(|| strip_dash(line)).flatten() {
                 Some(rest) => (true, rest),
                 None => (false, line),
             };
@@ -68,7 +79,7 @@ pub fn clean(subs: &Subtitles, speaker_of: &dyn Fn(&str) -> Option<String>) -> V
                 }
                 _ => {
                     if let Some(segment) = open.take() {
-                        finish_segment(&mut out, cue, segment, first, &joined);
+                        finish_segment(&mut out, cue, segment, first, plain, &joined, &mut words);
                         first = false;
                     }
                     open = Some(Segment {
@@ -81,7 +92,7 @@ pub fn clean(subs: &Subtitles, speaker_of: &dyn Fn(&str) -> Option<String>) -> V
             }
         }
         if let Some(segment) = open {
-            finish_segment(&mut out, cue, segment, first, &joined);
+            finish_segment(&mut out, cue, segment, first, plain, &joined, &mut words);
         }
     }
     out
@@ -98,17 +109,33 @@ struct Segment<'t> {
 }
 
 /// Cleans a segment and, if words are left, adds its line with the speaker it gets.
-fn finish_segment(out: &mut Vec<Line>, cue: &Cue, segment: Segment<'_>, first: bool, joined: &str) {
-    let body = if segment.joined {
-        joined
+fn finish_segment(
+    out: &mut Vec<Line>,
+    cue: &Cue<'_>,
+    segment: Segment<'_>,
+    first: bool,
+    plain: bool,
+    joined: &str,
+    words: &mut String,
+) {
+    let words = if segment.joined {
+        // Lines joined by spaces may leave two in a row (after a bare label): always cleaned.
+        words.clear();
+        clean_body(joined, words);
+        words.as_str()
+    } else if plain {
+        // Nothing in it for `clean_body` to remove or collapse: trimming is all it would do.
+        trim(segment.first_line)
     } else {
-        segment.first_line
+        words.clear();
+        clean_body(segment.first_line, words);
+        words.as_str()
     };
-    let mut text = String::with_capacity(body.len());
-    clean_body(body, &mut text);
-    if !text.chars().any(char::is_alphanumeric) {
+    if !has_alphanumeric(words) {
         return;
     }
+    // The line's one allocation, of its exact length.
+    let text = words.to_owned();
     let speaker = match segment.speaker {
         Some(speaker) => Some(speaker),
         None if first && !segment.dashed => out.last().and_then(|prev| {
@@ -125,8 +152,9 @@ fn finish_segment(out: &mut Vec<Line>, cue: &Cue, segment: Segment<'_>, first: b
     });
 }
 
-/// The `\n`-separated lines of a cue's text (a word-at-a-time search: they are short).
-fn lines(text: &str) -> impl Iterator<Item = &str> {
+/// The `\n`-separated lines of a cue's text (a word-at-a-time search: they are short), or the
+/// whole text when it is known to be `one_line`.
+fn lines(text: &str, one_line: bool) -> impl Iterator<Item = &str> {
     let bytes = text.as_bytes();
     let mut pos = 0;
     std::iter::from_fn(move || {
@@ -134,7 +162,11 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
             return None;
         }
         let start = pos;
-        let end = swar::find_byte(bytes, start, b'\n').unwrap_or(bytes.len());
+        let end = if one_line {
+            bytes.len()
+        } else {
+            swar::find_byte(bytes, start, b'\n').unwrap_or(bytes.len())
+        };
         pos = end + 1;
         Some(&text[start..end])
     })
@@ -274,6 +306,80 @@ fn strip_markup(text: &str, out: &mut String) {
     out.push_str(rest);
 }
 
+/// What [`byte_kinds`] reports: a line break, a byte that may open a tag or override code, a byte
+/// that [`clean_body`] or trimming treats specially (those of [`SPECIAL_BYTES`] but the line
+/// break), and two spaces in a row.
+const NEWLINE: u8 = 1;
+const MARKUP: u8 = 2;
+const SPECIAL: u8 = 4;
+const DOUBLE_SPACE: u8 = 8;
+
+/// The kinds of sixteen bytes, given the byte after them (for a double space), or-ed lane by lane.
+/// Comparisons only, so that they become vector code; a zero byte is of no kind.
+#[inline(always)]
+fn kinds_of_16(bytes: u128, after: u8) -> [u8; 16] {
+    let here = bytes.to_le_bytes();
+    let next = (bytes >> 8 | u128::from(after) << 120).to_le_bytes();
+    let mut kinds = [0u8; 16];
+    for k in 0..16 {
+        let b = here[k];
+        let newline = b == b'\n';
+        let markup = (b == b'<') | (b == b'{');
+        // Tab, vertical tab, form feed, carriage return; lead bytes of non-ASCII spaces and
+        // lyric marks; cue brackets and `#`.
+        let special = ((b.wrapping_sub(b'\t') < 5) & !newline)
+            | (b == 0xC2)
+            | (b.wrapping_sub(0xE1) < 3)
+            | (b == b'(')
+            | (b == b')')
+            | (b == b'[')
+            | (b == b']')
+            | (b == b'#');
+        let double = (b == b' ') & (next[k] == b' ');
+        kinds[k] = u8::from(newline)
+            | (u8::from(markup) * MARKUP)
+            | (u8::from(special) * SPECIAL)
+            | (u8::from(double) * DOUBLE_SPACE);
+    }
+    kinds
+}
+
+/// The kinds of byte a text holds, or-ed together, [`DOUBLE_SPACE`] included: sixteen bytes a
+/// step, the last step ending at the text's end (overlapping the one before), so that no step
+/// looks at a partial block byte by byte.
+fn byte_kinds(bytes: &[u8]) -> u8 {
+    let mut kinds = [0u8; 16];
+    let mut add = |block: u128, after: u8| {
+        for (all, k) in kinds.iter_mut().zip(kinds_of_16(block, after)) {
+            *all |= k;
+        }
+    };
+    match bytes.last_chunk::<16>() {
+        Some(&last) => {
+            let mut at = 0;
+            while let Some(&after) = bytes.get(at + 16) {
+                add(swar::load_16(&bytes[at..]), after);
+                at += 16;
+            }
+            add(u128::from_le_bytes(last), 0);
+        }
+        None => add(swar::load_16(bytes), 0),
+    }
+    kinds.iter().fold(0, |all, &k| all | k)
+}
+
+/// A whole cue that is one sound cue, `(…)` or `[…]`: it can give no words. (A known `[Name]`
+/// alone gives a speaker with nothing said, so no line either.)
+fn is_sound_cue(text: &str) -> bool {
+    let close = match text.as_bytes().first() {
+        Some(b'(') => b')',
+        Some(b'[') => b']',
+        _ => return false,
+    };
+    let inner = &text.as_bytes()[1..];
+    inner.iter().position(|&b| b == close) == Some(inner.len().wrapping_sub(1))
+}
+
 /// Lyric marks: text between two of them is sung, not said.
 fn is_lyric_mark(c: char, hash_marks: bool) -> bool {
     matches!(c, '♪' | '♫') || (hash_marks && c == '#')
@@ -287,7 +393,7 @@ fn is_closing_punctuation(c: char) -> bool {
 /// Bytes that end a run of plain text in [`clean_body`]: cue brackets, ASCII whitespace but the
 /// space, and the lead bytes of non-ASCII whitespace and lyric marks (other characters with those
 /// lead bytes are plain, and go the slow way one by one). The second table adds `#`.
-static SPECIAL: [[bool; 256]; 2] = {
+static SPECIAL_BYTES: [[bool; 256]; 2] = {
     let mut tables = [[false; 256]; 2];
     let bytes = b"()[]\t\n\x0B\x0C\r\xC2\xE1\xE2\xE3";
     let mut i = 0;
@@ -312,7 +418,7 @@ fn clean_body(body: &str, out: &mut String) {
     let bytes = rest.as_bytes();
     let mut first_mark = true;
     let mut closed_before = false;
-    let special = &SPECIAL[usize::from(hash_marks)];
+    let special = &SPECIAL_BYTES[usize::from(hash_marks)];
     let mut space = false;
     let mut removed = false;
     let mut pos = 0;
@@ -428,15 +534,37 @@ fn emit(out: &mut String, text: &str, space: &mut bool, removed: &mut bool) {
 
 /// Whether a line ends a sentence: `.`, `!`, `?` or `…`, maybe inside closing quotes.
 fn ends_sentence(text: &str) -> bool {
+    // Most lines end in an ASCII letter or punctuation mark other than a quote or bracket.
+    match text.as_bytes().last() {
+        Some(b'.' | b'!' | b'?') => return true,
+        Some(&b) if b.is_ascii() && !matches!(b, b'"' | b'\'' | b')') => return false,
+        _ => {}
+    }
     let text = text.trim_end_matches(['"', '\'', '”', '’', '»', ')']);
     text.ends_with(['.', '!', '?', '…'])
 }
 
 /// Whether the first letter or digit of a line is a lowercase letter: `...and then` goes on.
 fn starts_lowercase(text: &str) -> bool {
+    // Most lines start with an ASCII letter.
+    if let Some(&b) = text
+        .as_bytes()
+        .first()
+        .filter(|b| b.is_ascii_alphanumeric())
+    {
+        return b.is_ascii_lowercase();
+    }
     text.chars()
         .find(|c| c.is_alphanumeric())
         .is_some_and(char::is_lowercase)
+}
+
+/// Whether a text has a letter or digit; most start with one.
+fn has_alphanumeric(text: &str) -> bool {
+    text.as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphanumeric)
+        || text.chars().any(char::is_alphanumeric)
 }
 
 #[cfg(test)]
@@ -458,12 +586,12 @@ mod tests {
         Some(name.to_owned())
     }
 
-    fn cue(text: &str) -> Cue {
+    fn cue(text: &str) -> Cue<'_> {
         Cue {
             number: None,
             start_ms: 1000,
             end_ms: 2000,
-            text: text.to_owned(),
+            text: text.into(),
             line: 2,
         }
     }
@@ -809,6 +937,50 @@ mod tests {
     }
 
     proptest! {
+        /// `byte_kinds` against a byte-by-byte reading, on lengths around its 16-byte steps.
+        #[test]
+        fn byte_kinds_read_every_byte(bytes in proptest::collection::vec(prop_oneof![
+            Just(b' '), Just(b'\n'), Just(b'<'), Just(b'('), Just(0xE2), Just(b'a'), any::<u8>(),
+        ], 0..70)) {
+            let mut want = 0;
+            for (k, &b) in bytes.iter().enumerate() {
+                if b == b'\n' {
+                    want |= NEWLINE;
+                } else if SPECIAL_BYTES[1][usize::from(b)] {
+                    want |= SPECIAL;
+                }
+                if b == b'<' || b == b'{' {
+                    want |= MARKUP;
+                }
+                if b == b' ' && bytes.get(k + 1) == Some(&b' ') {
+                    want |= DOUBLE_SPACE;
+                }
+            }
+            prop_assert_eq!(byte_kinds(&bytes), want);
+        }
+
+        /// What the fast path relies on: a text with none of those kinds is clean once trimmed.
+        #[test]
+        fn plain_text_only_needs_trimming(text in "([A-Za-z0-9 ,.!?'\"-]|\\PC){0,40}") {
+            if byte_kinds(text.as_bytes()) == 0 {
+                let mut words = String::new();
+                clean_body(&text, &mut words);
+                prop_assert_eq!(words.as_str(), trim(&text));
+            }
+        }
+
+        /// What skipping whole sound cues relies on: such a line leaves nothing after its label.
+        #[test]
+        fn whole_sound_cues_leave_no_words(
+            round in any::<bool>(),
+            inner in "([a-z A-Z]|Mike|woman|\\PC){0,12}",
+        ) {
+            let text = if round { format!("({inner})") } else { format!("[{inner}]") };
+            if is_sound_cue(&text) {
+                prop_assert_eq!(take_label(&text, &cast).1, "");
+            }
+        }
+
         #[test]
         fn clean_never_panics(texts in proptest::collection::vec("(\\PC|\n){0,80}", 0..8)) {
             let texts: Vec<&str> = texts.iter().map(String::as_str).collect();

@@ -4,8 +4,10 @@
 //! text, whatever the indexes and blank lines say. What it had to guess or drop becomes a
 //! [`Warning`]; only a file with no usable cues at all is an [`SrtError`].
 //!
-//! One pass over the text, line by line (`\n`, `\r\n` and a lone `\r` all end a line); each cue's
-//! text is the one allocation per cue.
+//! One pass over the text, line by line (`\n`, `\r\n` and a lone `\r` all end a line). A cue of
+//! one line borrows its text from the input; only a cue of several lines allocates, to join them.
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 
@@ -13,14 +15,15 @@ use crate::text::swar;
 
 /// One subtitle: when it shows and what it says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Cue {
+pub struct Cue<'a> {
     /// The index line before the timing line, when there was one (users' files often lack it or
     /// repeat it, so nothing relies on it).
     pub number: Option<u32>,
     pub start_ms: u64,
     pub end_ms: u64,
-    /// The cue's text lines, trimmed and joined by `'\n'`; empty when the cue has none.
-    pub text: String,
+    /// The cue's text lines, trimmed and joined by `'\n'`; empty when the cue has none. Borrowed
+    /// from the parsed text when the cue has one line (most do), so joining is the only copy.
+    pub text: Cow<'a, str>,
     /// 1-based line number of the cue's timing line.
     pub line: usize,
 }
@@ -35,8 +38,8 @@ pub struct Warning {
 
 /// A parsed subtitle file: cues sorted by start time, and what was repaired on the way.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Subtitles {
-    pub cues: Vec<Cue>,
+pub struct Subtitles<'a> {
+    pub cues: Vec<Cue<'a>>,
     pub warnings: Vec<Warning>,
 }
 
@@ -77,7 +80,7 @@ const STRAY_LINES_MIN: usize = 20;
 /// Reads SubRip text. Lenient where a player is: see the module docs.
 ///
 /// Cues come back sorted by start time (stable, so cues that start together keep file order).
-pub fn parse(text: &str) -> Result<Subtitles, SrtError> {
+pub fn parse(text: &str) -> Result<Subtitles<'_>, SrtError> {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let mut parser = Parser::new(text.len());
     for (number, line) in Lines::new(text) {
@@ -132,12 +135,17 @@ impl<'a> Iterator for Lines<'a> {
                 self.mask = swar::line_break_candidates(bytes, self.block);
                 continue;
             }
-            let i = self.block + self.mask.trailing_zeros() as usize;
+            let k = self.mask.trailing_zeros();
+            let i = self.block + k as usize;
             self.mask &= self.mask - 1;
             match bytes.get(i) {
-                // The `\n` of a `\r\n` already taken, or a false candidate.
+                // The `\n` of a `\r\n` taken at the end of the block before, or a false candidate.
                 _ if i < start => continue,
-                Some(b'\r') if bytes.get(i + 1) == Some(&b'\n') => break (i, i + 2),
+                Some(b'\r') if bytes.get(i + 1) == Some(&b'\n') => {
+                    // Its `\n` is no line of its own: one candidate per line, not two.
+                    self.mask &= !(2 << k);
+                    break (i, i + 2);
+                }
                 Some(b'\r' | b'\n') => break (i, i + 1),
                 _ => continue,
             }
@@ -246,7 +254,7 @@ impl Warnings {
 }
 
 struct Parser<'a> {
-    cues: Vec<Cue>,
+    cues: Vec<Cue<'a>>,
     warnings: Warnings,
     block: Block,
     open: Option<Open>,
@@ -430,9 +438,9 @@ impl<'a> Parser<'a> {
     fn close_cue(&mut self) {
         let Some(open) = self.open.take() else { return };
         let text = match self.parts.as_slice() {
-            [] => String::new(),
-            [one] => (*one).to_owned(),
-            parts => parts.join("\n"),
+            [] => Cow::Borrowed(""),
+            [one] => Cow::Borrowed(*one),
+            parts => Cow::Owned(parts.join("\n")),
         };
         self.parts.clear();
         if text.is_empty() {
@@ -450,7 +458,7 @@ impl<'a> Parser<'a> {
         });
     }
 
-    fn finish(mut self) -> Result<Subtitles, SrtError> {
+    fn finish(mut self) -> Result<Subtitles<'a>, SrtError> {
         if let Some((number, held)) = self.held.take() {
             self.content(number, held);
         }
@@ -577,7 +585,7 @@ impl<'a> Parser<'a> {
 }
 
 /// How many cues start before the latest end among the cues above them, and the first one's line.
-fn overlaps(cues: &[Cue]) -> (usize, usize) {
+fn overlaps(cues: &[Cue<'_>]) -> (usize, usize) {
     let (mut count, mut first, mut latest_end) = (0, 0, 0);
     for (i, cue) in cues.iter().enumerate() {
         if i > 0 && cue.start_ms < latest_end {
@@ -790,14 +798,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn times(subs: &Subtitles) -> Vec<(u64, u64, &str)> {
+    fn times<'s>(subs: &'s Subtitles<'_>) -> Vec<(u64, u64, &'s str)> {
         subs.cues
             .iter()
-            .map(|c| (c.start_ms, c.end_ms, c.text.as_str()))
+            .map(|c| (c.start_ms, c.end_ms, c.text.as_ref()))
             .collect()
     }
 
-    fn ok(text: &str) -> Subtitles {
+    fn ok(text: &str) -> Subtitles<'_> {
         parse(text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"))
     }
 
@@ -918,7 +926,7 @@ mod tests {
         assert_eq!(
             subs.cues
                 .iter()
-                .map(|c| c.text.as_str())
+                .map(|c| c.text.as_ref())
                 .collect::<Vec<_>>(),
             ["One", "Two", "Three", "Four"]
         );
@@ -1011,7 +1019,7 @@ mod tests {
         assert_eq!(
             subs.cues
                 .iter()
-                .map(|c| c.text.as_str())
+                .map(|c| c.text.as_ref())
                 .collect::<Vec<_>>(),
             ["A", "B", "C"]
         );
@@ -1257,7 +1265,7 @@ mod tests {
                 }
             }
             let subs = parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let got: Vec<_> = subs.cues.iter().map(|c| (c.start_ms, c.end_ms, c.text.clone())).collect();
+            let got: Vec<_> = subs.cues.iter().map(|c| (c.start_ms, c.end_ms, c.text.to_string())).collect();
             let want: Vec<_> = cues.iter().map(|c| (c.start, c.start + c.len, c.text.join("\n"))).collect();
             prop_assert_eq!(got, want);
         }

@@ -267,12 +267,58 @@ pub(crate) mod swar {
         if let Some(word) = bytes.get(at..).and_then(<[u8]>::first_chunk::<8>) {
             return u64::from_le_bytes(*word);
         }
-        // The last few bytes of a text, byte by byte: rare enough.
-        let mut word = [pad; 8];
-        for (slot, &b) in word.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
-            *slot = b;
+        // The last few bytes of a text: every short line ends in one, so no loop over them but
+        // (at most) two overlapping loads.
+        let rest = bytes.get(at..).unwrap_or_default();
+        let n = rest.len();
+        let padding = ONES * u64::from(pad);
+        if n == 0 {
+            return padding;
         }
-        u64::from_le_bytes(word)
+        let word = if let Some(last) = bytes.last_chunk::<8>() {
+            // The text's last eight bytes, shifted down to start at `at`.
+            u64::from_le_bytes(*last) >> (8 * (8 - n))
+        } else {
+            small_load(rest)
+        };
+        let kept = (1u64 << (8 * n)) - 1;
+        (word & kept) | (padding & !kept)
+    }
+
+    /// The first sixteen bytes (or all, when fewer) as the low bytes of a number, the rest zero:
+    /// like [`load`], two overlapping loads at most, whatever the length.
+    #[inline]
+    pub(crate) fn load_16(bytes: &[u8]) -> u128 {
+        if let Some(all) = bytes.first_chunk::<16>() {
+            return u128::from_le_bytes(*all);
+        }
+        match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+            (Some(head), Some(tail)) => {
+                u128::from(u64::from_le_bytes(*head))
+                    | u128::from(u64::from_le_bytes(*tail)) << (8 * (bytes.len() - 8))
+            }
+            _ => u128::from(small_load(bytes)),
+        }
+    }
+
+    /// None to seven bytes as the low bytes of a word (the rest zero), from two overlapping loads
+    /// that agree on the bytes they share.
+    #[inline]
+    fn small_load(rest: &[u8]) -> u64 {
+        let n = rest.len();
+        match (rest.first_chunk::<4>(), rest.last_chunk::<4>()) {
+            (Some(head), Some(tail)) => {
+                u64::from(u32::from_le_bytes(*head))
+                    | u64::from(u32::from_le_bytes(*tail)) << (8 * (n - 4))
+            }
+            _ => match (rest.first_chunk::<2>(), rest.last_chunk::<2>()) {
+                (Some(head), Some(tail)) => {
+                    u64::from(u16::from_le_bytes(*head))
+                        | u64::from(u16::from_le_bytes(*tail)) << (8 * (n - 2))
+                }
+                _ => rest.first().map_or(0, |&b| u64::from(b)),
+            },
+        }
     }
 
     /// Bytes equal to zero.
@@ -293,10 +339,23 @@ pub(crate) mod swar {
         ((mask >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
     }
 
-    /// One bit per byte of the 64 from `at`: set for every `\n` and `\r`, and maybe for a
-    /// vertical tab or form feed just above one (callers check the byte).
+    /// Bytes from `\n` to `\r` (line feed, vertical tab, form feed, carriage return), exactly:
+    /// a range test, cheaper than two equality tests.
+    #[inline]
+    fn line_feed_to_return(x: u64) -> u64 {
+        const LOW7: u64 = ONES * 0x7F;
+        let low = x & LOW7;
+        // Each byte on its own: no borrow (the minuend's bytes are at least 0x7F) and no carry
+        // (the sums stay below 0x100).
+        let below_cr = (ONES * (0x7F + u64::from(b'\r') + 1)) - low;
+        let from_lf = low + ONES * (0x80 - u64::from(b'\n'));
+        below_cr & from_lf & !x & HIGH
+    }
+
+    /// One bit per byte of the 64 from `at`: set for every `\n` and `\r`, and for a vertical
+    /// tab or form feed (callers check the byte).
     pub(crate) fn line_break_candidates(bytes: &[u8], at: usize) -> u64 {
-        let word_bits = |x: u64| gather(eq(x, b'\n') | eq(x, b'\r'));
+        let word_bits = |x: u64| gather(line_feed_to_return(x));
         // A whole block: fixed-size words, no bounds to check, fully unrolled.
         if let Some(block) = bytes.get(at..).and_then(<[u8]>::first_chunk::<64>) {
             let mut bits = 0;
@@ -489,7 +548,7 @@ mod tests {
         ] {
             assert_eq!(swar::find_byte(text, 0, b), want);
         }
-        // Every break is a candidate; so may a vertical tab or form feed above one be, not others.
+        // Every break is a candidate; so are vertical tabs and form feeds, not others.
         let text = b"a\nb\r\n\x0B\x0C\r\nxyz\x0B\x0C";
         let bits = swar::line_break_candidates(text, 0);
         for (k, &b) in text.iter().enumerate() {
@@ -562,6 +621,24 @@ mod tests {
                 let want = bytes[from..].iter().position(|&c| c == b).map(|k| from + k);
                 prop_assert_eq!(swar::find_byte(&bytes, from, b), want);
             }
+        }
+
+        #[test]
+        fn swar_load_pads_like_a_copy(bytes in proptest::collection::vec(any::<u8>(), 0..24), at in 0usize..32, pad: u8) {
+            let mut want = [pad; 8];
+            for (slot, &b) in want.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
+                *slot = b;
+            }
+            prop_assert_eq!(swar::load(&bytes, at, pad), u64::from_le_bytes(want));
+        }
+
+        #[test]
+        fn swar_load_16_zero_pads(bytes in proptest::collection::vec(any::<u8>(), 0..24)) {
+            let mut want = [0u8; 16];
+            for (slot, &b) in want.iter_mut().zip(&bytes) {
+                *slot = b;
+            }
+            prop_assert_eq!(swar::load_16(&bytes), u128::from_le_bytes(want));
         }
 
         #[test]
