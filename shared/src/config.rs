@@ -554,6 +554,19 @@ fn render(file: &str, errors: &[ConfigError]) -> String {
     lines.join("\n")
 }
 
+/// For a function's build script: refuses (panics, so the build and `sam build` stop) when the
+/// model config embedded in the function is invalid, naming every problem.
+pub fn check_at_build(path: &str) {
+    println!("cargo::rerun-if-changed={path}");
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => panic!("cannot read the model config {path}: {e}"),
+    };
+    if let Err(errors) = parse("infra/hawkins.toml", &text) {
+        panic!("the model config is invalid:\n{errors}");
+    }
+}
+
 /// Reads and parses a config file; a file that cannot be read is one error without a line.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let file = path.display().to_string();

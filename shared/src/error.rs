@@ -41,3 +41,13 @@ impl Retry for StoreError {
         matches!(self, StoreError::Transient { .. })
     }
 }
+
+/// The error type a Lambda function reports for `error`: `Retryable` or `NonRetryable`, so a
+/// person reading the invocation's failure knows at once whether the event will come back.
+pub fn error_type(error: &impl Retry) -> &'static str {
+    if error.retryable() {
+        "Retryable"
+    } else {
+        "NonRetryable"
+    }
+}

@@ -10,7 +10,7 @@ use hawkins::aws::{
 };
 use hawkins::costs::CostError;
 use hawkins::costs::{CostRun, PriceTable, budgets, handle_schedule, scheduled_time};
-use hawkins::error::Retry;
+use hawkins::error::error_type;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -58,13 +58,8 @@ async fn main() -> Result<(), Error> {
 }
 
 fn diagnostic(error: CostError) -> Diagnostic {
-    let kind = if error.retryable() {
-        "Retryable"
-    } else {
-        "NonRetryable"
-    };
     Diagnostic {
-        error_type: kind.into(),
+        error_type: error_type(&error).into(),
         error_message: error.to_string(),
     }
 }

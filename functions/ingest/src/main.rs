@@ -3,7 +3,7 @@
 //! The decisions live in `hawkins::ingest`; this file only wires them to S3 and SNS.
 
 use hawkins::aws::{config_from_env, required_env, s3::S3Store, sns::SnsNotifier};
-use hawkins::error::Retry;
+use hawkins::error::error_type;
 use hawkins::ingest::{DEFAULT_NETWORK_WINDOW, HandlerError, Ingest, handle_event};
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -31,13 +31,8 @@ async fn main() -> Result<(), Error> {
 }
 
 fn diagnostic(error: HandlerError) -> Diagnostic {
-    let kind = if error.retryable() {
-        "Retryable"
-    } else {
-        "NonRetryable"
-    };
     Diagnostic {
-        error_type: kind.into(),
+        error_type: error_type(&error).into(),
         error_message: error.to_string(),
     }
 }
