@@ -20,6 +20,7 @@ pub mod events;
 pub mod hash;
 pub mod ingest;
 pub mod jsonl;
+pub mod lifecycle;
 pub mod manifest;
 pub mod network;
 pub mod source;

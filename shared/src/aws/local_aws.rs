@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 /// The pinned requirements, relative to the workspace root.
 pub const REQUIREMENTS: &str = "tests/localaws/requirements.txt";
+/// What the pinned server lacks for the endpoint paths (UpdateEndpoint, newer instance types, a
+/// stand-in for SageMaker's auto-rollback), loaded into it before it starts.
+pub const EXTENSIONS: &str = "tests/localaws";
 
 /// Why the local AWS could not start; each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +54,7 @@ impl LocalAws {
             command: "dup log".into(),
             message: e.to_string(),
         })?;
+        let ext = root.join(EXTENSIONS).display().to_string();
         // The wrapper exits when its parent (this process) is gone, so no server outlives a
         // test run that was killed.
         let wrapper = format!(
@@ -61,6 +65,8 @@ impl LocalAws {
              \x20       time.sleep(0.5)\n\
              \x20   os._exit(0)\n\
              threading.Thread(target=watch, daemon=True).start()\n\
+             sys.path.insert(0, {ext:?})\n\
+             import moto_sagemaker\n\
              from moto.server import main\n\
              main(['-H', '127.0.0.1', '-p', '{port}'])\n"
         );

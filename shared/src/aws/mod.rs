@@ -1,11 +1,15 @@
 //! The AWS SDK behind the traits of [`crate::store`]: built once per Lambda container, in `main`.
 
+#[cfg(feature = "autoscaling")]
+pub mod autoscaling;
 #[cfg(feature = "cloudwatch")]
 pub mod cloudwatch;
 #[cfg(feature = "local-aws")]
 pub mod local;
 #[cfg(feature = "local-aws")]
 pub mod local_aws;
+#[cfg(feature = "pricing")]
+pub mod pricing;
 #[cfg(feature = "s3")]
 pub mod s3;
 #[cfg(feature = "sagemaker")]

@@ -15,6 +15,7 @@
 pub mod alerts;
 pub mod compute;
 pub mod ledger;
+pub mod pricelist;
 pub mod prices;
 pub mod report;
 pub mod time;

@@ -1,0 +1,94 @@
+"""What the pinned moto server lacks for Hawkins' endpoint paths, added before it starts.
+
+moto 5.2.5 answers CreateEndpoint but not UpdateEndpoint, and checks instance types against a list
+from before the g5/g6/inf2/trn1 families. This module, imported by the server wrapper in
+shared/src/aws/local_aws.rs, adds:
+
+- UpdateEndpoint with SageMaker's observable result: the endpoint switches to the new endpoint
+  config (its variants), stays InService, clears FailureReason, and shows the request's
+  DeploymentConfig as LastDeploymentConfig. An endpoint that is not InService refuses the update,
+  as SageMaker does.
+- POST /moto-api/hawkins/sagemaker/roll-back-endpoint: what SageMaker does when an alarm fires during a blue/green update: the
+  endpoint returns to the config it had before the last update, stays InService, and reports the
+  given FailureReason. The local run and the tests call it to stand in for a failed deployment.
+- Any well-formed ml.<family>.<size> instance type for endpoint configs.
+"""
+
+import json
+import re
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.responses import ActionResult
+from moto.moto_api._internal import urls as moto_api_urls
+from moto.sagemaker import models, responses
+from moto.sagemaker.exceptions import ValidationError
+
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+
+def _validate_instance_type(self, instance_type):
+    if not _INSTANCE_TYPE.match(instance_type or ""):
+        raise ValidationError(
+            message=f"Value '{instance_type}' at 'instanceType' is not an ml.<family>.<size> instance type"
+        )
+
+
+def _endpoint(backend, name):
+    endpoint = backend.endpoints.get(name)
+    if endpoint is None:
+        arn = models.FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)
+        raise ValidationError(message=f"Could not find endpoint '{arn}'.")
+    return endpoint
+
+
+def _switch(endpoint, config_name, config):
+    endpoint.endpoint_config_name = config_name
+    endpoint.production_variants = endpoint._process_production_variants(
+        config["ProductionVariants"]
+    )
+    endpoint.last_modified_time = models.utcnow()
+
+
+def update_endpoint(self):
+    backend = self.sagemaker_backend
+    name = self._get_param("EndpointName")
+    config_name = self._get_param("EndpointConfigName")
+    endpoint = _endpoint(backend, name)
+    if endpoint.endpoint_status != "InService":
+        raise ValidationError(
+            message=f"Cannot update in-progress endpoint \"{endpoint.arn}\"."
+        )
+    config = backend.describe_endpoint_config(config_name)
+    endpoint.hawkins_previous_config = endpoint.endpoint_config_name
+    _switch(endpoint, config_name, config)
+    endpoint.failure_reason = None
+    deployment = self._get_param("DeploymentConfig")
+    if deployment:
+        endpoint.last_deployment_config = deployment
+    return ActionResult({"EndpointArn": endpoint.arn})
+
+
+def roll_back_endpoint(request, full_url, headers):
+    """POST /moto-api/hawkins/sagemaker/roll-back-endpoint with JSON
+    {"EndpointName", "FailureReason", "Region"?, "Account"?}."""
+    body = json.loads(request.get_data() or b"{}")
+    backend = models.sagemaker_backends[body.get("Account", DEFAULT_ACCOUNT_ID)][
+        body.get("Region", "us-east-1")
+    ]
+    try:
+        endpoint = _endpoint(backend, body.get("EndpointName", ""))
+        previous = getattr(endpoint, "hawkins_previous_config", None)
+        if previous is None:
+            raise ValidationError(message="The endpoint has no update to roll back.")
+        _switch(endpoint, previous, backend.describe_endpoint_config(previous))
+    except ValidationError as e:
+        return 400, {"Content-Type": "application/json"}, json.dumps({"message": e.message})
+    endpoint.hawkins_previous_config = None
+    endpoint.endpoint_status = "InService"
+    endpoint.failure_reason = body.get("FailureReason") or "Update rolled back"
+    return 200, {"Content-Type": "application/json"}, json.dumps({"EndpointConfigName": previous})
+
+
+models.FakeEndpointConfig.validate_instance_type = _validate_instance_type
+responses.SageMakerResponse.update_endpoint = update_endpoint
+moto_api_urls.url_paths["{0}/moto-api/hawkins/sagemaker/roll-back-endpoint"] = roll_back_endpoint
