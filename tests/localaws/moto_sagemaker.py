@@ -12,6 +12,8 @@ shared/src/aws/local_aws.rs, adds:
   endpoint returns to the config it had before the last update, stays InService, and reports the
   given FailureReason. The local run and the tests call it to stand in for a failed deployment.
 - Any well-formed ml.<family>.<size> instance type for endpoint configs.
+- UpdateModelPackage keeping the package's CustomerMetadataProperties when the request does not
+  change them, as SageMaker does (moto 5.2.5 drops them, and with them Hawkins' lineage).
 """
 
 import json
@@ -89,6 +91,20 @@ def roll_back_endpoint(request, full_url, headers):
     return 200, {"Content-Type": "application/json"}, json.dumps({"EndpointConfigName": previous})
 
 
+_update_model_package = models.SageMakerModelBackend.update_model_package
+
+
+def update_model_package(self, **kwargs):
+    arn = kwargs.get("model_package_arn")
+    package = self.model_packages.get(self.model_package_name_mapping.get(arn, arn))
+    if package is not None:
+        kept = dict(package.customer_metadata_properties or {})
+        kept.update(kwargs.get("customer_metadata_properties") or {})
+        kwargs["customer_metadata_properties"] = kept
+    return _update_model_package(self, **kwargs)
+
+
+models.SageMakerModelBackend.update_model_package = update_model_package
 models.FakeEndpointConfig.validate_instance_type = _validate_instance_type
 responses.SageMakerResponse.update_endpoint = update_endpoint
 moto_api_urls.url_paths["{0}/moto-api/hawkins/sagemaker/roll-back-endpoint"] = roll_back_endpoint

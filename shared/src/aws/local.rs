@@ -17,6 +17,11 @@ use super::local_config;
 use super::s3::S3Store;
 use super::sns::SnsNotifier;
 
+/// The local AWS's account.
+pub const LOCAL_ACCOUNT: &str = "123456789012";
+/// The SageMaker execution role the local pipeline names.
+pub const LOCAL_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/hawkins-sagemaker-execution";
+
 /// A failure setting up or reading the local stack.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -133,6 +138,64 @@ impl LocalStack {
             s3,
             sqs,
         })
+    }
+
+    /// The SageMaker side of the lifecycle (registry and hosting).
+    pub fn sagemaker_lifecycle(&self) -> super::lifecycle::SageMakerLifecycle {
+        super::lifecycle::SageMakerLifecycle::from_config(&self.config)
+    }
+
+    /// Alarms (notifying the alert topic) and auto scaling.
+    pub fn guards(&self) -> super::autoscaling::EndpointGuards {
+        super::autoscaling::EndpointGuards::from_config(&self.config, vec![self.topic_arn.clone()])
+    }
+
+    /// The stack settings of the local pipeline (its execution role is a made-up ARN: the local
+    /// AWS checks none).
+    pub fn stack_settings(&self, project: &str) -> crate::training::StackSettings {
+        crate::training::StackSettings {
+            bucket: self.bucket.clone(),
+            role_arn: LOCAL_ROLE_ARN.to_string(),
+            project: project.to_string(),
+            account: LOCAL_ACCOUNT.to_string(),
+            region: "us-east-1".to_string(),
+        }
+    }
+
+    /// Stands in for SageMaker's auto-rollback of a blue/green update (an alarm fired while the
+    /// new fleet baked): the endpoint returns to its previous config, InService, with `reason` as
+    /// its FailureReason. See `tests/localaws/moto_sagemaker.py`.
+    pub async fn roll_back_endpoint(&self, endpoint: &str, reason: &str) -> Result<(), LocalError> {
+        let body =
+            serde_json::json!({"EndpointName": endpoint, "FailureReason": reason}).to_string();
+        let address = self
+            .server
+            .endpoint()
+            .trim_start_matches("http://")
+            .to_string();
+        let answer = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(&address)?;
+            write!(
+                stream,
+                "POST /moto-api/hawkins/sagemaker/roll-back-endpoint HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )?;
+            let mut out = String::new();
+            stream.read_to_string(&mut out)?;
+            Ok(out)
+        })
+        .await
+        .map_err(call("roll back endpoint"))?
+        .map_err(call("roll back endpoint"))?;
+        if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+            Ok(())
+        } else {
+            Err(LocalError::Call {
+                op: "roll back endpoint",
+                message: answer,
+            })
+        }
     }
 
     /// The pipeline bucket as an object store.

@@ -1,9 +1,11 @@
 //! The AWS SDK behind the traits of [`crate::store`]: built once per Lambda container, in `main`.
 
-#[cfg(feature = "autoscaling")]
+#[cfg(all(feature = "autoscaling", feature = "cloudwatch"))]
 pub mod autoscaling;
 #[cfg(feature = "cloudwatch")]
 pub mod cloudwatch;
+#[cfg(feature = "sagemaker")]
+pub mod lifecycle;
 #[cfg(feature = "local-aws")]
 pub mod local;
 #[cfg(feature = "local-aws")]

@@ -17,7 +17,7 @@ pub const ENDPOINT: &str = "SageMaker Endpoint State Change";
 /// One event, by kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LifecycleEvent {
-    TrainingJob(TrainingJob),
+    TrainingJob(Box<TrainingJob>),
     ModelPackage(PackageChange),
     Endpoint(EndpointChange),
 }
@@ -55,9 +55,9 @@ pub fn parse(event: Value) -> Result<(LifecycleEvent, Option<String>), EventErro
         message: e.to_string(),
     };
     let event = match detail_type.as_str() {
-        TRAINING_JOB => {
-            LifecycleEvent::TrainingJob(serde_json::from_value(envelope.detail).map_err(fail)?)
-        }
+        TRAINING_JOB => LifecycleEvent::TrainingJob(Box::new(
+            serde_json::from_value(envelope.detail).map_err(fail)?,
+        )),
         MODEL_PACKAGE => {
             LifecycleEvent::ModelPackage(serde_json::from_value(envelope.detail).map_err(fail)?)
         }
