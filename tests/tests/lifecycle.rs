@@ -40,9 +40,11 @@ impl Parts {
         }
     }
 
-    /// Delivers `event` three times to the real handler; the outcome of the first.
-    async fn deliver(&self, event: &Value) -> Outcome {
-        let lifecycle = Lifecycle {
+    fn lifecycle(
+        &self,
+    ) -> Lifecycle<'_, S3Store, SnsNotifier, SageMakerLifecycle, SageMakerLifecycle, EndpointGuards>
+    {
+        Lifecycle {
             store: &self.store,
             notifier: &self.notifier,
             registry: &self.sagemaker,
@@ -50,7 +52,12 @@ impl Parts {
             guards: &self.guards,
             config: &self.config,
             stack: &self.settings,
-        };
+        }
+    }
+
+    /// Delivers `event` three times to the real handler; the outcome of the first.
+    async fn deliver(&self, event: &Value) -> Outcome {
+        let lifecycle = self.lifecycle();
         let now = 1_795_800_000;
         let first = match lifecycle.handle(event.clone(), now).await {
             Ok(outcome) => outcome,
@@ -516,4 +523,114 @@ async fn packages_or_none(stack: &LocalStack) -> Vec<String> {
             .collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// A trial of the location classifier's tuning job.
+fn trial(tuning: &str, trial: &str, f1: f64) -> Value {
+    let mut event = completed(trial, 0.0);
+    let d = &mut event["detail"];
+    d["TuningJobArn"] =
+        format!("arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{tuning}")
+            .into();
+    d["FinalMetricDataList"] = serde_json::json!([{"MetricName": "accuracy", "Value": f1}]);
+    d["Tags"]["hawkins:model"] = "locations".into();
+    d["Tags"]["hawkins:kind"] = "location".into();
+    d["ModelArtifacts"]["S3ModelArtifacts"] =
+        format!("s3://hawkins-pipeline-local/models/locations/{trial}/output/model.tar.gz").into();
+    event
+}
+
+/// A tuning job registers its best trial once (and waits, retryable, for that trial's own event
+/// when it comes first); a batch model's approval runs a transform job, whose completion lands in
+/// the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tuning_jobs_register_their_best_trial_and_batch_models_run_a_transform() {
+    let stack = stack().await;
+    let parts = Parts::new(&stack);
+    let tuning = "locations-9ff9935c";
+    let mut done = sample("sagemaker-tuning-completed.json");
+    done["detail"]["HyperParameterTuningJobName"] = tuning.into();
+    done["detail"]["BestTrainingJob"]["TrainingJobName"] = format!("{tuning}-002-bbbbbbbb").into();
+    done["detail"]["Tags"]["hawkins:model"] = "locations".into();
+
+    // The tuning job's event before its best trial's: refused as retryable, nothing registered.
+    let early = parts.lifecycle().handle(done.clone(), 0).await;
+    let Err(e) = early else { panic!("{early:?}") };
+    assert!(hawkins::error::Retry::retryable(&e), "{e}");
+
+    for (name, score) in [("001-aaaaaaaa", 0.7), ("002-bbbbbbbb", 0.8)] {
+        let outcome = parts
+            .deliver(&trial(tuning, &format!("{tuning}-{name}"), score))
+            .await;
+        assert!(
+            matches!(outcome, Outcome::Job { .. }),
+            "a trial is recorded, not registered: {outcome:?}"
+        );
+    }
+    let outcome = parts.deliver(&done).await;
+    assert!(
+        matches!(&outcome, Outcome::Registered { job, approval, .. } if job == "locations-9ff9935c-002-bbbbbbbb" && approval == "PendingManualApproval"),
+        "{outcome:?}"
+    );
+    let sm = aws_sdk_sagemaker::Client::new(&stack.config);
+    let listed = sm
+        .list_model_packages()
+        .model_package_group_name("hawkins-locations")
+        .send()
+        .await
+        .expect("ListModelPackages");
+    assert_eq!(listed.model_package_summary_list().len(), 1);
+    let messages = inbox(&stack).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].message.contains("no [model.gate]"));
+
+    // The theme model: held (no gate), approved by a person, scored by a transform job.
+    let mut themes = completed("themes-9ff9935c8ed10b50", 0.0);
+    themes["detail"]["Tags"]["hawkins:model"] = "themes".into();
+    themes["detail"]["Tags"]["hawkins:kind"] = "theme".into();
+    parts.deliver(&themes).await;
+    let arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/hawkins-themes/1";
+    sm.update_model_package()
+        .model_package_arn(arn)
+        .model_approval_status(aws_sdk_sagemaker::types::ModelApprovalStatus::Approved)
+        .send()
+        .await
+        .expect("UpdateModelPackage");
+    let mut approval = sample("sagemaker-package-approved.json");
+    approval["detail"]["ModelPackageArn"] = arn.into();
+    let outcome = parts.deliver(&approval).await;
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Package {
+                deploy: Some(DeployPlan::Batch(_)),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let job = sm
+        .describe_transform_job()
+        .transform_job_name("hawkins-themes-v1")
+        .send()
+        .await
+        .expect("the transform job exists");
+    assert_eq!(job.model_name(), Some("hawkins-themes-v1"));
+    let input = job
+        .transform_input()
+        .and_then(|i| i.data_source())
+        .and_then(|d| d.s3_data_source())
+        .map(|s| s.s3_uri().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        input,
+        "s3://hawkins-pipeline-local/datasets/9ff9935c8ed10b50d1c7e2a8f43b6e01/themes/batches.jsonl"
+    );
+
+    let mut finished = sample("sagemaker-transform-completed.json");
+    finished["detail"]["TransformJobName"] = "hawkins-themes-v1".into();
+    parts.deliver(&finished).await;
+    let ledger = read_json(&stack, "ledger/transforms/hawkins-themes-v1.json").await;
+    assert_eq!(ledger["status"], "Completed");
+    assert_eq!(ledger["billable_seconds"], 1800);
 }

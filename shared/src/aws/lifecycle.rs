@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 use aws_config::SdkConfig;
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::types::{
-    Alarm, AutoRollbackConfig, BlueGreenUpdatePolicy, CapacitySize, CapacitySizeType,
-    ContainerDefinition, DeploymentConfig, InferenceSpecification, MetadataProperties,
-    MetricsSource, ModelApprovalStatus, ModelMetrics, ModelPackageContainerDefinition,
-    ModelPackageSortBy, ModelQuality, ProductionVariant, ProductionVariantInstanceType,
-    ProductionVariantServerlessConfig, SortOrder, Tag, TrafficRoutingConfig,
-    TrafficRoutingConfigType,
+    Alarm, AssemblyType, AutoRollbackConfig, BatchStrategy, BlueGreenUpdatePolicy, CapacitySize,
+    CapacitySizeType, ContainerDefinition, DeploymentConfig, InferenceSpecification,
+    MetadataProperties, MetricsSource, ModelApprovalStatus, ModelMetrics,
+    ModelPackageContainerDefinition, ModelPackageSortBy, ModelQuality, ProductionVariant,
+    ProductionVariantInstanceType, ProductionVariantServerlessConfig, S3DataType, SortOrder,
+    SplitType, Tag, TrafficRoutingConfig, TrafficRoutingConfigType, TransformDataSource,
+    TransformInput, TransformInstanceType, TransformOutput, TransformResources,
+    TransformS3DataSource,
 };
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -21,6 +23,7 @@ use super::store_error;
 use crate::error::StoreError;
 use crate::lifecycle::plan::{
     Deployment, Endpoint, EndpointConfigSpec, EndpointVariant, ModelSpec, Package, PackageSpec,
+    TransformSpec,
 };
 use crate::lifecycle::{Hosting, Registry};
 
@@ -430,6 +433,55 @@ impl Hosting for SageMakerLifecycle {
                 })
             }
             Err(e) => Err(store_error("UpdateEndpoint", name, &e)),
+        }
+    }
+
+    async fn create_transform_job(&self, spec: &TransformSpec) -> Result<(), StoreError> {
+        let input = TransformInput::builder()
+            .data_source(
+                TransformDataSource::builder()
+                    .s3_data_source(
+                        TransformS3DataSource::builder()
+                            .s3_data_type(S3DataType::S3Prefix)
+                            .s3_uri(&spec.input_s3_uri)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .content_type("application/jsonlines")
+            .split_type(SplitType::Line)
+            .build();
+        let output = TransformOutput::builder()
+            .s3_output_path(&spec.output_s3_uri)
+            .assemble_with(AssemblyType::Line)
+            .accept("application/jsonlines")
+            .build();
+        let resources = TransformResources::builder()
+            .instance_type(TransformInstanceType::from(spec.instance_type.as_str()))
+            .instance_count(spec.instance_count as i32)
+            .build();
+        match self
+            .client
+            .create_transform_job()
+            .transform_job_name(&spec.name)
+            .model_name(&spec.model)
+            .transform_input(input)
+            .transform_output(output)
+            .transform_resources(resources)
+            .batch_strategy(BatchStrategy::MultiRecord)
+            .set_tags(Some(tags(&spec.tags)))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if exists(&e)
+                    || e.as_service_error()
+                        .is_some_and(|s| s.code() == Some("ResourceInUse")) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(store_error("CreateTransformJob", &spec.name, &e)),
         }
     }
 }

@@ -36,6 +36,10 @@ impl Links {
         format!("{}#/model-registry/{group}", self.console())
     }
 
+    pub fn transform(&self, job: &str) -> String {
+        format!("{}#/transform-jobs/{job}", self.console())
+    }
+
     pub fn endpoint(&self, endpoint: &str) -> String {
         format!("{}#/endpoints/{endpoint}", self.console())
     }
@@ -249,6 +253,27 @@ pub fn endpoint_failed(model: &str, endpoint: &str, reason: &str, links: &Links)
              - Endpoint: {console}\n\
              - A Failed endpoint cannot be updated: delete it (hawkins cleanup --yes, or aws sagemaker delete-endpoint --endpoint-name {endpoint}), fix the cause, and approve the package again to recreate it.\n",
             console = links.endpoint(endpoint),
+        ),
+        model,
+    )
+}
+
+pub fn transform_failed(model: &str, job: &str, reason: &str, links: &Links) -> Alert {
+    alert(
+        "transform_failed",
+        Severity::Critical,
+        format!("transform-failed-{job}"),
+        format!("Hawkins: batch scoring of {model} failed"),
+        format!(
+            "The batch transform job {job} of the model {model} failed.\n\n\
+             SageMaker says: {reason}\n\n\
+             No predictions were written for this corpus version.\n\n\
+             Next steps:\n\
+             - Read its log: log group /aws/sagemaker/TransformJobs, streams starting with {job}\n\
+             - Job: {console}\n\
+             \x20 or aws sagemaker describe-transform-job --transform-job-name {job}\n\
+             - Fix the cause, then approve the package again (hawkins approve <package-arn>) to rerun it.\n",
+            console = links.transform(job),
         ),
         model,
     )

@@ -13,6 +13,10 @@ pub const TRAINING_JOB: &str = "SageMaker Training Job State Change";
 pub const MODEL_PACKAGE: &str = "SageMaker Model Package State Change";
 /// "SageMaker Endpoint State Change".
 pub const ENDPOINT: &str = "SageMaker Endpoint State Change";
+/// "SageMaker HyperParameter Tuning Job State Change": names the best training job when done.
+pub const TUNING_JOB: &str = "SageMaker HyperParameter Tuning Job State Change";
+/// "SageMaker Transform Job State Change": the batch scoring of a theme model.
+pub const TRANSFORM_JOB: &str = "SageMaker Transform Job State Change";
 
 /// One event, by kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +24,8 @@ pub enum LifecycleEvent {
     TrainingJob(Box<TrainingJob>),
     ModelPackage(PackageChange),
     Endpoint(EndpointChange),
+    TuningJob(TuningJob),
+    TransformJob(TransformJob),
 }
 
 /// Why an event could not be read.
@@ -63,6 +69,12 @@ pub fn parse(event: Value) -> Result<(LifecycleEvent, Option<String>), EventErro
         }
         ENDPOINT => {
             LifecycleEvent::Endpoint(serde_json::from_value(envelope.detail).map_err(fail)?)
+        }
+        TUNING_JOB => {
+            LifecycleEvent::TuningJob(serde_json::from_value(envelope.detail).map_err(fail)?)
+        }
+        TRANSFORM_JOB => {
+            LifecycleEvent::TransformJob(serde_json::from_value(envelope.detail).map_err(fail)?)
         }
         _ => return Err(EventError::Unexpected { detail_type }),
     };
@@ -176,6 +188,44 @@ pub struct EndpointChange {
     pub endpoint_config_name: Option<String>,
     #[serde(default)]
     pub failure_reason: Option<String>,
+}
+
+/// A tuning job's state; when Completed, the training job it found best.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TuningJob {
+    pub hyper_parameter_tuning_job_name: String,
+    pub hyper_parameter_tuning_job_status: String,
+    #[serde(default)]
+    pub best_training_job: Option<BestTrainingJob>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    #[serde(default, deserialize_with = "tags")]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BestTrainingJob {
+    pub training_job_name: String,
+}
+
+/// A batch transform job's state.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TransformJob {
+    pub transform_job_name: String,
+    pub transform_job_status: String,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    #[serde(default)]
+    pub transform_resources: Option<ResourceConfig>,
+    #[serde(default, deserialize_with = "timestamp")]
+    pub transform_start_time: Option<i64>,
+    #[serde(default, deserialize_with = "timestamp")]
+    pub transform_end_time: Option<i64>,
+    #[serde(default, deserialize_with = "tags")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// SageMaker writes times as epoch milliseconds in events and as RFC 3339 elsewhere: seconds.

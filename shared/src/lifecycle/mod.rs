@@ -30,10 +30,13 @@ use serde_json::Value;
 use tracing::info;
 
 use self::alerts::Links;
-use self::events::{EndpointChange, EventError, LifecycleEvent, PackageChange, TrainingJob};
+use self::events::{
+    EndpointChange, EventError, LifecycleEvent, PackageChange, TrainingJob, TransformJob, TuningJob,
+};
 use self::plan::{
     AlarmSpec, DeployPlan, Deployment, Endpoint, EndpointConfigSpec, EndpointOutcome,
-    EndpointState, JobOutcome, ModelSpec, Package, PackageSpec, ScalingSpec, Verdict,
+    EndpointState, JobOutcome, ModelSpec, Package, PackageSpec, ScalingSpec, TransformSpec,
+    Verdict,
 };
 use crate::config::{Config, ModelConfig};
 use crate::costs::ledger::{self, EndpointRecord, HistoryEntry, JobRecord};
@@ -97,6 +100,10 @@ pub trait Hosting: Sync {
         config: &str,
         deployment: Option<&Deployment>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn create_transform_job(
+        &self,
+        spec: &TransformSpec,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Alarms and auto scaling around an endpoint. All are upserts; removing what is absent succeeds.
@@ -119,13 +126,11 @@ pub enum LifecycleError {
     Event(#[from] EventError),
     #[error(transparent)]
     Aws(#[from] StoreError),
-    /// The endpoint is being created or updated: the approval comes back when it is InService.
-    #[error("endpoint {endpoint} is {status}: the deployment of {package} will be retried")]
-    Busy {
-        endpoint: String,
-        status: String,
-        package: String,
-    },
+    /// A tuning job finished before the event of its best training job was recorded.
+    #[error(
+        "tuning job {tuning} names {best} as its best training job, whose Completed event has not been recorded yet: retried"
+    )]
+    BestJobNotRecorded { tuning: String, best: String },
 }
 
 impl Retry for LifecycleError {
@@ -133,7 +138,7 @@ impl Retry for LifecycleError {
         match self {
             LifecycleError::Event(_) => false,
             LifecycleError::Aws(e) => e.retryable(),
-            LifecycleError::Busy { .. } => true,
+            LifecycleError::BestJobNotRecorded { .. } => true,
         }
     }
 }
@@ -182,6 +187,11 @@ pub struct Lifecycle<'a, S, N, R, H, G> {
     pub stack: &'a StackSettings,
 }
 
+/// Where a tuning job's completed trial is kept until the tuning job names the best one.
+pub fn tuning_trial_key(tuning_job: &str, training_job: &str) -> String {
+    format!("state/lifecycle/tuning/{tuning_job}/{training_job}.json")
+}
+
 /// Where a sent alert is remembered.
 pub fn sent_marker(id: &str) -> String {
     let safe: String = id
@@ -217,13 +227,16 @@ where
 
     /// One EventBridge event; `now` (seconds) dates ledger entries of events without a time.
     pub async fn handle(&self, event: Value, now: i64) -> Result<Outcome, LifecycleError> {
+        let detail = event.get("detail").cloned().unwrap_or(Value::Null);
         let (event, time) = events::parse(event)?;
         let at = time
             .as_deref()
             .and_then(crate::costs::time::parse_rfc3339)
             .unwrap_or(now);
         let outcome = match event {
-            LifecycleEvent::TrainingJob(job) => self.training_job(&job).await?,
+            LifecycleEvent::TrainingJob(job) => self.training_job(&job, &detail).await?,
+            LifecycleEvent::TuningJob(job) => self.tuning_job(&job).await?,
+            LifecycleEvent::TransformJob(job) => self.transform_job(&job).await?,
             LifecycleEvent::ModelPackage(change) => self.package_change(&change).await?,
             LifecycleEvent::Endpoint(change) => self.endpoint_change(&change, at).await?,
         };
@@ -247,7 +260,11 @@ where
         Ok(true)
     }
 
-    async fn training_job(&self, job: &TrainingJob) -> Result<Outcome, LifecycleError> {
+    async fn training_job(
+        &self,
+        job: &TrainingJob,
+        detail: &Value,
+    ) -> Result<Outcome, LifecycleError> {
         let Some(model) = plan::job_model(job, self.project(), &self.config.models) else {
             return Ok(Outcome::Ignored {
                 reason: format!(
@@ -306,7 +323,22 @@ where
                 ))
                 .await?
             }
-            JobOutcome::Completed if job.tuning_job_arn.is_some() => false,
+            JobOutcome::Completed if job.tuning_job_arn.is_some() => {
+                // One of a tuning job's trials: kept whole until the tuning job names the best.
+                let tuning = job
+                    .tuning_job_arn
+                    .as_deref()
+                    .and_then(|arn| arn.rsplit('/').next())
+                    .unwrap_or_default();
+                self.store
+                    .put_if_changed(
+                        &tuning_trial_key(tuning, name),
+                        serde_json::to_vec(detail).unwrap_or_default(),
+                        "application/json",
+                    )
+                    .await?;
+                false
+            }
             JobOutcome::Completed => return self.register(job, model).await,
         };
         Ok(Outcome::Job {
@@ -468,6 +500,132 @@ where
         })
     }
 
+    /// A tuning job: when Completed, its best trial is registered like a training job of its
+    /// own; a failed or stopped tuning job is told like a failed job.
+    async fn tuning_job(&self, job: &TuningJob) -> Result<Outcome, LifecycleError> {
+        let name = &job.hyper_parameter_tuning_job_name;
+        let Some(model) = plan::tuning_model(job, self.project(), &self.config.models) else {
+            return Ok(Outcome::Ignored {
+                reason: format!("tuning job {name} is not a Hawkins job of a configured model"),
+            });
+        };
+        let links = self.links();
+        match job.hyper_parameter_tuning_job_status.as_str() {
+            "Completed" => {
+                let Some(best) = &job.best_training_job else {
+                    return Ok(Outcome::Ignored {
+                        reason: format!("tuning job {name} completed without a best training job"),
+                    });
+                };
+                let stored = self
+                    .store
+                    .get(&tuning_trial_key(name, &best.training_job_name))
+                    .await?;
+                let trial: Option<TrainingJob> =
+                    stored.and_then(|o| serde_json::from_slice(&o.bytes).ok());
+                match trial {
+                    Some(trial) => self.register(&trial, model).await,
+                    None => Err(LifecycleError::BestJobNotRecorded {
+                        tuning: name.clone(),
+                        best: best.training_job_name.clone(),
+                    }),
+                }
+            }
+            "Failed" | "Stopped" => {
+                let reason = job.failure_reason.clone().unwrap_or_else(|| {
+                    format!(
+                        "the tuning job is {}",
+                        job.hyper_parameter_tuning_job_status
+                    )
+                });
+                let alerted = self
+                    .send_once(&alerts::job_failed(
+                        &model.name,
+                        name,
+                        &reason,
+                        false,
+                        &links,
+                    ))
+                    .await?;
+                Ok(Outcome::Job {
+                    job: name.clone(),
+                    outcome: JobOutcome::Failed {
+                        reason,
+                        spot_capacity: false,
+                    },
+                    recorded: false,
+                    alerted,
+                })
+            }
+            _ => Ok(Outcome::Job {
+                job: name.clone(),
+                outcome: JobOutcome::Running,
+                recorded: false,
+                alerted: false,
+            }),
+        }
+    }
+
+    /// A batch transform job: recorded in the ledger (the cost run prices it); a failure is told.
+    async fn transform_job(&self, job: &TransformJob) -> Result<Outcome, LifecycleError> {
+        let name = &job.transform_job_name;
+        let Some(model) = plan::transform_model(job, self.project(), &self.config.models) else {
+            return Ok(Outcome::Ignored {
+                reason: format!("transform job {name} has no project tag of a configured model"),
+            });
+        };
+        let record = plan::transform_record(job, model, &self.stack.region);
+        let key = format!("{}{name}.json", ledger::TRANSFORMS_PREFIX);
+        let stored: Option<JobRecord> = self
+            .store
+            .get(&key)
+            .await?
+            .and_then(|o| serde_json::from_slice(&o.bytes).ok());
+        let recorded = plan::supersedes(stored.as_ref(), &record)
+            && self
+                .store
+                .put_if_changed(
+                    &key,
+                    serde_json::to_vec_pretty(&record).unwrap_or_default(),
+                    "application/json",
+                )
+                .await?
+                == crate::store::Written::Stored;
+        let outcome = match job.transform_job_status.as_str() {
+            "Failed" => JobOutcome::Failed {
+                reason: job
+                    .failure_reason
+                    .clone()
+                    .unwrap_or_else(|| "SageMaker gave no reason".into()),
+                spot_capacity: false,
+            },
+            "Completed" => JobOutcome::Completed,
+            "Stopped" => JobOutcome::Stopped {
+                cause: plan::StopCause::Requested,
+                reason: job.failure_reason.clone(),
+            },
+            _ => JobOutcome::Running,
+        };
+        let alerted = match &outcome {
+            JobOutcome::Failed { reason, .. } => {
+                self.send_once(&alerts::transform_failed(
+                    &model.name,
+                    name,
+                    reason,
+                    &self.links(),
+                ))
+                .await?
+            }
+            _ => false,
+        };
+        Ok(Outcome::Job {
+            job: name.clone(),
+            outcome,
+            recorded,
+            alerted,
+        })
+    }
+
     async fn package_change(&self, change: &PackageChange) -> Result<Outcome, LifecycleError> {
         let Some(package) = self.registry.package(&change.model_package_arn).await? else {
             return Ok(Outcome::Ignored {
@@ -513,14 +671,18 @@ where
             current.as_ref(),
             self.project(),
             &self.stack.role_arn,
+            &self.stack.bucket,
         );
         let (rollout, create) = match &plan {
+            // The endpoint's next InService event takes this package up (`plan::next_to_deploy`).
             DeployPlan::Busy { status } => {
-                return Err(LifecycleError::Busy {
-                    endpoint,
-                    status: status.clone(),
-                    package: package.arn.clone(),
-                });
+                info!(endpoint, status, package = %package.arn, "endpoint busy: deployment deferred to its next InService event");
+                return Ok(plan);
+            }
+            DeployPlan::Batch(batch) => {
+                self.hosting.create_model(&batch.model).await?;
+                self.hosting.create_transform_job(&batch.job).await?;
+                return Ok(plan);
             }
             DeployPlan::Create(r) => (r, true),
             DeployPlan::Update(r) => (r, false),
@@ -536,6 +698,7 @@ where
             pending_config: Some(rollout.config.name.clone()),
             pending_package: Some(package.arn.clone()),
             pending_version: Some(package.version),
+            failed_package: None,
         };
         self.store
             .put_if_changed(
@@ -623,6 +786,12 @@ where
         ) {
             let settled = EndpointState {
                 endpoint: name.clone(),
+                failed_package: match &outcome {
+                    EndpointOutcome::UpdateFailed { .. } | EndpointOutcome::Failed { .. } => {
+                        state.pending_package.clone()
+                    }
+                    _ => state.failed_package.clone(),
+                },
                 ..EndpointState::default()
             };
             self.store
@@ -632,6 +801,22 @@ where
                     "application/json",
                 )
                 .await?;
+        }
+        // An approval that came while the endpoint was busy is taken up now.
+        if let (EndpointOutcome::Deployed { .. } | EndpointOutcome::Steady, Some(current)) =
+            (&outcome, current.as_ref())
+        {
+            let group = plan::group_name(self.project(), &model.name);
+            let latest = self.registry.latest_approved(&group).await?;
+            let state: EndpointState = self
+                .store
+                .get(&state_key)
+                .await?
+                .and_then(|o| serde_json::from_slice(&o.bytes).ok())
+                .unwrap_or_default();
+            if let Some(package) = plan::next_to_deploy(latest.as_ref(), current, &state) {
+                self.deploy(model, package).await?;
+            }
         }
         Ok(Outcome::Endpoint {
             endpoint: name.clone(),

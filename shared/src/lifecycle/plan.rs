@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::events::TrainingJob;
+use super::events::{TrainingJob, TransformJob, TuningJob};
 use crate::config::{Deploy, Direction, Gate, ModelConfig, Strategy};
 use crate::costs::ledger::{JobRecord, JobStatus};
 use crate::costs::time::format_rfc3339;
@@ -492,8 +492,8 @@ pub fn model_name(endpoint: &str, version: u32) -> String {
 pub enum DeployPlan {
     /// The model has no `[model.deploy]`: registered only.
     NotDeployed,
-    /// Batch models are scored by transform jobs, not served.
-    Batch,
+    /// A batch model: a transform job scores its corpus version's dataset.
+    Batch(TransformPlan),
     /// The endpoint already serves this version, or a newer one (a late approval event).
     AlreadyServing {
         version: u32,
@@ -661,13 +661,11 @@ pub fn plan_deploy(
     current: Option<&Endpoint>,
     project: &str,
     role_arn: &str,
+    bucket: &str,
 ) -> DeployPlan {
     let Some(deploy) = model.deploy.as_ref() else {
         return DeployPlan::NotDeployed;
     };
-    if matches!(deploy, Deploy::Batch { .. }) {
-        return DeployPlan::Batch;
-    }
     let endpoint = endpoint_name(project, &model.name);
     let model_spec = ModelSpec {
         name: model_name(&endpoint, package.version),
@@ -680,6 +678,34 @@ pub fn plan_deploy(
             (tag::MODEL.to_string(), model.name.clone()),
         ],
     };
+    if let Deploy::Batch {
+        instance_type,
+        instance_count,
+    } = deploy
+    {
+        let corpus = package
+            .metadata
+            .get(meta::CORPUS_VERSION)
+            .cloned()
+            .unwrap_or_default();
+        return DeployPlan::Batch(TransformPlan {
+            job: TransformSpec {
+                name: model_spec.name.clone(),
+                model: model_spec.name.clone(),
+                input_s3_uri: format!("s3://{bucket}/{}", model.dataset_key(&corpus)),
+                output_s3_uri: format!("s3://{bucket}/predictions/{}/{corpus}/", model.name),
+                instance_type: instance_type.clone(),
+                instance_count: *instance_count,
+                tags: vec![
+                    (tag::PROJECT.to_string(), project.to_string()),
+                    (tag::MODEL.to_string(), model.name.clone()),
+                    (tag::KIND.to_string(), model.kind.as_str().to_string()),
+                    (tag::CORPUS_VERSION.to_string(), corpus),
+                ],
+            },
+            model: model_spec,
+        });
+    }
     let strategy = deploy
         .strategy()
         .cloned()
@@ -775,6 +801,97 @@ pub fn plan_deploy(
     }
 }
 
+/// A batch transform job and the model it runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransformPlan {
+    pub model: ModelSpec,
+    pub job: TransformSpec,
+}
+
+/// CreateTransformJob over a JSON Lines dataset, one record per line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransformSpec {
+    /// `<project>-<model>-v<version>`: one job per package.
+    pub name: String,
+    pub model: String,
+    pub input_s3_uri: String,
+    pub output_s3_uri: String,
+    pub instance_type: String,
+    pub instance_count: u32,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The model of a tuning job: by its tags, else by its name (`<model>-<version>`).
+pub fn tuning_model<'c>(
+    job: &TuningJob,
+    project: &str,
+    models: &'c [ModelConfig],
+) -> Option<&'c ModelConfig> {
+    if let Some(name) = job.tags.get(tag::MODEL) {
+        if job.tags.get(tag::PROJECT).map(String::as_str) != Some(project) {
+            return None;
+        }
+        return models.iter().find(|m| &m.name == name);
+    }
+    models
+        .iter()
+        .filter(|m| m.tuning.is_some())
+        .filter(|m| {
+            job.hyper_parameter_tuning_job_name
+                .strip_prefix(m.name.as_str())
+                .is_some_and(|rest| rest.starts_with('-'))
+        })
+        .max_by_key(|m| m.name.len())
+}
+
+/// The model of a transform job, by its tags.
+pub fn transform_model<'c>(
+    job: &TransformJob,
+    project: &str,
+    models: &'c [ModelConfig],
+) -> Option<&'c ModelConfig> {
+    if job.tags.get(tag::PROJECT).map(String::as_str) != Some(project) {
+        return None;
+    }
+    let name = job.tags.get(tag::MODEL)?;
+    models.iter().find(|m| &m.name == name)
+}
+
+/// The ledger record of a transform job event.
+pub fn transform_record(job: &TransformJob, model: &ModelConfig, region: &str) -> JobRecord {
+    let resources = job.transform_resources.clone().unwrap_or_default();
+    let status = job_status(&job.transform_job_status);
+    let seconds = match (job.transform_start_time, job.transform_end_time) {
+        (Some(a), Some(b)) if b >= a => Some((b - a) as u64),
+        _ => None,
+    };
+    JobRecord {
+        job_name: job.transform_job_name.clone(),
+        model: model.name.clone(),
+        kind: model.kind.as_str().to_string(),
+        corpus_version: job
+            .tags
+            .get(tag::CORPUS_VERSION)
+            .cloned()
+            .unwrap_or_default(),
+        instance_type: resources.instance_type.unwrap_or_default(),
+        instance_count: resources.instance_count.unwrap_or(1),
+        spot: false,
+        training_seconds: seconds,
+        billable_seconds: seconds,
+        status,
+        started_at: job.transform_start_time.map(format_rfc3339),
+        ended_at: if rank(status) == 2 {
+            job.transform_end_time.map(format_rfc3339)
+        } else {
+            None
+        },
+        expected_seconds: None,
+        region: Some(region.to_string()),
+        metrics: BTreeMap::new(),
+    }
+}
+
 /// What Hawkins asked of an endpoint and has not yet seen finish: `state/lifecycle/endpoints/`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
 pub struct EndpointState {
@@ -786,6 +903,29 @@ pub struct EndpointState {
     pub pending_package: Option<String>,
     #[serde(default)]
     pub pending_version: Option<u32>,
+    /// The last package whose update failed: not deployed again by itself (see
+    /// [`next_to_deploy`]); a person approves a newer one.
+    #[serde(default)]
+    pub failed_package: Option<String>,
+}
+
+/// The approved package an InService endpoint should take up: the newest approved one when it
+/// is newer than what the endpoint serves and its update has not already failed. This picks up
+/// an approval that arrived while the endpoint was busy with an earlier update.
+pub fn next_to_deploy<'p>(
+    latest_approved: Option<&'p Package>,
+    current: &Endpoint,
+    state: &EndpointState,
+) -> Option<&'p Package> {
+    let package = latest_approved?;
+    let serving = current
+        .variants
+        .iter()
+        .filter_map(|v| model_version(&v.model))
+        .max()
+        .unwrap_or(0);
+    (package.version > serving && state.failed_package.as_deref() != Some(package.arn.as_str()))
+        .then_some(package)
 }
 
 pub const ENDPOINT_STATE_PREFIX: &str = "state/lifecycle/endpoints/";

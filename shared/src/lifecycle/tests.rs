@@ -71,7 +71,7 @@ fn sample_job(name: &str) -> TrainingJob {
     let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     match events::parse(serde_json::from_str(&text).expect("JSON")) {
-        Ok((LifecycleEvent::TrainingJob(job), _)) => job,
+        Ok((LifecycleEvent::TrainingJob(job), _)) => *job,
         other => panic!("{other:?}"),
     }
 }
@@ -301,7 +301,7 @@ fn a_package_spec_has_lineage_and_the_decision() {
 #[test]
 fn a_first_deployment_creates_the_endpoint_with_alarms() {
     let config = config();
-    let plan = plan_deploy(&config.models[0], &package(3), None, "hawkins", "role");
+    let plan = plan_deploy(&config.models[0], &package(3), None, "hawkins", "role", "b");
     let DeployPlan::Create(r) = plan else {
         panic!("{plan:?}")
     };
@@ -325,7 +325,7 @@ fn a_first_deployment_creates_the_endpoint_with_alarms() {
     );
     assert!(r.deployment.is_none() && r.deregister.is_empty());
     // Same package, same settings: same names.
-    let again = plan_deploy(&config.models[0], &package(3), None, "hawkins", "role");
+    let again = plan_deploy(&config.models[0], &package(3), None, "hawkins", "role", "b");
     assert_eq!(DeployPlan::Create(r), again);
 }
 
@@ -339,6 +339,7 @@ fn an_update_shifts_traffic_by_the_strategy_and_rolls_back_on_alarms() {
         Some(&current),
         "hawkins",
         "role",
+        "b",
     ) else {
         panic!("an update")
     };
@@ -367,7 +368,8 @@ fn an_update_shifts_traffic_by_the_strategy_and_rolls_back_on_alarms() {
         }],
         ..serving("InService", &[])
     };
-    let DeployPlan::Update(r) = plan_deploy(loc, &package(2), Some(&current), "hawkins", "role")
+    let DeployPlan::Update(r) =
+        plan_deploy(loc, &package(2), Some(&current), "hawkins", "role", "b")
     else {
         panic!("an update")
     };
@@ -386,7 +388,8 @@ fn ab_adds_a_challenger_beside_the_serving_model() {
     let config = config();
     let hopper = &config.models[1];
     let current = serving("InService", &[(PRIMARY, "hawkins-chatbot-hopper-v1")]);
-    let DeployPlan::Update(r) = plan_deploy(hopper, &package(2), Some(&current), "hawkins", "role")
+    let DeployPlan::Update(r) =
+        plan_deploy(hopper, &package(2), Some(&current), "hawkins", "role", "b")
     else {
         panic!("an update")
     };
@@ -416,17 +419,17 @@ fn late_or_busy_deployments_do_nothing() {
     let m = &config.models[0];
     let newer = serving("InService", &[(PRIMARY, "hawkins-chatbot-eleven-v4")]);
     assert_eq!(
-        plan_deploy(m, &package(3), Some(&newer), "hawkins", "r"),
+        plan_deploy(m, &package(3), Some(&newer), "hawkins", "r", "b"),
         DeployPlan::AlreadyServing { version: 4 }
     );
     let same = serving("Updating", &[(PRIMARY, "hawkins-chatbot-eleven-v3")]);
     assert_eq!(
-        plan_deploy(m, &package(3), Some(&same), "hawkins", "r"),
+        plan_deploy(m, &package(3), Some(&same), "hawkins", "r", "b"),
         DeployPlan::AlreadyServing { version: 3 }
     );
     let busy = serving("Updating", &[(PRIMARY, "hawkins-chatbot-eleven-v2")]);
     assert_eq!(
-        plan_deploy(m, &package(3), Some(&busy), "hawkins", "r"),
+        plan_deploy(m, &package(3), Some(&busy), "hawkins", "r", "b"),
         DeployPlan::Busy {
             status: "Updating".into()
         }
@@ -434,7 +437,7 @@ fn late_or_busy_deployments_do_nothing() {
     let mut failed = serving("Failed", &[(PRIMARY, "hawkins-chatbot-eleven-v2")]);
     failed.failure_reason = Some("ping".into());
     assert_eq!(
-        plan_deploy(m, &package(3), Some(&failed), "hawkins", "r"),
+        plan_deploy(m, &package(3), Some(&failed), "hawkins", "r", "b"),
         DeployPlan::EndpointFailed {
             reason: "ping".into()
         }
@@ -442,7 +445,7 @@ fn late_or_busy_deployments_do_nothing() {
     let mut no_deploy = m.clone();
     no_deploy.deploy = None;
     assert_eq!(
-        plan_deploy(&no_deploy, &package(3), None, "hawkins", "r"),
+        plan_deploy(&no_deploy, &package(3), None, "hawkins", "r", "b"),
         DeployPlan::NotDeployed
     );
 }
@@ -532,4 +535,117 @@ fn endpoint_history_grows_only_on_change() {
         &record,
         &entry("2026-11-27T09:00:00Z", "InService")
     ));
+}
+
+#[test]
+fn an_approval_deferred_by_a_busy_endpoint_is_taken_up_once() {
+    let current = serving("InService", &[(PRIMARY, "hawkins-chatbot-eleven-v2")]);
+    let state = EndpointState::default();
+    let p3 = package(3);
+    assert_eq!(next_to_deploy(Some(&p3), &current, &state), Some(&p3));
+    let p2 = package(2);
+    assert_eq!(next_to_deploy(Some(&p2), &current, &state), None);
+    assert_eq!(next_to_deploy(None, &current, &state), None);
+    let failed = EndpointState {
+        failed_package: Some(p3.arn.clone()),
+        ..EndpointState::default()
+    };
+    assert_eq!(
+        next_to_deploy(Some(&p3), &current, &failed),
+        None,
+        "a failed update is not retried by itself"
+    );
+}
+
+#[test]
+fn tuning_and_transform_jobs_find_their_model() {
+    let mut config = config();
+    config.models[2].tuning = Some(crate::config::Tuning {
+        objective: "f1".into(),
+        direction: Direction::Maximize,
+        strategy: crate::config::TuningStrategy::Bayesian,
+        max_jobs: 2,
+        max_parallel_jobs: 1,
+        ranges: BTreeMap::new(),
+    });
+    let by_name = events::TuningJob {
+        hyper_parameter_tuning_job_name: "locations-9ff9935c".into(),
+        hyper_parameter_tuning_job_status: "Completed".into(),
+        ..events::TuningJob::default()
+    };
+    assert_eq!(
+        tuning_model(&by_name, "hawkins", &config.models).map(|m| m.name.as_str()),
+        Some("locations")
+    );
+    let other = events::TuningJob {
+        hyper_parameter_tuning_job_name: "locationsx-9ff9935c".into(),
+        ..by_name.clone()
+    };
+    assert!(tuning_model(&other, "hawkins", &config.models).is_none());
+    let mut tagged = other.clone();
+    tagged
+        .tags
+        .insert("hawkins:project".into(), "hawkins".into());
+    tagged
+        .tags
+        .insert("hawkins:model".into(), "chatbot-eleven".into());
+    assert_eq!(
+        tuning_model(&tagged, "hawkins", &config.models).map(|m| m.name.as_str()),
+        Some("chatbot-eleven")
+    );
+
+    let path = format!(
+        "{}/../events/sagemaker-transform-completed.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("sample");
+    let Ok((LifecycleEvent::TransformJob(mut job), _)) =
+        events::parse(serde_json::from_str(&text).expect("JSON"))
+    else {
+        panic!("a transform event")
+    };
+    assert!(
+        transform_model(&job, "hawkins", &config.models).is_none(),
+        "themes is not in this config"
+    );
+    job.tags.insert("hawkins:model".into(), "locations".into());
+    let record = transform_record(&job, &config.models[2], "eu-west-1");
+    assert_eq!(record.instance_type, "ml.g4dn.xlarge");
+    assert_eq!(record.billable_seconds, Some(1800));
+    assert_eq!(record.status, JobStatus::Completed);
+    assert!(record.ended_at.is_some());
+}
+
+#[test]
+fn a_batch_model_gets_a_transform_job_over_its_corpus() {
+    let mut config = config();
+    config.models[2].deploy = Some(crate::config::Deploy::Batch {
+        instance_type: "ml.g4dn.xlarge".into(),
+        instance_count: 2,
+    });
+    let mut p = package(4);
+    p.metadata
+        .insert(meta::CORPUS_VERSION.into(), "abc123".into());
+    let DeployPlan::Batch(batch) =
+        plan_deploy(&config.models[2], &p, None, "hawkins", "role", "bucket")
+    else {
+        panic!("a transform")
+    };
+    assert_eq!(batch.job.name, "hawkins-locations-v4");
+    assert_eq!(batch.job.model, batch.model.name);
+    assert_eq!(
+        batch.job.input_s3_uri,
+        "s3://bucket/datasets/abc123/locations/locations.jsonl"
+    );
+    assert_eq!(
+        batch.job.output_s3_uri,
+        "s3://bucket/predictions/locations/abc123/"
+    );
+    assert_eq!(batch.job.instance_count, 2);
+    assert!(
+        batch
+            .job
+            .tags
+            .contains(&("hawkins:corpus-version".to_string(), "abc123".to_string()))
+    );
 }

@@ -1,0 +1,69 @@
+//! Lifecycle: SageMaker's state-change events from EventBridge. A finished training job is
+//! recorded in the ledger and registered behind its metric gate; an approved package is deployed
+//! (blue/green with rollback alarms, A/B or serverless, auto scaling); endpoint changes are
+//! checked against what was asked; every failure is told to the team. The decisions live in
+//! `hawkins::lifecycle`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hawkins::aws::{
+    autoscaling::EndpointGuards, config_from_env, lifecycle::SageMakerLifecycle, required_env,
+    s3::S3Store, sns::SnsNotifier,
+};
+use hawkins::error::error_type;
+use hawkins::lifecycle::{Lifecycle, LifecycleError};
+use hawkins::training::StackSettings;
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+/// The model config (gates and deploy settings), checked when this function is built and at start.
+const CONFIG: &str = include_str!("../../../infra/hawkins.toml");
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = hawkins::config::parse("infra/hawkins.toml", CONFIG)?;
+    let bucket = required_env("HAWKINS_BUCKET")?;
+    let topic = required_env("HAWKINS_ALERT_TOPIC_ARN")?;
+    let stack = StackSettings::from_role(
+        &bucket,
+        &required_env("HAWKINS_SAGEMAKER_ROLE_ARN")?,
+        &required_env("AWS_REGION")?,
+        &config.pipeline.project_tag,
+    )?;
+    let sdk = config_from_env().await;
+    let store = S3Store::from_config(&sdk, &bucket);
+    let notifier = SnsNotifier::from_config(&sdk, topic.clone());
+    let sagemaker = SageMakerLifecycle::from_config(&sdk);
+    let guards = EndpointGuards::from_config(&sdk, vec![topic]);
+    let lifecycle = Lifecycle {
+        store: &store,
+        notifier: &notifier,
+        registry: &sagemaker,
+        hosting: &sagemaker,
+        guards: &guards,
+        config: &config,
+        stack: &stack,
+    };
+    tracing::info!(models = config.models.len(), "lifecycle function ready");
+    let lifecycle = &lifecycle;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let outcome = lifecycle
+            .handle(event.payload, now)
+            .await
+            .map_err(diagnostic)?;
+        Ok::<_, Diagnostic>(serde_json::to_value(&outcome).unwrap_or_default())
+    }))
+    .await
+}
+
+fn diagnostic(error: LifecycleError) -> Diagnostic {
+    Diagnostic {
+        error_type: error_type(&error).into(),
+        error_message: error.to_string(),
+    }
+}
