@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import tomllib
 
 import pytest
 import stack
@@ -187,15 +188,29 @@ def check_rule_target(rule_id: str, target: dict) -> str:
     return queue
 
 
+def rules_delivering_to(queue_id: str) -> set[str]:
+    """The rules that put events on `queue_id`, as their target or as their dead-letter queue."""
+    return {
+        rule_id
+        for rule_id, rule in stack.rules(TEMPLATE).items()
+        for target in rule["Properties"].get("Targets", [])
+        if queue_id in (stack.ref_name(target.get("Arn")), stack.ref_name(target.get("DeadLetterConfig", {}).get("Arn")))
+    }
+
+
 def assert_only_rule_sends(queue_id: str, rule_id: str):
+    """`rule_id` may send to the queue, and besides it only the other rules delivering there (a
+    dead-letter queue shared by the rules of one function)."""
     allows = [s for s in queue_policy_statements(queue_id) if s["Effect"] == "Allow"]
     assert allows, f"{queue_id}: no queue policy lets {rule_id} send"
+    senders = set()
     for statement in allows:
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}, f"{queue_id}: {statement['Principal']}"
         assert statement["Action"] == "sqs:SendMessage", f"{queue_id}: {statement['Action']}"
-        assert stack.ref_name(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule_id, (
-            f"{queue_id}: only {rule_id} may send"
-        )
+        sources = {stack.ref_name(arn) for arn in as_list(statement["Condition"]["ArnEquals"]["aws:SourceArn"])}
+        assert sources <= rules_delivering_to(queue_id), f"{queue_id}: {sorted(sources)} do not deliver to it"
+        senders |= sources
+    assert rule_id in senders, f"{queue_id}: {rule_id} may not send"
 
 
 @pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.logical_id)
@@ -474,6 +489,8 @@ def test_rules_use_only_the_operators_the_local_router_implements(rule_id: str):
         "TrainFunctionName",
         "TrainQueueUrl",
         "CostFunctionName",
+        "LifecycleFunctionName",
+        "LifecycleDeadLetterQueueUrl",
         "DashboardName",
     ],
 )
@@ -509,18 +526,20 @@ def test_ingest_never_writes_raw_uploads():
                 assert "/raw/" not in str(resource)
 
 
-def test_sagemaker_role_reads_datasets_and_writes_only_output_and_checkpoints():
+def test_sagemaker_role_reads_datasets_and_models_and_writes_only_output_and_checkpoints():
     for statement in policy_statements("SageMakerExecutionRole"):
         actions = set(as_list(statement["Action"]))
         resources = [str(r) for r in as_list(statement["Resource"])]
+        # training-output/: the model artifacts the endpoints of registered packages load.
         if "s3:GetObject" in actions:
-            assert all(re.search(r"/(datasets|checkpoints)/\*", r) for r in resources), resources
+            assert all(re.search(r"/(datasets|checkpoints|training-output)/\*", r) for r in resources), resources
+        # predictions/: the output of the transform jobs of batch models.
         if "s3:PutObject" in actions:
-            assert all(re.search(r"/(training-output|checkpoints)/\*", r) for r in resources), resources
+            assert all(re.search(r"/(training-output|checkpoints|predictions)/\*", r) for r in resources), resources
         assert "iam:PassRole" not in actions
 
 
-def test_only_train_passes_a_role_and_only_the_execution_role_to_sagemaker():
+def test_only_train_and_lifecycle_pass_a_role_and_only_the_execution_role_to_sagemaker():
     passing = []
     for role_id in resources_of("AWS::IAM::Role"):
         for statement in policy_statements(role_id):
@@ -532,7 +551,8 @@ def test_only_train_passes_a_role_and_only_the_execution_role_to_sagemaker():
             assert statement.get("Condition") == {
                 "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
             }, f"{role_id}: the role may be passed to SageMaker only"
-    assert passing == ["TrainRole"], passing
+    # Train for its jobs, lifecycle for the models of its endpoints.
+    assert sorted(passing) == ["LifecycleRole", "TrainRole"], passing
 
 
 def test_train_starts_only_tagged_jobs_in_its_own_account_and_region():
@@ -760,6 +780,358 @@ def test_the_cost_panels_read_the_metrics_costs_emits():
         assert len(names) == 1, f"each cost panel shows one metric (they are different quantities): {filter_}"
         shown |= names
     assert shown == emitted, f"panels show {sorted(shown)}, costs emits {sorted(emitted)}"
+
+
+# --- lifecycle --------------------------------------------------------------------------------------
+
+LIFECYCLE_SAMPLES = sorted(EVENTS.glob("sagemaker-*.json"))
+CONFIG = tomllib.loads((stack.INFRA / "hawkins.toml").read_text(encoding="utf-8"))
+# The prefix and tag value of everything the pipeline creates (default "hawkins", config.rs).
+PROJECT = CONFIG.get("pipeline", {}).get("project_tag", "hawkins")
+LIFECYCLE_EVENTS_RS = (stack.ROOT / "shared" / "src" / "lifecycle" / "events.rs").read_text(encoding="utf-8")
+LIFECYCLE_PLAN_RS = (stack.ROOT / "shared" / "src" / "lifecycle" / "plan.rs").read_text(encoding="utf-8")
+TRAINING_RS = (stack.ROOT / "shared" / "src" / "training.rs").read_text(encoding="utf-8")
+PROJECT_TAG_KEY = re.search(r'pub const PROJECT: &str = "([^"]+)";', TRAINING_RS).group(1)
+# The detail-types hawkins::lifecycle::events parses; any other is an error there.
+LIFECYCLE_DETAIL_TYPES = set(re.findall(r'pub const [A-Z_]+: &str = "(SageMaker [^"]+)";', LIFECYCLE_EVENTS_RS))
+
+
+def lifecycle_function() -> stack.TemplateFunction:
+    return next(f for f in FUNCTIONS if f.binary == "lifecycle")
+
+
+def lifecycle_role() -> str:
+    return stack.ref_name(lifecycle_function().properties["Role"])
+
+
+def lifecycle_patterns() -> dict[str, dict]:
+    """The pattern of every rule that invokes lifecycle, by rule."""
+    return {
+        rule_id: stack.resolve(RESOURCES[rule_id]["Properties"]["EventPattern"], REFS)
+        for rule_id, _ in rules_targeting(lifecycle_function().logical_id)
+    }
+
+
+def lifecycle_rules_matching(event: dict) -> list[str]:
+    return sorted(rule_id for rule_id, pattern in lifecycle_patterns().items() if matches(pattern, event))
+
+
+def lifecycle_sample(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def pattern_of(detail_type: str) -> dict:
+    found = [p for p in lifecycle_patterns().values() if detail_type in p["detail-type"]]
+    assert len(found) == 1, f"one lifecycle rule for '{detail_type}', found {len(found)}"
+    return found[0]
+
+
+def arn_text(resource) -> str:
+    """The text of a `!Sub` ARN (or the resource as written)."""
+    if isinstance(resource, stack._Tag) and resource.name == "Sub" and isinstance(resource.value, str):
+        return resource.value
+    return str(resource)
+
+
+def test_the_samples_cover_every_sagemaker_event_lifecycle_handles():
+    assert len(LIFECYCLE_DETAIL_TYPES) == 5, LIFECYCLE_DETAIL_TYPES
+    kinds = {lifecycle_sample(p.name)["detail-type"] for p in LIFECYCLE_SAMPLES}
+    assert kinds == LIFECYCLE_DETAIL_TYPES, f"events/sagemaker-*.json cover {sorted(kinds)}"
+
+
+def test_the_lifecycle_rules_take_exactly_the_sagemaker_events_it_handles():
+    patterns = lifecycle_patterns()
+    assert patterns, "no rule invokes lifecycle"
+    kinds = []
+    for rule_id, pattern in patterns.items():
+        assert pattern["source"] == ["aws.sagemaker"], rule_id
+        assert set(pattern) == {"source", "detail-type", "detail"}, f"{rule_id}: every rule narrows the detail"
+        kinds += pattern["detail-type"]
+    # Each kind through exactly one rule: an event must not invoke lifecycle twice.
+    assert sorted(kinds) == sorted(LIFECYCLE_DETAIL_TYPES), kinds
+
+
+@pytest.mark.parametrize("path", LIFECYCLE_SAMPLES, ids=lambda p: p.name)
+def test_every_sagemaker_sample_reaches_lifecycle_through_one_rule(path):
+    event = lifecycle_sample(path.name)
+    assert len(lifecycle_rules_matching(event)) == 1, lifecycle_rules_matching(event)
+    assert not matches(ingest_pattern(), event)
+    assert not matches(train_pattern(), event)
+
+
+@pytest.mark.parametrize(
+    "detail_type",
+    [
+        "SageMaker Training Job State Change",
+        "SageMaker HyperParameter Tuning Job State Change",
+        "SageMaker Transform Job State Change",
+    ],
+)
+def test_the_job_rule_takes_the_project_tag_of_the_config(detail_type: str):
+    # infra/hawkins.toml's project_tag is what train tags every training and tuning job with, and
+    # lifecycle every transform job (tags::PROJECT); a rule on another value would silently drop
+    # every job event.
+    assert detail_type in LIFECYCLE_DETAIL_TYPES
+    pattern = pattern_of(detail_type)
+    assert pattern["detail"] == {"Tags": {PROJECT_TAG_KEY: [PROJECT]}}, pattern["detail"]
+
+
+def test_the_package_and_endpoint_rules_take_the_project_prefix_of_the_config():
+    # Groups and endpoints are named <project>-<model> (hawkins::lifecycle::plan).
+    assert LIFECYCLE_PLAN_RS.count('format!("{project}-{model}")') == 2
+    package = pattern_of("SageMaker Model Package State Change")
+    assert package["detail"] == {"ModelPackageGroupName": [{"prefix": f"{PROJECT}-"}]}, package["detail"]
+    endpoint = pattern_of("SageMaker Endpoint State Change")
+    assert endpoint["detail"] == {"EndpointName": [{"prefix": f"{PROJECT}-"}]}, endpoint["detail"]
+
+
+def without_project_tag(event: dict) -> dict:
+    del event["detail"]["Tags"][PROJECT_TAG_KEY]
+    return event
+
+
+def with_project(value: str):
+    def change(event: dict) -> dict:
+        event["detail"]["Tags"][PROJECT_TAG_KEY] = value
+        return event
+
+    return change
+
+
+def without_tags(event: dict) -> dict:
+    del event["detail"]["Tags"]
+    return event
+
+
+def with_detail(field: str, value: str):
+    def change(event: dict) -> dict:
+        event["detail"][field] = value
+        return event
+
+    return change
+
+
+def with_envelope(field: str, value: str):
+    def change(event: dict) -> dict:
+        event[field] = value
+        return event
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("sample", "change"),
+    [
+        ("sagemaker-training-completed.json", without_project_tag),
+        ("sagemaker-training-completed.json", without_tags),
+        ("sagemaker-training-completed.json", with_project("someone-else")),
+        ("sagemaker-training-completed.json", with_project("Hawkins")),
+        ("sagemaker-training-failed.json", with_project("")),
+        ("sagemaker-training-completed.json", with_envelope("source", "custom.sagemaker")),
+        ("sagemaker-training-completed.json", with_envelope("detail-type", "SageMaker Processing Job State Change")),
+        ("sagemaker-tuning-completed.json", without_tags),
+        ("sagemaker-tuning-completed.json", with_project("someone-else")),
+        ("sagemaker-transform-completed.json", without_project_tag),
+        ("sagemaker-transform-completed.json", with_project("someone-else")),
+        ("sagemaker-package-approved.json", with_detail("ModelPackageGroupName", "someone-elses-group")),
+        ("sagemaker-package-approved.json", with_detail("ModelPackageGroupName", "hawkinschatbot-eleven")),
+        ("sagemaker-package-approved.json", with_detail("ModelPackageGroupName", "xhawkins-chatbot-eleven")),
+        ("sagemaker-package-approved.json", with_envelope("source", "custom.sagemaker")),
+        ("sagemaker-package-approved.json", with_envelope("detail-type", "SageMaker Model Package Group State Change")),
+        ("sagemaker-endpoint-in-service.json", with_detail("EndpointName", "someone-elses-endpoint")),
+        ("sagemaker-endpoint-in-service.json", with_detail("EndpointName", "hawkins")),
+        ("sagemaker-endpoint-failed.json", with_detail("EndpointName", "HAWKINS-chatbot-eleven")),
+        ("sagemaker-endpoint-in-service.json", with_envelope("source", "custom.sagemaker")),
+        ("sagemaker-endpoint-in-service.json", with_envelope("detail-type", "SageMaker Endpoint Deployment State Change")),
+    ],
+)
+def test_other_sagemaker_events_do_not_reach_lifecycle(sample: str, change):
+    event = change(lifecycle_sample(sample))
+    assert lifecycle_rules_matching(event) == []
+
+
+def test_a_tagged_job_of_any_model_reaches_lifecycle():
+    # The function itself skips jobs of models the config does not name (it logs why).
+    event = lifecycle_sample("sagemaker-training-in-progress.json")
+    event["detail"]["Tags"] = {PROJECT_TAG_KEY: PROJECT}
+    assert len(lifecycle_rules_matching(event)) == 1
+
+
+def test_bucket_and_schedule_events_do_not_reach_lifecycle():
+    for event in (SAMPLE, object_created("datasets/latest.json"), SCHEDULE_SAMPLE):
+        assert lifecycle_rules_matching(event) == []
+
+
+def test_lifecycle_knows_its_execution_role():
+    variables = lifecycle_function().properties["Environment"]["Variables"]
+    assert variables["HAWKINS_SAGEMAKER_ROLE_ARN"] == stack._Tag("GetAtt", "SageMakerExecutionRole.Arn")
+    assert stack.ref_name(variables["HAWKINS_BUCKET"]) == "PipelineBucket"
+    assert stack.ref_name(variables["HAWKINS_ALERT_TOPIC_ARN"]) == "AlertTopic"
+
+
+def test_lifecycle_writes_only_the_ledger_its_state_alert_markers_and_metrics():
+    reads, writes = set(), set()
+    allowed = {
+        "ledger/training/*",
+        "ledger/transforms/*",
+        "ledger/endpoints/*",
+        "state/lifecycle/*",
+        "alerts/sent/*",
+        "models/*/metrics.json",
+    }
+    for statement in policy_statements(lifecycle_role()):
+        actions = set(as_list(statement["Action"]))
+        assert not actions & {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:*"}, actions
+        s3_objects = {a for a in actions if a.startswith("s3:") and a != "s3:ListBucket"}
+        if not s3_objects:
+            continue
+        assert s3_objects <= {"s3:GetObject", "s3:PutObject"}, s3_objects
+        keys = set()
+        for resource in as_list(statement["Resource"]):
+            text = arn_text(resource)
+            assert text.startswith("${PipelineBucket.Arn}/"), text
+            keys.add(text.removeprefix("${PipelineBucket.Arn}/"))
+        if "s3:GetObject" in actions:
+            reads |= keys
+        if "s3:PutObject" in actions:
+            writes |= keys
+    assert writes == allowed, sorted(writes)
+    assert reads == allowed, sorted(reads)
+    assert not any(k.startswith(("raw/", "datasets/", "training-output/", "predictions/")) for k in writes)
+
+
+def test_lifecycle_calls_only_the_sagemaker_actions_it_needs_on_hawkins_resources():
+    allowed = {
+        "sagemaker:DescribeModelPackageGroup",
+        "sagemaker:CreateModelPackageGroup",
+        "sagemaker:ListModelPackages",
+        "sagemaker:DescribeModelPackage",
+        "sagemaker:CreateModelPackage",
+        "sagemaker:CreateModel",
+        "sagemaker:CreateEndpointConfig",
+        "sagemaker:CreateEndpoint",
+        "sagemaker:CreateTransformJob",
+        "sagemaker:AddTags",
+        "sagemaker:UpdateEndpoint",
+        "sagemaker:DescribeEndpoint",
+        "sagemaker:DescribeEndpointConfig",
+        "sagemaker:UpdateEndpointWeightsAndCapacities",
+    }
+    arn = (
+        r"arn:\$\{AWS::Partition\}:sagemaker:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
+        r"(model-package-group|model-package|model|endpoint-config|endpoint|transform-job)/" + re.escape(PROJECT) + r"-\*"
+    )
+    granted = set()
+    for statement in policy_statements(lifecycle_role()):
+        actions = {a for a in as_list(statement["Action"]) if a.startswith("sagemaker:")}
+        if not actions:
+            continue
+        assert all("*" not in a for a in actions), actions
+        assert actions <= allowed, sorted(actions - allowed)
+        granted |= actions
+        resources = as_list(statement["Resource"])
+        if resources == ["*"]:
+            # List calls have no resource-level permissions.
+            assert actions == {"sagemaker:ListModelPackages"}, actions
+            continue
+        for resource in resources:
+            assert re.fullmatch(arn, arn_text(resource)), arn_text(resource)
+        creates = {a for a in actions if a.startswith("sagemaker:Create") and "ModelPackage" not in a} | (
+            actions & {"sagemaker:AddTags"}
+        )
+        if creates:
+            # Models, endpoint configs, endpoints and transform jobs carry the project tag
+            # (plan::plan_deploy).
+            assert statement.get("Condition") == {"Null": {f"aws:RequestTag/{PROJECT_TAG_KEY}": "false"}}, creates
+    assert granted == allowed, sorted(allowed - granted)
+
+
+def test_lifecycle_puts_only_its_endpoint_alarms_and_those_of_their_scaling():
+    # hawkins::lifecycle::plan::alarms names them <endpoint>-<variant>-5xx and -latency.
+    assert 'format!("{endpoint}-{variant}-5xx")' in LIFECYCLE_PLAN_RS
+    assert 'format!("{endpoint}-{variant}-latency")' in LIFECYCLE_PLAN_RS
+    prefix = r"arn:\$\{AWS::Partition\}:cloudwatch:\$\{AWS::Region\}:\$\{AWS::AccountId\}:alarm:"
+    alarms = set()
+    for statement in policy_statements(lifecycle_role()):
+        actions = {a for a in as_list(statement["Action"]) if a.startswith("cloudwatch:")}
+        if not actions:
+            continue
+        assert actions <= {"cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"}, actions
+        for resource in as_list(statement["Resource"]):
+            match = re.fullmatch(prefix + r"(.+)", arn_text(resource))
+            assert match, arn_text(resource)
+            alarms.add(match.group(1))
+            if "cloudwatch:DeleteAlarms" in actions:
+                assert match.group(1).startswith("TargetTracking-"), "only scaling's own alarms are deleted"
+    assert alarms == {f"{PROJECT}-*-5xx", f"{PROJECT}-*-latency", f"TargetTracking-endpoint/{PROJECT}-*"}, alarms
+
+
+def test_lifecycle_passes_only_the_execution_role_and_creates_only_the_scaling_role():
+    iam = [s for s in policy_statements(lifecycle_role()) if any(a.startswith("iam:") for a in as_list(s["Action"]))]
+    assert sorted(a for s in iam for a in as_list(s["Action"])) == ["iam:CreateServiceLinkedRole", "iam:PassRole"]
+    linked = next(s for s in iam if s["Action"] == "iam:CreateServiceLinkedRole")
+    service = "sagemaker.application-autoscaling.amazonaws.com"
+    assert linked["Condition"] == {"StringEquals": {"iam:AWSServiceName": service}}
+    assert arn_text(linked["Resource"]).endswith(
+        f":role/aws-service-role/{service}/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+    )
+
+
+def test_lifecycle_names_every_resource_iam_lets_it_name():
+    wildcard = set()
+    for statement in policy_statements(lifecycle_role()):
+        if "*" in as_list(statement["Resource"]):
+            wildcard |= set(as_list(statement["Action"]))
+    # List calls, scalable targets (no ARN before registration) and traces have no resource.
+    assert wildcard == {
+        "sagemaker:ListModelPackages",
+        "application-autoscaling:RegisterScalableTarget",
+        "application-autoscaling:DeregisterScalableTarget",
+        "application-autoscaling:PutScalingPolicy",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }, wildcard
+    publish = [s for s in policy_statements(lifecycle_role()) if "sns:Publish" in as_list(s["Action"])]
+    assert [stack.ref_name(r) for s in publish for r in as_list(s["Resource"])] == ["AlertTopic"]
+
+
+def test_the_endpoint_alarms_can_mail_the_encrypted_alert_topic():
+    # The alarms lifecycle puts notify the alert topic (EndpointGuards' alarm actions), as
+    # CloudWatch, which must be able to use the topic's key ...
+    statements = RESOURCES["PipelineKey"]["Properties"]["KeyPolicy"]["Statement"]
+    cloudwatch = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(as_list(cloudwatch[0]["Action"]))
+    assert "Condition" not in cloudwatch[0], "a condition the alarm's request lacks would drop every alarm mail"
+    # ... and publish: SNS's default policy allows it; a topic policy, if one is added, must too.
+    for policy in resources_of("AWS::SNS::TopicPolicy").values():
+        if any(stack.ref_name(t) == "AlertTopic" for t in policy["Properties"]["Topics"]):
+            assert any(
+                s["Effect"] == "Allow"
+                and s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+                and "sns:Publish" in as_list(s["Action"])
+                for s in policy["Properties"]["PolicyDocument"]["Statement"]
+            ), "the alert topic's policy must let CloudWatch alarms publish"
+
+
+def test_the_execution_role_hosts_what_lifecycle_deploys():
+    # Jobs write their model.tar.gz under training-output/ (hawkins::training), which the
+    # endpoints and transform jobs of registered packages load with the execution role; transform
+    # jobs write under predictions/; a blue/green update reads the rollback alarms with it.
+    assert 'output_s3_uri: format!("s3://{bucket}/training-output/{}/"' in TRAINING_RS
+    assert 'output_s3_uri: format!("s3://{bucket}/predictions/{}/{corpus}/"' in LIFECYCLE_PLAN_RS
+    reads, writes, described = set(), set(), set()
+    for statement in policy_statements("SageMakerExecutionRole"):
+        actions = set(as_list(statement["Action"]))
+        resources = {arn_text(r) for r in as_list(statement["Resource"])}
+        if "s3:GetObject" in actions:
+            reads |= resources
+        if "s3:PutObject" in actions:
+            writes |= resources
+        if "cloudwatch:DescribeAlarms" in actions:
+            described |= resources
+    assert {"${PipelineBucket.Arn}/training-output/*", "${PipelineBucket.Arn}/datasets/*"} <= reads, reads
+    assert "${PipelineBucket.Arn}/predictions/*" in writes, writes
+    assert {r.rsplit(":alarm:", 1)[1] for r in described} == {f"{PROJECT}-*-5xx", f"{PROJECT}-*-latency"}, described
 
 
 def test_sam_transform_accepts_the_template(monkeypatch):

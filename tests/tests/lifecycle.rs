@@ -86,9 +86,10 @@ fn completed(job: &str, eval_loss: f64) -> Value {
     d["TrainingJobArn"] =
         format!("arn:aws:sagemaker:us-east-1:123456789012:training-job/{job}").into();
     d["FinalMetricDataList"][1]["Value"] = eval_loss.into();
-    d["ModelArtifacts"]["S3ModelArtifacts"] =
-        format!("s3://hawkins-pipeline-local/models/chatbot-eleven/{job}/output/model.tar.gz")
-            .into();
+    d["ModelArtifacts"]["S3ModelArtifacts"] = format!(
+        "s3://hawkins-pipeline-local/training-output/chatbot-eleven/{job}/output/model.tar.gz"
+    )
+    .into();
     event
 }
 
@@ -535,8 +536,10 @@ fn trial(tuning: &str, trial: &str, f1: f64) -> Value {
     d["FinalMetricDataList"] = serde_json::json!([{"MetricName": "accuracy", "Value": f1}]);
     d["Tags"]["hawkins:model"] = "locations".into();
     d["Tags"]["hawkins:kind"] = "location".into();
-    d["ModelArtifacts"]["S3ModelArtifacts"] =
-        format!("s3://hawkins-pipeline-local/models/locations/{trial}/output/model.tar.gz").into();
+    d["ModelArtifacts"]["S3ModelArtifacts"] = format!(
+        "s3://hawkins-pipeline-local/training-output/locations/{trial}/output/model.tar.gz"
+    )
+    .into();
     event
 }
 

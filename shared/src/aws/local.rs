@@ -19,8 +19,6 @@ use super::sns::SnsNotifier;
 
 /// The local AWS's account.
 pub const LOCAL_ACCOUNT: &str = "123456789012";
-/// The SageMaker execution role the local pipeline names.
-pub const LOCAL_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/hawkins-sagemaker-execution";
 
 /// A failure setting up or reading the local stack.
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +153,7 @@ impl LocalStack {
     pub fn stack_settings(&self, project: &str) -> crate::training::StackSettings {
         crate::training::StackSettings {
             bucket: self.bucket.clone(),
-            role_arn: LOCAL_ROLE_ARN.to_string(),
+            role_arn: LOCAL_SAGEMAKER_ROLE.to_string(),
             project: project.to_string(),
             account: LOCAL_ACCOUNT.to_string(),
             region: "us-east-1".to_string(),

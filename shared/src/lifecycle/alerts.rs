@@ -197,7 +197,7 @@ pub fn deployed(model: &str, endpoint: &str, config: &str, links: &Links) -> Ale
         format!("deployed-{endpoint}-{config}"),
         format!("Hawkins: {model} is serving the new version"),
         format!(
-            "The endpoint {endpoint} of {model} finished its update and serves the endpoint config {config}.\n\n\
+            "The endpoint {endpoint} of {model} is InService and serves the endpoint config {config}.\n\n\
              Try it:   hawkins invoke {endpoint}\n\
              Endpoint: {console}\n",
             console = links.endpoint(endpoint),
