@@ -759,7 +759,7 @@ def test_costs_reads_the_ledger_and_writes_only_reports_and_alert_markers():
     assert reads == {"ledger/", "reports/costs/", "alerts/sent/"}, reads
     assert writes == {"reports/costs/", "alerts/sent/"}, writes
     # Only actions without resource-level permissions may name every resource.
-    assert wildcard == {"cloudwatch:GetMetricStatistics", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}, wildcard
+    assert wildcard == {"cloudwatch:GetMetricStatistics", "pricing:GetProducts", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}, wildcard
     publish = [s for s in policy_statements(role) if "sns:Publish" in as_list(s["Action"])]
     assert [stack.ref_name(r) for s in publish for r in as_list(s["Resource"])] == ["AlertTopic"]
 

@@ -6,9 +6,11 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hawkins::aws::{
-    cloudwatch::CloudWatchMetrics, config_from_env, required_env, s3::S3Store, sns::SnsNotifier,
+    cloudwatch::CloudWatchMetrics, config_from_env, pricing::PriceList, required_env, s3::S3Store,
+    sns::SnsNotifier,
 };
 use hawkins::costs::CostError;
+use hawkins::costs::pricelist::refresh;
 use hawkins::costs::{CostRun, PriceTable, budgets, handle_schedule, scheduled_time};
 use hawkins::error::error_type;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
@@ -22,9 +24,24 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = hawkins::config::parse("infra/hawkins.toml", CONFIG)?;
     let budgets = budgets(&config.costs, |name| std::env::var(name).ok())?;
-    let prices = PriceTable::bundled()?.with_overrides(&config.costs.prices);
+    let mut prices = PriceTable::bundled()?.with_overrides(&config.costs.prices);
     let bucket = required_env("HAWKINS_BUCKET")?;
+    let region = required_env("AWS_REGION")?;
     let sdk = config_from_env().await;
+    // The stack's PriceListRefresh parameter: prices from the AWS Price List API for this region
+    // on top of the bundled table, once per cold start; any failure keeps the bundled table.
+    if std::env::var("HAWKINS_PRICE_LIST_REFRESH").is_ok_and(|v| v.trim() == "true") {
+        let today = hawkins::costs::time::format_rfc3339(now())
+            .get(..10)
+            .unwrap_or_default()
+            .to_string();
+        let (table, result) = refresh(prices, &PriceList::from_config(&sdk), &region, &today).await;
+        prices = table;
+        match result {
+            Ok(summary) => tracing::info!(?summary, "prices refreshed from the Price List API"),
+            Err(why) => tracing::warn!(%why, "keeping the bundled price table"),
+        }
+    }
     let store = S3Store::from_config(&sdk, &bucket);
     let notifier = SnsNotifier::from_config(&sdk, required_env("HAWKINS_ALERT_TOPIC_ARN")?);
     let metrics = CloudWatchMetrics::from_config(&sdk);
@@ -34,18 +51,13 @@ async fn main() -> Result<(), Error> {
         metrics: &metrics,
         prices: &prices,
         budgets,
-        region: required_env("AWS_REGION")?,
+        region,
         location: format!("s3://{bucket}"),
     };
     tracing::info!(?budgets, prices_as_of = %prices.as_of, "costs function ready");
     let run = &run;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let now = scheduled_time(&event.payload).unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or_default()
-        });
+        let now = scheduled_time(&event.payload).unwrap_or_else(now);
         async move {
             let outcome = handle_schedule(run, now).await.map_err(diagnostic)?;
             for line in &outcome.emf {
@@ -55,6 +67,13 @@ async fn main() -> Result<(), Error> {
         }
     }))
     .await
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }
 
 fn diagnostic(error: CostError) -> Diagnostic {

@@ -179,3 +179,9 @@ mod tests {
         }
     }
 }
+
+impl crate::costs::pricelist::PriceSource for PriceList {
+    async fn products(&self, region: &str) -> Result<Vec<String>, StoreError> {
+        self.fetch(region).await
+    }
+}

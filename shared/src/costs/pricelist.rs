@@ -944,3 +944,111 @@ mod tests {
         }
     }
 }
+
+/// The Price List API as the cost run sees it: the product documents of one region.
+pub trait PriceSource: Sync {
+    fn products(
+        &self,
+        region: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<String>, crate::error::StoreError>> + Send;
+}
+
+/// The table refreshed from `source` for `region`, or the table as it was and why not: a refresh
+/// that fails (no access to the API, a document that does not parse) never fails the cost run,
+/// and never leaves a half-refreshed table.
+pub async fn refresh(
+    table: PriceTable,
+    source: &impl PriceSource,
+    region: &str,
+    as_of: &str,
+) -> (PriceTable, Result<RefreshSummary, String>) {
+    let documents = match source.products(region).await {
+        Ok(documents) => documents,
+        Err(e) => {
+            return (
+                table,
+                Err(format!("the Price List API could not be read: {e}")),
+            );
+        }
+    };
+    match parse_products(&documents) {
+        Ok(prices) => {
+            let (table, summary) = table.refreshed(&prices, as_of);
+            (table, Ok(summary))
+        }
+        Err(e) => (
+            table,
+            Err(format!(
+                "the Price List API answered a document the run cannot use: {e}"
+            )),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod refresh_tests {
+    use super::*;
+
+    struct Fixed(Result<Vec<String>, crate::error::StoreError>);
+
+    impl PriceSource for Fixed {
+        async fn products(&self, _region: &str) -> Result<Vec<String>, crate::error::StoreError> {
+            self.0.clone()
+        }
+    }
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    fn document(price: &str) -> String {
+        serde_json::json!({
+            "product": {"sku": "S1", "attributes": {
+                "regionCode": "us-east-1", "instanceName": "ml.g5.2xlarge",
+                "usagetype": "USE1-Train:ml.g5.2xlarge", "locationType": "AWS Region"}},
+            "terms": {"OnDemand": {"S1.T": {"priceDimensions": {"S1.T.D": {
+                "unit": "Hrs", "pricePerUnit": {"USD": price}}}}}}
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn a_refresh_replaces_what_the_api_gave_and_a_failure_keeps_the_table() {
+        let bundled = PriceTable::bundled().expect("bundled");
+        let (table, summary) = run(refresh(
+            bundled.clone(),
+            &Fixed(Ok(vec![document("1.6")])),
+            "us-east-1",
+            "2026-12-01",
+        ));
+        assert_eq!(summary.expect("refreshed").updated, 1);
+        assert_eq!(table.training("us-east-1", "ml.g5.2xlarge"), Some(1.6));
+        assert_eq!(table.as_of, "2026-12-01");
+
+        let (table, summary) = run(refresh(
+            bundled.clone(),
+            &Fixed(Ok(vec![document("0")])),
+            "us-east-1",
+            "2026-12-01",
+        ));
+        assert!(summary.is_err());
+        assert_eq!(table, bundled, "nothing half-refreshed");
+
+        let refused = crate::error::StoreError::Refused {
+            op: "GetProducts",
+            resource: "AmazonSageMaker".into(),
+            message: "AccessDeniedException".into(),
+        };
+        let (table, summary) = run(refresh(
+            bundled.clone(),
+            &Fixed(Err(refused)),
+            "us-east-1",
+            "2026-12-01",
+        ));
+        assert!(summary.is_err_and(|e| e.contains("AccessDenied")));
+        assert_eq!(table, bundled);
+    }
+}
