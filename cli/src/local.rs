@@ -1,18 +1,38 @@
-//! `hawkins local`: the pipeline on the local AWS, fed with the project's sample corpus.
+//! `hawkins local`: the whole pipeline on the local AWS, fed with the project's sample corpus.
+//!
+//! The stack's resources are created on the local AWS; uploads to its bucket emit EventBridge
+//! events that the rules of `infra/template.yaml` (read, not copied) route to one queue per
+//! function, and the real handlers take them from there, as Lambda would. SageMaker's side (jobs
+//! finishing, endpoints coming up) is played by [`crate::standin`], whose events take the same
+//! routes. Scheduled rules (the cost run) fire once at the end.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
+use aws_sdk_s3::types::{EventBridgeConfiguration, NotificationConfiguration};
+use hawkins::aws::autoscaling::EndpointGuards;
+use hawkins::aws::cloudwatch::CloudWatchMetrics;
+use hawkins::aws::lifecycle::SageMakerLifecycle;
 use hawkins::aws::local::LocalStack;
-use hawkins::events::s3_notification;
-use hawkins::ingest::{DEFAULT_NETWORK_WINDOW, Ingest, handle_event};
+use hawkins::costs::{CostRun, PriceTable, RunOutcome, budgets, handle_schedule};
+use hawkins::error::Retry;
+use hawkins::ingest::{DEFAULT_NETWORK_WINDOW, Ingest, ObjectOutcome, handle_event};
+use hawkins::lifecycle::Lifecycle;
 use hawkins::store::ObjectStore;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde_json::Value;
 
 use crate::preprocess::collect;
-use crate::summary::Summary;
+use crate::standin::{Clients, Scenario, StandIn};
+use crate::summary::{Deployment, Summary};
+use crate::template::{Route, routes};
 
 /// The quiet period of the local run: short, so the run ends in seconds.
 const LOCAL_QUIET_SECONDS: u32 = 3;
+/// Rounds of SageMaker events and lifecycle deliveries before the run gives up settling.
+const MAX_ROUNDS: usize = 12;
 
 /// The workspace root: where `.venv` and the samples live.
 pub fn root() -> Result<PathBuf> {
@@ -28,7 +48,159 @@ pub fn root() -> Result<PathBuf> {
     }
 }
 
+/// Runs the pipeline; Ctrl-C stops it and everything it started (the local AWS goes with the
+/// dropped stack).
 pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
+    tokio::select! {
+        result = pipeline(samples, out) => result,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted: the local AWS and everything the run started were stopped"),
+    }
+}
+
+fn bar(progress: &MultiProgress, stage: &str, len: u64) -> ProgressBar {
+    let bar = progress.add(ProgressBar::new(len));
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(stage.to_string());
+    bar
+}
+
+/// One SQS queue per function a rule reaches.
+struct Router {
+    queues: BTreeMap<String, String>,
+    schedules: Vec<Route>,
+}
+
+async fn wire(stack: &LocalStack, routes: Vec<Route>) -> Result<Router> {
+    let events = aws_sdk_eventbridge::Client::new(&stack.config);
+    stack
+        .s3()
+        .put_bucket_notification_configuration()
+        .bucket(&stack.bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .event_bridge_configuration(EventBridgeConfiguration::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .context("turning on the bucket's EventBridge notifications")?;
+    let mut router = Router {
+        queues: BTreeMap::new(),
+        schedules: Vec::new(),
+    };
+    for route in routes {
+        let Some(pattern) = &route.pattern else {
+            router.schedules.push(route);
+            continue;
+        };
+        let queue = if route.function == "train" {
+            stack.train_queue_url.clone()
+        } else if let Some(url) = router.queues.get(&route.function) {
+            url.clone()
+        } else {
+            stack
+                .sqs()
+                .create_queue()
+                .queue_name(format!("hawkins-local-{}", route.function))
+                .send()
+                .await
+                .context("CreateQueue")?
+                .queue_url
+                .unwrap_or_default()
+        };
+        let arn = stack
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(&queue)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .context("GetQueueAttributes")?
+            .attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
+            .unwrap_or_default();
+        events
+            .put_rule()
+            .name(&route.rule)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .with_context(|| format!("creating the rule {} on the local bus", route.rule))?;
+        events
+            .put_targets()
+            .rule(&route.rule)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id(&route.function)
+                    .arn(arn)
+                    .build()
+                    .map_err(|e| anyhow!("{e}"))?,
+            )
+            .send()
+            .await
+            .context("PutTargets")?;
+        router.queues.insert(route.function.clone(), queue);
+    }
+    for function in ["ingest", "train", "lifecycle"] {
+        if !router.queues.contains_key(function) {
+            bail!("no rule of infra/template.yaml routes events to {function}");
+        }
+    }
+    Ok(router)
+}
+
+/// Takes every event waiting for `function`.
+async fn take(stack: &LocalStack, router: &Router, function: &str) -> Result<Vec<Value>> {
+    let queue = &router.queues[function];
+    let mut out = Vec::new();
+    loop {
+        let received = stack
+            .sqs()
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .context("ReceiveMessage")?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(out);
+        }
+        for message in messages {
+            out.push(
+                serde_json::from_str(message.body().unwrap_or("{}"))
+                    .context("an event on the queue is not JSON")?,
+            );
+            if let Some(handle) = message.receipt_handle() {
+                stack
+                    .sqs()
+                    .delete_message()
+                    .queue_url(queue)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .context("DeleteMessage")?;
+            }
+        }
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+async fn pipeline(samples: &[PathBuf], out: &Path) -> Result<()> {
     let root = root()?;
     let samples = if samples.is_empty() {
         vec![
@@ -38,6 +210,9 @@ pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
     } else {
         samples.to_vec()
     };
+    let config =
+        hawkins::config::load(&root.join("infra/hawkins.toml")).map_err(|e| anyhow!("{e}"))?;
+    let scenario = Scenario::load(&root.join("tests/fixtures/local/sagemaker.json"))?;
     eprintln!("starting the local AWS...");
     let stack = LocalStack::start(&root)
         .await
@@ -47,6 +222,26 @@ pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
         stack.server.endpoint(),
         stack.bucket
     );
+    let router = wire(
+        &stack,
+        routes(&root.join("infra/template.yaml"), &stack.bucket)?,
+    )
+    .await?;
+    let progress = MultiProgress::new();
+    let mut failures: Vec<String> = Vec::new();
+
+    // 1. Uploads: each one emits its event on the local bus.
+    let files = collect(&samples)?;
+    let uploads = bar(&progress, "upload", files.len() as u64);
+    for (key, path) in &files {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        stack.upload(key, bytes).await?;
+        uploads.set_message(key.clone());
+        uploads.inc(1);
+    }
+    uploads.finish_with_message("uploaded");
+
+    // 2. Ingest: every event its rule routed.
     let store = stack.store();
     let notifier = stack.notifier();
     let ingest = Ingest {
@@ -55,40 +250,124 @@ pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
         location: format!("s3://{}", stack.bucket),
         network_window: DEFAULT_NETWORK_WINDOW,
     };
-    let files = collect(&samples)?;
-    let mut outcomes = Vec::new();
+    let mut outcomes: Vec<ObjectOutcome> = Vec::new();
     let mut corpus = None;
-    for (key, path) in &files {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let size = bytes.len() as u64;
-        stack.upload(key, bytes).await?;
-        eprintln!("uploaded {key}; delivering its event to ingest");
-        let report = handle_event(
-            &ingest,
-            &stack.bucket,
-            s3_notification(&stack.bucket, key, size),
-        )
-        .await
-        .with_context(|| format!("ingest of {key}"))?;
-        stack.route_latest(&report).await?;
-        outcomes.extend(report.objects);
-        corpus = report.corpus.or(corpus);
+    let mut pending = take(&stack, &router, "ingest").await?;
+    let ingest_bar = bar(&progress, "ingest", pending.len() as u64);
+    while !pending.is_empty() {
+        for event in std::mem::take(&mut pending) {
+            match handle_event(&ingest, &stack.bucket, event).await {
+                Ok(report) => {
+                    outcomes.extend(report.objects);
+                    corpus = report.corpus.or(corpus);
+                }
+                Err(e) => failures.push(format!("ingest: {e}")),
+            }
+            ingest_bar.inc(1);
+        }
+        pending = take(&stack, &router, "ingest").await?;
+        ingest_bar.inc_length(pending.len() as u64);
     }
-    let config = hawkins::config::load(&root.join("infra/hawkins.toml"))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    eprintln!(
-        "training: waiting {LOCAL_QUIET_SECONDS} s of quiet (the deployed stack waits {} s), then starting the jobs",
+    ingest_bar.finish_with_message(format!("{} files", outcomes.len()));
+
+    // 3. Training: the train function reads its queue until the quiet period has passed.
+    let train_bar = bar(&progress, "train", 1);
+    train_bar.set_message(format!(
+        "waiting {LOCAL_QUIET_SECONDS} s of quiet (the deployed stack waits {} s)",
         config.pipeline.quiet_period_seconds
-    );
+    ));
     let trained = stack
         .drain_train_queue(&config, LOCAL_QUIET_SECONDS)
         .await?;
+    train_bar.inc(1);
+    train_bar.finish_with_message("jobs started");
+
+    // 4. SageMaker's events and the lifecycle function, until nothing more happens.
+    let sagemaker = aws_sdk_sagemaker::Client::new(&stack.config);
+    let events = aws_sdk_eventbridge::Client::new(&stack.config);
+    let samples_dir = root.join("events");
+    let clients = Clients {
+        sagemaker: &sagemaker,
+        events: &events,
+        bucket: &stack.bucket,
+        project: &config.pipeline.project_tag,
+        samples: &samples_dir,
+        scenario: &scenario,
+    };
+    let registry = stack.sagemaker_lifecycle();
+    let guards: EndpointGuards = stack.guards();
+    let settings = stack.stack_settings(&config.pipeline.project_tag);
+    let lifecycle = Lifecycle {
+        store: &store,
+        notifier: &notifier,
+        registry: &registry,
+        hosting: &registry as &SageMakerLifecycle,
+        guards: &guards,
+        config: &config,
+        stack: &settings,
+    };
+    let lifecycle_bar = bar(&progress, "lifecycle", 0);
+    let mut standin = StandIn::default();
+    let mut retry: Vec<Value> = Vec::new();
+    for round in 0..MAX_ROUNDS {
+        let published = standin.step(&clients).await?;
+        let mut batch = std::mem::take(&mut retry);
+        batch.extend(take(&stack, &router, "lifecycle").await?);
+        lifecycle_bar.inc_length(batch.len() as u64);
+        let delivered = batch.len();
+        for event in batch {
+            match lifecycle.handle(event.clone(), now()).await {
+                Ok(_) => {}
+                Err(e) if e.retryable() && round + 1 < MAX_ROUNDS => retry.push(event),
+                Err(e) => failures.push(format!("lifecycle: {e}")),
+            }
+            lifecycle_bar.inc(1);
+        }
+        if published == 0 && delivered == 0 && retry.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    lifecycle_bar.finish_with_message(format!("{} SageMaker events", standin.events));
+
+    // 5. The schedules: the cost run, once.
+    let costs_bar = bar(&progress, "costs", router.schedules.len() as u64);
+    let prices = PriceTable::bundled()?.with_overrides(&config.costs.prices);
+    let metrics = CloudWatchMetrics::from_config(&stack.config);
+    let run = CostRun {
+        store: &store,
+        notifier: &notifier,
+        metrics: &metrics,
+        prices: &prices,
+        budgets: budgets(&config.costs, |_| None).map_err(|e| anyhow!(e))?,
+        region: "us-east-1".into(),
+        location: format!("s3://{}", stack.bucket),
+    };
+    let mut cost: Option<RunOutcome> = None;
+    for route in &router.schedules {
+        if route.function != "costs" {
+            failures.push(format!(
+                "{}: the local run has no handler for scheduled function {}",
+                route.rule, route.function
+            ));
+            continue;
+        }
+        match handle_schedule(&run, now()).await {
+            Ok(outcome) => cost = Some(outcome),
+            Err(e) => failures.push(format!("costs: {e}")),
+        }
+        costs_bar.inc(1);
+    }
+    costs_bar.finish_with_message("report written");
+    progress.clear().ok();
+
+    // 6. The summary.
     let delivered = stack.delivered().await?;
     let alerts = delivered
         .into_iter()
         .map(|d| hawkins::store::Alert {
             kind: d.attributes.get("kind").cloned().unwrap_or_default(),
-            severity: hawkins::store::Severity::Warning,
+            severity: hawkins::store::Severity::Info,
             subject: d.subject,
             body: d.message,
             attributes: d.attributes,
@@ -97,17 +376,36 @@ pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
         .collect();
     let mut summary = Summary::read(&store, outcomes, corpus, alerts).await?;
     summary.add_training(&trained);
+    summary.deployment = Some(Deployment::read(&sagemaker, &config.pipeline.project_tag).await?);
     std::fs::create_dir_all(out)?;
-    for page in [
-        "processed/network/corpus.html",
-        "processed/network/corpus.json",
-        "datasets/latest.json",
-    ] {
-        if let Some(object) = store.get(page).await? {
-            let target = out.join(page.rsplit('/').next().unwrap_or(page));
-            std::fs::write(&target, object.bytes)?;
+    let mut pages = vec![
+        ("processed/network/corpus.html".to_string(), "corpus.html"),
+        ("processed/network/corpus.json".to_string(), "corpus.json"),
+        ("datasets/latest.json".to_string(), "latest.json"),
+    ];
+    if let Some(cost) = &cost {
+        pages.push((cost.html_key.clone(), "costs.html"));
+        pages.push((cost.report_key.clone(), "costs.json"));
+    }
+    for (key, name) in &pages {
+        if let Some(object) = store.get(key).await? {
+            std::fs::write(out.join(name), object.bytes)?;
         }
     }
+    let mut texts = String::new();
+    for (subject, text) in &summary.alerts {
+        texts.push_str(&format!("== {subject}\n{text}\n\n"));
+    }
+    std::fs::write(out.join("alerts.txt"), texts)?;
+    summary.cost = cost;
+    summary.pages = pages
+        .iter()
+        .filter(|(_, n)| n.ends_with(".html"))
+        .map(|(_, n)| out.join(n))
+        .filter(|p| p.exists())
+        .collect();
+    summary.pages.push(out.join("alerts.txt"));
+    summary.failures = failures.clone();
     print!(
         "{}",
         summary.text(&out.join("corpus.html")).replacen(
@@ -116,5 +414,12 @@ pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
             1
         )
     );
+    if !failures.is_empty() {
+        bail!(
+            "{} stage(s) failed: {}",
+            failures.len(),
+            failures.join("; ")
+        );
+    }
     Ok(())
 }

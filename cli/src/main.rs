@@ -1,10 +1,13 @@
 //! `hawkins`: preview a corpus offline, run the whole pipeline on the local AWS, and (as the
 //! pipeline grows) operate a deployed stack.
 
+mod cloud;
 mod config_check;
 mod local;
 mod preprocess;
+mod standin;
 mod summary;
+mod template;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +59,8 @@ enum Command {
         #[arg(long, default_value = "target/hawkins-local")]
         out: PathBuf,
     },
+    #[command(flatten)]
+    Cloud(cloud::CloudCommand),
 }
 
 #[derive(Subcommand)]
@@ -75,6 +80,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Preprocess { paths, out, json } => preprocess::run(&paths, &out, json).await,
         Command::Local { samples, out } => local::run(&samples, &out).await,
+        Command::Cloud(command) => cloud::run(command).await,
         Command::Config {
             command: ConfigCommand::Check { file },
         } => config_check::run(&file),

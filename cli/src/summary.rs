@@ -25,11 +25,140 @@ pub struct Summary {
     pub subtitle_speakers: BTreeMap<String, u64>,
     pub corpus: Option<CorpusOutcome>,
     pub manifest: Option<CorpusManifest>,
-    pub alerts: Vec<String>,
+    /// Alerts sent: (subject, text).
+    pub alerts: Vec<(String, String)>,
     /// Jobs started: (model, job name, created or already there).
     pub jobs: Vec<(String, String, String)>,
     /// Models without a job, and why.
     pub skipped: Vec<(String, String)>,
+    /// The local run: registry, endpoints and transform jobs as the local AWS holds them.
+    pub deployment: Option<Deployment>,
+    /// The local run: the cost run's figures.
+    pub cost: Option<hawkins::costs::RunOutcome>,
+    /// Pages to open.
+    pub pages: Vec<std::path::PathBuf>,
+    /// Stages that failed.
+    pub failures: Vec<String>,
+}
+
+/// What the lifecycle left in SageMaker.
+#[derive(Debug, Default, Serialize)]
+pub struct Deployment {
+    /// (group, version, approval).
+    pub packages: Vec<(String, i32, String)>,
+    /// (endpoint, status, config, variants as `name:model weight`).
+    pub endpoints: Vec<(String, String, String, Vec<String>)>,
+    /// (transform job, status).
+    pub transforms: Vec<(String, String)>,
+}
+
+impl Deployment {
+    pub async fn read(sm: &aws_sdk_sagemaker::Client, project: &str) -> Result<Deployment> {
+        let mut out = Deployment::default();
+        let prefix = format!("{project}-");
+        let groups = sm
+            .list_model_package_groups()
+            .max_results(100)
+            .send()
+            .await
+            .context("ListModelPackageGroups")?;
+        for g in groups.model_package_group_summary_list() {
+            let name = g.model_package_group_name().unwrap_or_default();
+            if !name.starts_with(&prefix) {
+                continue;
+            }
+            let list = sm
+                .list_model_packages()
+                .model_package_group_name(name)
+                .max_results(100)
+                .send()
+                .await
+                .context("ListModelPackages")?;
+            for p in list.model_package_summary_list() {
+                out.packages.push((
+                    name.to_string(),
+                    p.model_package_version().unwrap_or_default(),
+                    p.model_approval_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                ));
+            }
+        }
+        out.packages.sort();
+        let endpoints = sm
+            .list_endpoints()
+            .max_results(100)
+            .send()
+            .await
+            .context("ListEndpoints")?;
+        for e in endpoints.endpoints() {
+            let name = e.endpoint_name().unwrap_or_default();
+            if !name.starts_with(&prefix) {
+                continue;
+            }
+            let d = sm
+                .describe_endpoint()
+                .endpoint_name(name)
+                .send()
+                .await
+                .context("DescribeEndpoint")?;
+            let config = d.endpoint_config_name().unwrap_or_default().to_string();
+            let c = sm
+                .describe_endpoint_config()
+                .endpoint_config_name(&config)
+                .send()
+                .await
+                .context("DescribeEndpointConfig")?;
+            let variants = c
+                .production_variants()
+                .iter()
+                .map(|v| {
+                    let serving = match (v.instance_type(), v.serverless_config()) {
+                        (Some(t), _) => format!(
+                            "{} x{}",
+                            t.as_str(),
+                            v.initial_instance_count().unwrap_or(1)
+                        ),
+                        (None, Some(s)) => format!(
+                            "serverless {} MB",
+                            s.memory_size_in_mb().unwrap_or_default()
+                        ),
+                        _ => String::new(),
+                    };
+                    format!(
+                        "{}={} ({serving}, weight {})",
+                        v.variant_name().unwrap_or_default(),
+                        v.model_name().unwrap_or_default(),
+                        v.initial_variant_weight().unwrap_or(1.0)
+                    )
+                })
+                .collect();
+            out.endpoints.push((
+                name.to_string(),
+                d.endpoint_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                config,
+                variants,
+            ));
+        }
+        out.endpoints.sort();
+        let jobs = sm
+            .list_transform_jobs()
+            .max_results(100)
+            .send()
+            .await
+            .context("ListTransformJobs")?;
+        for j in jobs.transform_job_summaries() {
+            out.transforms.push((
+                j.transform_job_name().unwrap_or_default().to_string(),
+                j.transform_job_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            ));
+        }
+        Ok(out)
+    }
 }
 
 impl Summary {
@@ -66,9 +195,13 @@ impl Summary {
             subtitle_speakers: BTreeMap::new(),
             corpus,
             manifest,
-            alerts: alerts.into_iter().map(|a| a.subject).collect(),
+            alerts: alerts.into_iter().map(|a| (a.subject, a.body)).collect(),
             jobs: Vec::new(),
             skipped: Vec::new(),
+            deployment: None,
+            cost: None,
+            pages: Vec::new(),
+            failures: Vec::new(),
         };
         for outcome in outcomes {
             match outcome {
@@ -208,10 +341,55 @@ impl Summary {
         for (key, reason) in &self.quarantined {
             let _ = writeln!(out, "  QUARANTINED {key}: {reason}");
         }
-        for subject in &self.alerts {
-            let _ = writeln!(out, "  alert: {subject}");
+        if let Some(d) = &self.deployment {
+            let _ = writeln!(out, "  model packages: {}", d.packages.len());
+            for (group, version, approval) in &d.packages {
+                let _ = writeln!(out, "    {group:<32} v{version:<3} {approval}");
+            }
+            let _ = writeln!(out, "  endpoints: {}", d.endpoints.len());
+            for (name, status, config, variants) in &d.endpoints {
+                let _ = writeln!(out, "    {name:<32} {status:<10} {config}");
+                for v in variants {
+                    let _ = writeln!(out, "      {v}");
+                }
+            }
+            for (job, status) in &d.transforms {
+                let _ = writeln!(out, "  batch transform {job}: {status}");
+            }
+        }
+        if let Some(c) = &self.cost {
+            let _ = writeln!(
+                out,
+                "  costs ({}): last 24 h ${:.2}, month to date ${:.2}, forecast ${:.2} ({} jobs, {} endpoints{})",
+                c.date,
+                c.last_24h_usd,
+                c.month_to_date_usd,
+                c.forecast_usd,
+                c.jobs,
+                c.endpoints,
+                if c.unknown_prices > 0 {
+                    format!(", {} unpriced", c.unknown_prices)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if !self.alerts.is_empty() {
+            let _ = writeln!(out, "  alerts sent: {}", self.alerts.len());
+        }
+        for (subject, text) in &self.alerts {
+            let _ = writeln!(out, "    {subject}");
+            if let Some(first) = text.lines().find(|l| !l.trim().is_empty()) {
+                let _ = writeln!(out, "      {first}");
+            }
+        }
+        for failure in &self.failures {
+            let _ = writeln!(out, "  FAILED {failure}");
         }
         let _ = writeln!(out, "  character network: {}", page.display());
+        for p in self.pages.iter().filter(|p| p.as_path() != page) {
+            let _ = writeln!(out, "  open: {}", p.display());
+        }
         out
     }
 }

@@ -94,7 +94,7 @@ fn package_from(
         metadata: d
             .customer_metadata_properties()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_else(BTreeMap::new),
+            .unwrap_or_default(),
     }
 }
 

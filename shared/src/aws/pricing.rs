@@ -89,6 +89,12 @@ impl PriceList {
     }
 }
 
+impl crate::costs::pricelist::PriceSource for PriceList {
+    async fn products(&self, region: &str) -> Result<Vec<String>, StoreError> {
+        self.fetch(region).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use aws_config::BehaviorVersion;
@@ -177,11 +183,5 @@ mod tests {
                 "{configured:?}"
             );
         }
-    }
-}
-
-impl crate::costs::pricelist::PriceSource for PriceList {
-    async fn products(&self, region: &str) -> Result<Vec<String>, StoreError> {
-        self.fetch(region).await
     }
 }

@@ -457,6 +457,46 @@ impl PriceTable {
     }
 }
 
+/// The Price List API as the cost run sees it: the product documents of one region.
+pub trait PriceSource: Sync {
+    fn products(
+        &self,
+        region: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<String>, crate::error::StoreError>> + Send;
+}
+
+/// The table refreshed from `source` for `region`, or the table as it was and why not: a refresh
+/// that fails (no access to the API, a document that does not parse) never fails the cost run,
+/// and never leaves a half-refreshed table.
+pub async fn refresh(
+    table: PriceTable,
+    source: &impl PriceSource,
+    region: &str,
+    as_of: &str,
+) -> (PriceTable, Result<RefreshSummary, String>) {
+    let documents = match source.products(region).await {
+        Ok(documents) => documents,
+        Err(e) => {
+            return (
+                table,
+                Err(format!("the Price List API could not be read: {e}")),
+            );
+        }
+    };
+    match parse_products(&documents) {
+        Ok(prices) => {
+            let (table, summary) = table.refreshed(&prices, as_of);
+            (table, Ok(summary))
+        }
+        Err(e) => (
+            table,
+            Err(format!(
+                "the Price List API answered a document the run cannot use: {e}"
+            )),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -942,46 +982,6 @@ mod tests {
                 prop_assert!(p.usd_per_hour > 0.0 && p.usd_per_hour.is_finite());
             }
         }
-    }
-}
-
-/// The Price List API as the cost run sees it: the product documents of one region.
-pub trait PriceSource: Sync {
-    fn products(
-        &self,
-        region: &str,
-    ) -> impl std::future::Future<Output = Result<Vec<String>, crate::error::StoreError>> + Send;
-}
-
-/// The table refreshed from `source` for `region`, or the table as it was and why not: a refresh
-/// that fails (no access to the API, a document that does not parse) never fails the cost run,
-/// and never leaves a half-refreshed table.
-pub async fn refresh(
-    table: PriceTable,
-    source: &impl PriceSource,
-    region: &str,
-    as_of: &str,
-) -> (PriceTable, Result<RefreshSummary, String>) {
-    let documents = match source.products(region).await {
-        Ok(documents) => documents,
-        Err(e) => {
-            return (
-                table,
-                Err(format!("the Price List API could not be read: {e}")),
-            );
-        }
-    };
-    match parse_products(&documents) {
-        Ok(prices) => {
-            let (table, summary) = table.refreshed(&prices, as_of);
-            (table, Ok(summary))
-        }
-        Err(e) => (
-            table,
-            Err(format!(
-                "the Price List API answered a document the run cannot use: {e}"
-            )),
-        ),
     }
 }
 

@@ -1,0 +1,498 @@
+//! `hawkins costs`: the scheduled cost run's figures, computed here and printed, never stored or
+//! sent.
+//!
+//! `hawkins::costs::handle_schedule` always writes the report and sends alerts, so this reads the
+//! same inputs the same way (the ledger, the previous report's time, each billing variant's hourly
+//! metrics over the same window) and calls the same [`compute::summarize`]; the alerts the run
+//! would send come from the same [`alerts::decide`] and are only listed. A unit test checks the
+//! result against `handle_schedule`'s stored report on the same ledger.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow};
+use hawkins::aws::cloudwatch::CloudWatchMetrics;
+use hawkins::aws::s3::S3Store;
+use hawkins::costs::compute::{self, CostKind, Inputs};
+use hawkins::costs::ledger::{self, EndpointRecord, JobRecord};
+use hawkins::costs::time::{DAY, Date, HOUR, parse_rfc3339};
+use hawkins::costs::{
+    Budgets, EndpointMetrics, PriceTable, Summary, Usage, alerts, budgets, report,
+};
+use hawkins::error::StoreError;
+use hawkins::store::{Alert, ObjectStore};
+use serde::de::DeserializeOwned;
+
+use super::table::{self, render, usd};
+use super::{Cloud, errors, now};
+
+/// Ledger objects read at once (as the scheduled run does).
+const CONCURRENT_READS: usize = 32;
+
+/// Every JSON object under `prefix` as `T`, in key order; what does not parse is named in
+/// `unreadable`.
+async fn read_all<T, S>(
+    store: &Arc<S>,
+    prefix: &str,
+    unreadable: &mut Vec<String>,
+) -> Result<Vec<T>, StoreError>
+where
+    T: DeserializeOwned,
+    S: ObjectStore + Send + 'static,
+{
+    let keys: Vec<String> = store
+        .list(prefix)
+        .await?
+        .into_iter()
+        .filter(|k| k.ends_with(".json"))
+        .collect();
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(CONCURRENT_READS) {
+        let mut reads = tokio::task::JoinSet::new();
+        for (i, key) in chunk.iter().cloned().enumerate() {
+            let store = Arc::clone(store);
+            reads.spawn(async move { (i, store.get(&key).await) });
+        }
+        let mut objects = reads.join_all().await;
+        objects.sort_by_key(|(i, _)| *i);
+        for (key, (_, object)) in chunk.iter().zip(objects) {
+            let Some(object) = object? else {
+                continue;
+            };
+            match serde_json::from_slice(&object.bytes) {
+                Ok(record) => out.push(record),
+                Err(e) => unreadable.push(format!("{key}: {e}")),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// When the latest report of an earlier day was generated (the "since the last report" figures).
+async fn previous_report_at(
+    store: &impl ObjectStore,
+    today: &str,
+) -> Result<Option<i64>, StoreError> {
+    let keys = store.list(report::REPORTS_PREFIX).await?;
+    let previous = keys
+        .iter()
+        .filter(|k| {
+            k.strip_prefix(report::REPORTS_PREFIX)
+                .and_then(|name| name.strip_suffix(".json"))
+                .is_some_and(|date| date < today)
+        })
+        .max();
+    let Some(key) = previous else {
+        return Ok(None);
+    };
+    let Some(object) = store.get(key).await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_slice::<serde_json::Value>(&object.bytes)
+        .ok()
+        .and_then(|v| v.get("generated_at")?.as_str().and_then(parse_rfc3339)))
+}
+
+/// The variants whose metrics count: `(name, ever serverless)`, for endpoints that billed at
+/// some point since `since`.
+pub fn variants_to_read(endpoint: &EndpointRecord, since: i64) -> Vec<(String, bool)> {
+    let timeline = endpoint.timeline();
+    if timeline
+        .last()
+        .is_some_and(|(t, e)| !e.bills() && *t <= since)
+    {
+        return Vec::new();
+    }
+    let mut seen: BTreeMap<String, bool> = BTreeMap::new();
+    for (_, entry) in &timeline {
+        for v in &entry.variants {
+            *seen.entry(v.name.clone()).or_insert(false) |= v.serverless.is_some();
+        }
+    }
+    seen.into_iter().collect()
+}
+
+/// The summary the scheduled run would compute at `now`.
+pub async fn summarize<S, M>(
+    store: &Arc<S>,
+    metrics: &M,
+    prices: &PriceTable,
+    budgets: &Budgets,
+    region: &str,
+    now: i64,
+) -> Result<Summary, StoreError>
+where
+    S: ObjectStore + Send + 'static,
+    M: EndpointMetrics,
+{
+    let today = Date::of(now);
+    let mut unreadable = Vec::new();
+    let training: Vec<JobRecord> =
+        read_all(store, ledger::TRAINING_PREFIX, &mut unreadable).await?;
+    let transforms: Vec<JobRecord> =
+        read_all(store, ledger::TRANSFORMS_PREFIX, &mut unreadable).await?;
+    let endpoints: Vec<EndpointRecord> =
+        read_all(store, ledger::ENDPOINTS_PREFIX, &mut unreadable).await?;
+    let previous = previous_report_at(store.as_ref(), &today.to_string()).await?;
+    let since = today
+        .month_start()
+        .min(now - DAY)
+        .min(now - i64::from(budgets.idle_hours) * HOUR);
+    let since = since - since.rem_euclid(HOUR);
+    let mut usage = Usage::new();
+    for endpoint in &endpoints {
+        for (variant, serverless) in variants_to_read(endpoint, since) {
+            let buckets = metrics
+                .usage(&endpoint.endpoint, &variant, serverless, since, now)
+                .await?;
+            usage.insert((endpoint.endpoint.clone(), variant), buckets);
+        }
+    }
+    let inputs = Inputs {
+        training: &training,
+        transforms: &transforms,
+        endpoints: &endpoints,
+        usage: &usage,
+        prices,
+        region,
+        idle_hours: budgets.idle_hours,
+        previous_report_at: previous,
+    };
+    let mut summary = compute::summarize(&inputs, now);
+    summary.unreadable = unreadable;
+    Ok(summary)
+}
+
+fn amount(value: Option<f64>) -> String {
+    value.map_or("unknown".into(), usd)
+}
+
+fn budget(label: &str, spent: f64, limit: Option<f64>) -> String {
+    match limit {
+        Some(limit) if spent > limit => format!("{label} {}: OVER", usd(limit)),
+        Some(limit) => format!("{label} {}", usd(limit)),
+        None => format!("no {label}"),
+    }
+}
+
+/// The text `hawkins costs` prints: totals against budgets, per model and kind, the last `days`
+/// days, the biggest lines, and what the scheduled run would warn about.
+pub fn render_text(
+    summary: &Summary,
+    budgets: &Budgets,
+    prices: &PriceTable,
+    days: usize,
+    alerts: &[Alert],
+) -> String {
+    let mut out = format!(
+        "Costs in {} up to {} ({}; prices as of {}",
+        summary.month,
+        table::time(parse_rfc3339(&summary.generated_at)),
+        summary.region,
+        prices.as_of
+    );
+    if !prices.overrides.is_empty() {
+        let names: Vec<&str> = prices.overrides.keys().map(String::as_str).collect();
+        out.push_str(&format!(", the config's for {}", names.join(", ")));
+    }
+    out.push_str(")\n\n");
+    let totals = vec![
+        vec![
+            "last 24 hours".into(),
+            usd(summary.last_24h_usd),
+            budget("daily budget", summary.last_24h_usd, budgets.daily_usd),
+        ],
+        vec![
+            "month to date".into(),
+            usd(summary.month_to_date_usd),
+            budget(
+                "monthly budget",
+                summary.month_to_date_usd,
+                budgets.monthly_usd,
+            ),
+        ],
+        vec![
+            format!("forecast {}", summary.month),
+            usd(summary.forecast_usd),
+            budget("monthly budget", summary.forecast_usd, budgets.monthly_usd),
+        ],
+        vec![
+            "spot savings".into(),
+            usd(summary.spot_savings_month_usd),
+            "this month".into(),
+        ],
+        vec![
+            "jobs since the last report".into(),
+            usd(summary.jobs_since_last_report_usd),
+            table::count(summary.jobs_since_last_report, "job"),
+        ],
+    ];
+    out.push_str(&render(&["", "USD", ""], &totals));
+
+    let by = |map: &BTreeMap<String, f64>| -> Vec<Vec<String>> {
+        let mut rows: Vec<(&String, &f64)> = map.iter().collect();
+        rows.sort_by(|a, b| b.1.total_cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        rows.into_iter()
+            .map(|(k, v)| vec![k.clone(), usd(*v)])
+            .collect()
+    };
+    out.push_str("\nBy model, month to date\n");
+    out.push_str(&render(&["MODEL", "USD"], &by(&summary.by_model)));
+    out.push_str("\nBy kind, month to date\n");
+    out.push_str(&render(&["KIND", "USD"], &by(&summary.by_kind)));
+
+    let shown: Vec<(&String, &BTreeMap<String, f64>)> =
+        summary.days.iter().rev().take(days).collect();
+    let day_rows: Vec<Vec<String>> = shown
+        .into_iter()
+        .rev()
+        .map(|(day, models)| {
+            let total: f64 = models.values().sum();
+            let mut parts: Vec<(&String, &f64)> =
+                models.iter().filter(|(_, v)| **v > 0.0).collect();
+            parts.sort_by(|a, b| b.1.total_cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            let parts: Vec<String> = parts
+                .iter()
+                .map(|(m, v)| format!("{m} {}", usd(**v)))
+                .collect();
+            vec![
+                day.clone(),
+                usd(total),
+                if parts.is_empty() {
+                    "-".into()
+                } else {
+                    parts.join(", ")
+                },
+            ]
+        })
+        .collect();
+    out.push_str(&format!(
+        "\nBy day, the last {} of the month\n",
+        day_rows.len()
+    ));
+    out.push_str(&render(&["DAY", "USD", "MODELS"], &day_rows));
+
+    let lines: Vec<Vec<String>> = summary
+        .lines
+        .iter()
+        .filter(|l| l.month_usd != Some(0.0) || l.last_24h_usd.is_some_and(|v| v > 0.0))
+        .take(15)
+        .map(|l| {
+            let instances = if l.kind == CostKind::Serverless {
+                "serverless".into()
+            } else if l.instance_types.is_empty() {
+                "-".into()
+            } else {
+                format!("{} × {}", l.instance_count, l.instance_types.join("+"))
+            };
+            vec![
+                l.name.clone(),
+                l.kind.as_str().into(),
+                if l.model.is_empty() {
+                    "-".into()
+                } else {
+                    l.model.clone()
+                },
+                instances,
+                amount(l.last_24h_usd),
+                amount(l.month_usd),
+            ]
+        })
+        .collect();
+    out.push_str("\nBiggest lines\n");
+    out.push_str(&render(
+        &["NAME", "KIND", "MODEL", "INSTANCES", "24H", "MONTH"],
+        &lines,
+    ));
+
+    for idle in &summary.idle_endpoints {
+        out.push_str(&format!(
+            "\nidle: {} has had no invocation for {} h ({} a day); delete it with: {}",
+            idle.endpoint,
+            idle.idle_hours,
+            amount(idle.usd_per_day),
+            idle.delete_command
+        ));
+    }
+    for job in &summary.long_running_jobs {
+        out.push_str(&format!(
+            "\nlong: {} has run {} (expected {}), {} so far",
+            job.job_name,
+            table::duration(job.running_seconds as i64),
+            table::duration(job.expected_seconds as i64),
+            amount(job.usd_so_far)
+        ));
+    }
+    if !summary.unknown.is_empty() {
+        out.push_str(&format!(
+            "\nnot priced (unknown instance types; add them to [costs.prices]): {}",
+            summary.unknown.join(", ")
+        ));
+    }
+    for bad in &summary.unreadable {
+        out.push_str(&format!("\nunreadable ledger object: {bad}"));
+    }
+    if !(summary.idle_endpoints.is_empty()
+        && summary.long_running_jobs.is_empty()
+        && summary.unknown.is_empty()
+        && summary.unreadable.is_empty())
+    {
+        out.push('\n');
+    }
+    if alerts.is_empty() {
+        out.push_str("\nThe scheduled run would raise no alert.\n");
+    } else {
+        out.push_str("\nThe scheduled run would alert (nothing is sent from here):\n");
+        for alert in alerts {
+            out.push_str(&format!(
+                "  [{}] {}\n",
+                alert.severity.as_str(),
+                alert.subject
+            ));
+        }
+    }
+    out
+}
+
+pub async fn run(cloud: &Cloud, days: usize, json: bool) -> Result<()> {
+    let outputs = cloud.outputs().await?;
+    let budgets =
+        budgets(&cloud.config.costs, |name| std::env::var(name).ok()).map_err(|e| anyhow!(e))?;
+    let prices = PriceTable::bundled()
+        .map_err(|e| anyhow!("the bundled price table does not parse: {e}"))?
+        .with_overrides(&cloud.config.costs.prices);
+    let store = Arc::new(S3Store::from_config(&cloud.sdk, &outputs.bucket));
+    let metrics = CloudWatchMetrics::from_config(&cloud.sdk);
+    let now = now();
+    let summary = summarize(&store, &metrics, &prices, &budgets, &cloud.region, now)
+        .await
+        .map_err(|e| errors::store(&e, &cloud.region))?;
+    if json {
+        print!(
+            "{}",
+            String::from_utf8_lossy(&report::report_json(&summary, &prices))
+        );
+        return Ok(());
+    }
+    let url = format!(
+        "s3://{}/{}",
+        outputs.bucket,
+        report::report_key(&summary.date, "html")
+    );
+    let alerts = alerts::decide(&summary, &budgets, &url);
+    print!(
+        "{}",
+        render_text(&summary, &budgets, &prices, days, &alerts)
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hawkins::costs::{CostRun, MemMetrics, handle_schedule};
+    use hawkins::store::{AlertLog, MemStore};
+    use serde_json::json;
+
+    fn at() -> i64 {
+        parse_rfc3339("2026-11-10T12:00:00Z").expect("time")
+    }
+
+    fn ledger(store: &MemStore) {
+        let job = json!({"job_name": "chatbot-eleven-v1", "model": "chatbot-eleven", "kind": "chatbot",
+            "corpus_version": "v1", "instance_type": "ml.g5.2xlarge", "instance_count": 1, "spot": true,
+            "training_seconds": 7200, "billable_seconds": 2160, "status": "Completed",
+            "started_at": "2026-11-09T08:00:00Z", "ended_at": "2026-11-09T10:00:00Z",
+            "expected_seconds": 10800, "region": "us-east-1"});
+        store.insert(
+            "ledger/training/chatbot-eleven-v1.json",
+            job.to_string().as_bytes(),
+        );
+        let endpoint = json!({"endpoint": "hawkins-chatbot-eleven", "model": "chatbot-eleven", "history": [
+            {"at": "2026-11-08T00:00:00Z", "status": "InService", "variants": [
+                {"name": "primary", "instance_type": "ml.g5.xlarge", "instance_count": 1, "serverless": null}]}]});
+        store.insert(
+            "ledger/endpoints/hawkins-chatbot-eleven.json",
+            endpoint.to_string().as_bytes(),
+        );
+        store.insert("ledger/training/broken.json", b"{not json");
+        store.insert(
+            "reports/costs/2026-11-09.json",
+            br#"{"generated_at":"2026-11-09T12:00:00Z"}"#,
+        );
+    }
+
+    fn budgets() -> Budgets {
+        Budgets {
+            daily_usd: Some(1.0),
+            monthly_usd: Some(1000.0),
+            idle_hours: 24,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_figures_are_the_scheduled_runs() {
+        let prices = PriceTable::bundled().expect("the bundled table parses");
+        let metrics = MemMetrics::default();
+        // The scheduled run, on its own copy of the ledger: it stores its report.
+        let scheduled = MemStore::new();
+        ledger(&scheduled);
+        let notifier = AlertLog::default();
+        let run = CostRun {
+            store: &scheduled,
+            notifier: &notifier,
+            metrics: &metrics,
+            prices: &prices,
+            budgets: budgets(),
+            region: "us-east-1".into(),
+            location: "s3://b".into(),
+        };
+        let outcome = handle_schedule(&run, at())
+            .await
+            .expect("the scheduled run");
+        let stored = scheduled.snapshot()[&outcome.report_key].clone();
+
+        let store = Arc::new(MemStore::new());
+        ledger(&store);
+        let summary = summarize(&store, &metrics, &prices, &budgets(), "us-east-1", at())
+            .await
+            .expect("summary");
+        assert_eq!(report::report_json(&summary, &prices), stored);
+        assert_eq!(store.puts(), 0, "nothing is written");
+        assert_eq!(summary.unreadable.len(), 1);
+        assert!(summary.month_to_date_usd > 0.0);
+
+        let alerts = alerts::decide(&summary, &budgets(), "s3://b/r.html");
+        let sent: Vec<String> = notifier.alerts().into_iter().map(|a| a.id).collect();
+        let listed: Vec<String> = alerts.iter().map(|a| a.id.clone()).collect();
+        assert_eq!(listed, sent, "the same alerts are listed as the run sends");
+        let text = render_text(&summary, &budgets(), &prices, 3, &alerts);
+        assert!(text.contains("By day, the last 3 of the month"), "{text}");
+        assert!(text.contains("2026-11-10"), "{text}");
+        assert!(!text.contains("2026-11-07"), "{text}");
+        assert!(text.contains("daily budget $1.00: OVER"), "{text}");
+        assert!(text.contains("chatbot-eleven"), "{text}");
+        assert!(
+            text.contains("unreadable ledger object: ledger/training/broken.json"),
+            "{text}"
+        );
+        assert!(
+            text.contains("The scheduled run would alert (nothing is sent from here):"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn deleted_endpoints_are_not_measured() {
+        let record: EndpointRecord = serde_json::from_value(json!({"endpoint": "e", "history": [
+            {"at": "2026-11-01T00:00:00Z", "status": "InService", "variants": [{"name": "a", "instance_type": "ml.m5.large"}]},
+            {"at": "2026-11-02T00:00:00Z", "status": "Deleted"}]}))
+        .expect("record");
+        let deleted = parse_rfc3339("2026-11-02T00:00:00Z").expect("time");
+        assert!(variants_to_read(&record, deleted + 1).is_empty());
+        assert_eq!(
+            variants_to_read(&record, deleted - 1),
+            vec![("a".to_string(), false)]
+        );
+    }
+}
