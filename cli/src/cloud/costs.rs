@@ -13,106 +13,17 @@ use std::sync::Arc;
 use anyhow::{Result, anyhow};
 use hawkins::aws::cloudwatch::CloudWatchMetrics;
 use hawkins::aws::s3::S3Store;
-use hawkins::costs::compute::{self, CostKind, Inputs};
-use hawkins::costs::ledger::{self, EndpointRecord, JobRecord};
-use hawkins::costs::time::{DAY, Date, HOUR, parse_rfc3339};
-use hawkins::costs::{
-    Budgets, EndpointMetrics, PriceTable, Summary, Usage, alerts, budgets, report,
-};
+use hawkins::costs::compute::CostKind;
+use hawkins::costs::time::parse_rfc3339;
+use hawkins::costs::{Budgets, EndpointMetrics, PriceTable, Summary, alerts, budgets, report};
 use hawkins::error::StoreError;
 use hawkins::store::{Alert, ObjectStore};
-use serde::de::DeserializeOwned;
 
 use super::table::{self, render, usd};
 use super::{Cloud, errors, now};
 
-/// Ledger objects read at once (as the scheduled run does).
-const CONCURRENT_READS: usize = 32;
-
-/// Every JSON object under `prefix` as `T`, in key order; what does not parse is named in
-/// `unreadable`.
-async fn read_all<T, S>(
-    store: &Arc<S>,
-    prefix: &str,
-    unreadable: &mut Vec<String>,
-) -> Result<Vec<T>, StoreError>
-where
-    T: DeserializeOwned,
-    S: ObjectStore + Send + 'static,
-{
-    let keys: Vec<String> = store
-        .list(prefix)
-        .await?
-        .into_iter()
-        .filter(|k| k.ends_with(".json"))
-        .collect();
-    let mut out = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(CONCURRENT_READS) {
-        let mut reads = tokio::task::JoinSet::new();
-        for (i, key) in chunk.iter().cloned().enumerate() {
-            let store = Arc::clone(store);
-            reads.spawn(async move { (i, store.get(&key).await) });
-        }
-        let mut objects = reads.join_all().await;
-        objects.sort_by_key(|(i, _)| *i);
-        for (key, (_, object)) in chunk.iter().zip(objects) {
-            let Some(object) = object? else {
-                continue;
-            };
-            match serde_json::from_slice(&object.bytes) {
-                Ok(record) => out.push(record),
-                Err(e) => unreadable.push(format!("{key}: {e}")),
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// When the latest report of an earlier day was generated (the "since the last report" figures).
-async fn previous_report_at(
-    store: &impl ObjectStore,
-    today: &str,
-) -> Result<Option<i64>, StoreError> {
-    let keys = store.list(report::REPORTS_PREFIX).await?;
-    let previous = keys
-        .iter()
-        .filter(|k| {
-            k.strip_prefix(report::REPORTS_PREFIX)
-                .and_then(|name| name.strip_suffix(".json"))
-                .is_some_and(|date| date < today)
-        })
-        .max();
-    let Some(key) = previous else {
-        return Ok(None);
-    };
-    let Some(object) = store.get(key).await? else {
-        return Ok(None);
-    };
-    Ok(serde_json::from_slice::<serde_json::Value>(&object.bytes)
-        .ok()
-        .and_then(|v| v.get("generated_at")?.as_str().and_then(parse_rfc3339)))
-}
-
-/// The variants whose metrics count: `(name, ever serverless)`, for endpoints that billed at
-/// some point since `since`.
-pub fn variants_to_read(endpoint: &EndpointRecord, since: i64) -> Vec<(String, bool)> {
-    let timeline = endpoint.timeline();
-    if timeline
-        .last()
-        .is_some_and(|(t, e)| !e.bills() && *t <= since)
-    {
-        return Vec::new();
-    }
-    let mut seen: BTreeMap<String, bool> = BTreeMap::new();
-    for (_, entry) in &timeline {
-        for v in &entry.variants {
-            *seen.entry(v.name.clone()).or_insert(false) |= v.serverless.is_some();
-        }
-    }
-    seen.into_iter().collect()
-}
-
-/// The summary the scheduled run would compute at `now`.
+/// The summary the scheduled run would compute at `now` (the same function, without the
+/// writes and the alerts).
 pub async fn summarize<S, M>(
     store: &Arc<S>,
     metrics: &M,
@@ -125,41 +36,8 @@ where
     S: ObjectStore + Send + 'static,
     M: EndpointMetrics,
 {
-    let today = Date::of(now);
-    let mut unreadable = Vec::new();
-    let training: Vec<JobRecord> =
-        read_all(store, ledger::TRAINING_PREFIX, &mut unreadable).await?;
-    let transforms: Vec<JobRecord> =
-        read_all(store, ledger::TRANSFORMS_PREFIX, &mut unreadable).await?;
-    let endpoints: Vec<EndpointRecord> =
-        read_all(store, ledger::ENDPOINTS_PREFIX, &mut unreadable).await?;
-    let previous = previous_report_at(store.as_ref(), &today.to_string()).await?;
-    let since = today
-        .month_start()
-        .min(now - DAY)
-        .min(now - i64::from(budgets.idle_hours) * HOUR);
-    let since = since - since.rem_euclid(HOUR);
-    let mut usage = Usage::new();
-    for endpoint in &endpoints {
-        for (variant, serverless) in variants_to_read(endpoint, since) {
-            let buckets = metrics
-                .usage(&endpoint.endpoint, &variant, serverless, since, now)
-                .await?;
-            usage.insert((endpoint.endpoint.clone(), variant), buckets);
-        }
-    }
-    let inputs = Inputs {
-        training: &training,
-        transforms: &transforms,
-        endpoints: &endpoints,
-        usage: &usage,
-        prices,
-        region,
-        idle_hours: budgets.idle_hours,
-        previous_report_at: previous,
-    };
-    let mut summary = compute::summarize(&inputs, now);
-    summary.unreadable = unreadable;
+    let (summary, _, _) =
+        hawkins::costs::summarize(store.as_ref(), metrics, prices, budgets, region, now).await?;
     Ok(summary)
 }
 
@@ -479,20 +357,6 @@ mod tests {
         assert!(
             text.contains("The scheduled run would alert (nothing is sent from here):"),
             "{text}"
-        );
-    }
-
-    #[test]
-    fn deleted_endpoints_are_not_measured() {
-        let record: EndpointRecord = serde_json::from_value(json!({"endpoint": "e", "history": [
-            {"at": "2026-11-01T00:00:00Z", "status": "InService", "variants": [{"name": "a", "instance_type": "ml.m5.large"}]},
-            {"at": "2026-11-02T00:00:00Z", "status": "Deleted"}]}))
-        .expect("record");
-        let deleted = parse_rfc3339("2026-11-02T00:00:00Z").expect("time");
-        assert!(variants_to_read(&record, deleted + 1).is_empty());
-        assert_eq!(
-            variants_to_read(&record, deleted - 1),
-            vec![("a".to_string(), false)]
         );
     }
 }

@@ -283,32 +283,35 @@ fn variants_to_read(endpoint: &EndpointRecord, since: i64) -> Vec<(String, bool)
     seen.into_iter().collect()
 }
 
-/// One scheduled run at `now` (the event's time, so a redelivered event redoes the same run).
-pub async fn handle_schedule<S: ObjectStore, N: Notifier, M: EndpointMetrics>(
-    run: &CostRun<'_, S, N, M>,
+/// What a run computes before it writes or sends anything: the ledger priced at `now`, with the
+/// number of jobs and endpoints it read. `hawkins costs` prints the same.
+pub async fn summarize<S: ObjectStore, M: EndpointMetrics>(
+    store: &S,
+    metrics: &M,
+    prices: &PriceTable,
+    budgets: &Budgets,
+    region: &str,
     now: i64,
-) -> Result<RunOutcome, CostError> {
+) -> Result<(Summary, usize, usize), StoreError> {
     let today = Date::of(now);
-    let date = today.to_string();
     let mut unreadable = Vec::new();
     let training: Vec<JobRecord> =
-        read_all(run.store, ledger::TRAINING_PREFIX, &mut unreadable).await?;
+        read_all(store, ledger::TRAINING_PREFIX, &mut unreadable).await?;
     let transforms: Vec<JobRecord> =
-        read_all(run.store, ledger::TRANSFORMS_PREFIX, &mut unreadable).await?;
+        read_all(store, ledger::TRANSFORMS_PREFIX, &mut unreadable).await?;
     let endpoints: Vec<EndpointRecord> =
-        read_all(run.store, ledger::ENDPOINTS_PREFIX, &mut unreadable).await?;
-    let previous = previous_report_at(run.store, &date).await?;
+        read_all(store, ledger::ENDPOINTS_PREFIX, &mut unreadable).await?;
+    let previous = previous_report_at(store, &today.to_string()).await?;
 
     let since = today
         .month_start()
         .min(now - DAY)
-        .min(now - i64::from(run.budgets.idle_hours) * HOUR);
+        .min(now - i64::from(budgets.idle_hours) * HOUR);
     let since = since - since.rem_euclid(HOUR);
     let mut usage = Usage::new();
     for endpoint in &endpoints {
         for (variant, serverless) in variants_to_read(endpoint, since) {
-            let buckets = run
-                .metrics
+            let buckets = metrics
                 .usage(&endpoint.endpoint, &variant, serverless, since, now)
                 .await?;
             usage.insert((endpoint.endpoint.clone(), variant), buckets);
@@ -320,13 +323,31 @@ pub async fn handle_schedule<S: ObjectStore, N: Notifier, M: EndpointMetrics>(
         transforms: &transforms,
         endpoints: &endpoints,
         usage: &usage,
-        prices: run.prices,
-        region: &run.region,
-        idle_hours: run.budgets.idle_hours,
+        prices,
+        region,
+        idle_hours: budgets.idle_hours,
         previous_report_at: previous,
     };
     let mut summary = compute::summarize(&inputs, now);
     summary.unreadable = unreadable;
+    Ok((summary, training.len() + transforms.len(), endpoints.len()))
+}
+
+/// One scheduled run at `now` (the event's time, so a redelivered event redoes the same run).
+pub async fn handle_schedule<S: ObjectStore, N: Notifier, M: EndpointMetrics>(
+    run: &CostRun<'_, S, N, M>,
+    now: i64,
+) -> Result<RunOutcome, CostError> {
+    let date = Date::of(now).to_string();
+    let (summary, jobs, endpoints) = summarize(
+        run.store,
+        run.metrics,
+        run.prices,
+        &run.budgets,
+        &run.region,
+        now,
+    )
+    .await?;
 
     let report_key = report::report_key(&date, "json");
     let html_key = report::report_key(&date, "html");
@@ -382,8 +403,8 @@ pub async fn handle_schedule<S: ObjectStore, N: Notifier, M: EndpointMetrics>(
         html: html_written,
         alerts_sent: sent,
         alerts_already_sent: already,
-        jobs: training.len() + transforms.len(),
-        endpoints: endpoints.len(),
+        jobs,
+        endpoints,
         last_24h_usd: summary.last_24h_usd,
         month_to_date_usd: summary.month_to_date_usd,
         forecast_usd: summary.forecast_usd,

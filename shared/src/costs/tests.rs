@@ -553,3 +553,17 @@ async fn concurrent_reads_keep_the_order_of_the_keys() {
     assert_eq!(names, expected);
     assert!(unreadable.is_empty());
 }
+
+#[test]
+fn deleted_endpoints_are_not_measured() {
+    let record: EndpointRecord = serde_json::from_value(serde_json::json!({"endpoint": "e", "history": [
+        {"at": "2026-11-01T00:00:00Z", "status": "InService", "variants": [{"name": "a", "instance_type": "ml.m5.large"}]},
+        {"at": "2026-11-02T00:00:00Z", "status": "Deleted"}]}))
+    .expect("record");
+    let deleted = super::time::parse_rfc3339("2026-11-02T00:00:00Z").expect("time");
+    assert!(super::variants_to_read(&record, deleted + 1).is_empty());
+    assert_eq!(
+        super::variants_to_read(&record, deleted - 1),
+        vec![("a".to_string(), false)]
+    );
+}

@@ -244,6 +244,19 @@ where
         Ok(outcome)
     }
 
+    /// The JSON object at `key`, or `None` when there is none or it does not parse (it is then
+    /// rewritten from the event).
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self
+            .store
+            .get(key)
+            .await?
+            .and_then(|o| serde_json::from_slice(&o.bytes).ok()))
+    }
+
     /// Publishes an alert unless its marker says it went out already. Alert first, marker second:
     /// a crash in between repeats one message, never loses one.
     async fn send_once(&self, alert: &Alert) -> Result<bool, StoreError> {
@@ -276,11 +289,7 @@ where
         };
         let record = plan::job_record(job, model, &self.stack.region);
         let key = format!("{}{}.json", ledger::TRAINING_PREFIX, job.training_job_name);
-        let stored: Option<JobRecord> = self
-            .store
-            .get(&key)
-            .await?
-            .and_then(|o| serde_json::from_slice(&o.bytes).ok());
+        let stored: Option<JobRecord> = self.read(&key).await?;
         let outcome = plan::job_outcome(job);
         if !plan::supersedes(stored.as_ref(), &record) {
             return Ok(Outcome::Job {
@@ -576,11 +585,7 @@ where
         };
         let record = plan::transform_record(job, model, &self.stack.region);
         let key = format!("{}{name}.json", ledger::TRANSFORMS_PREFIX);
-        let stored: Option<JobRecord> = self
-            .store
-            .get(&key)
-            .await?
-            .and_then(|o| serde_json::from_slice(&o.bytes).ok());
+        let stored: Option<JobRecord> = self.read(&key).await?;
         let recorded = plan::supersedes(stored.as_ref(), &record)
             && self
                 .store
@@ -735,12 +740,7 @@ where
         };
         let current = self.hosting.endpoint(name).await?;
         let state_key = EndpointState::key(name);
-        let state: EndpointState = self
-            .store
-            .get(&state_key)
-            .await?
-            .and_then(|o| serde_json::from_slice(&o.bytes).ok())
-            .unwrap_or_default();
+        let state: EndpointState = self.read(&state_key).await?.unwrap_or_default();
         let outcome = plan::endpoint_outcome(current.as_ref(), &state);
         self.record_endpoint(model, name, current.as_ref(), at)
             .await?;
@@ -808,12 +808,7 @@ where
         {
             let group = plan::group_name(self.project(), &model.name);
             let latest = self.registry.latest_approved(&group).await?;
-            let state: EndpointState = self
-                .store
-                .get(&state_key)
-                .await?
-                .and_then(|o| serde_json::from_slice(&o.bytes).ok())
-                .unwrap_or_default();
+            let state: EndpointState = self.read(&state_key).await?.unwrap_or_default();
             if let Some(package) = plan::next_to_deploy(latest.as_ref(), current, &state) {
                 self.deploy(model, package).await?;
             }
@@ -872,16 +867,11 @@ where
             Some(_) => return Ok(()),
         };
         let key = format!("{}{name}.json", ledger::ENDPOINTS_PREFIX);
-        let mut record: EndpointRecord = self
-            .store
-            .get(&key)
-            .await?
-            .and_then(|o| serde_json::from_slice(&o.bytes).ok())
-            .unwrap_or(EndpointRecord {
-                endpoint: name.to_string(),
-                model: model.name.clone(),
-                history: Vec::new(),
-            });
+        let mut record: EndpointRecord = self.read(&key).await?.unwrap_or(EndpointRecord {
+            endpoint: name.to_string(),
+            model: model.name.clone(),
+            history: Vec::new(),
+        });
         let entry = HistoryEntry {
             at: format_rfc3339(at),
             status,

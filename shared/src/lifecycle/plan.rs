@@ -37,10 +37,19 @@ pub fn job_model<'c>(
     project: &str,
     models: &'c [ModelConfig],
 ) -> Option<&'c ModelConfig> {
-    if job.tags.get(tag::PROJECT).map(String::as_str) != Some(project) {
+    tagged_model(&job.tags, project, models)
+}
+
+/// The configured model that tags name, when they carry this project's tag.
+fn tagged_model<'c>(
+    tags: &BTreeMap<String, String>,
+    project: &str,
+    models: &'c [ModelConfig],
+) -> Option<&'c ModelConfig> {
+    if tags.get(tag::PROJECT).map(String::as_str) != Some(project) {
         return None;
     }
-    let name = job.tags.get(tag::MODEL)?;
+    let name = tags.get(tag::MODEL)?;
     models.iter().find(|m| &m.name == name)
 }
 
@@ -827,11 +836,8 @@ pub fn tuning_model<'c>(
     project: &str,
     models: &'c [ModelConfig],
 ) -> Option<&'c ModelConfig> {
-    if let Some(name) = job.tags.get(tag::MODEL) {
-        if job.tags.get(tag::PROJECT).map(String::as_str) != Some(project) {
-            return None;
-        }
-        return models.iter().find(|m| &m.name == name);
+    if job.tags.contains_key(tag::MODEL) {
+        return tagged_model(&job.tags, project, models);
     }
     models
         .iter()
@@ -850,11 +856,7 @@ pub fn transform_model<'c>(
     project: &str,
     models: &'c [ModelConfig],
 ) -> Option<&'c ModelConfig> {
-    if job.tags.get(tag::PROJECT).map(String::as_str) != Some(project) {
-        return None;
-    }
-    let name = job.tags.get(tag::MODEL)?;
-    models.iter().find(|m| &m.name == name)
+    tagged_model(&job.tags, project, models)
 }
 
 /// The ledger record of a transform job event.
