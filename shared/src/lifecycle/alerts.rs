@@ -85,7 +85,7 @@ pub fn job_failed(model: &str, job: &str, reason: &str, spot: bool, links: &Link
              \x20 or {logs}\n\
              - Look at the job: {console}\n\
              \x20 or aws sagemaker describe-training-job --training-job-name {job}\n\
-             - Fix the cause (data, hyperparameters or instance type in infra/hawkins.toml), deploy, and upload again: the same corpus on a fixed config starts a new job only when its data changes, so re-run the training by uploading or with a new corpus version.\n",
+             - Fix the cause (hyperparameters or instance type in infra/hawkins.toml, then sam deploy). Jobs are named after the corpus version, so this one is not retried by itself: the model trains again when its dataset changes (a new or corrected upload).\n",
             logs = links.job_logs(job),
             console = links.job(job),
         ),
@@ -134,14 +134,27 @@ pub fn job_stopped(
     )
 }
 
+/// What approving a package of `model` does.
+pub fn approval_effect(model: &crate::config::ModelConfig) -> &'static str {
+    match &model.deploy {
+        None => "Approving registers it only: the model has no [model.deploy] in the config.",
+        Some(crate::config::Deploy::Batch { .. }) => {
+            "Approving runs a batch transform job of exactly this version over its corpus version's dataset."
+        }
+        Some(_) => "Approving deploys exactly this version to the model's endpoint.",
+    }
+}
+
 pub fn package_held(
-    model: &str,
+    model: &crate::config::ModelConfig,
     job: &str,
     package_arn: &str,
     group: &str,
     verdict: &Verdict,
     links: &Links,
 ) -> Alert {
+    let effect = approval_effect(model);
+    let model = model.name.as_str();
     alert(
         "approval_needed",
         Severity::Info,
@@ -154,7 +167,7 @@ pub fn package_held(
              To deploy it:  hawkins approve {package_arn}\n\
              To discard it: hawkins reject {package_arn}\n\
              (or aws sagemaker update-model-package --model-package-arn {package_arn} --model-approval-status Approved)\n\n\
-             Approving deploys exactly this version to the model's endpoint.\n",
+             {effect}\n",
             reason = verdict.reason(),
             registry = links.package_group(group),
         ),

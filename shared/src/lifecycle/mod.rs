@@ -398,7 +398,7 @@ where
                         reason: verdict_text,
                     };
                     self.send_once(&alerts::package_held(
-                        &model.name,
+                        model,
                         name,
                         &existing.arn,
                         &group,
@@ -474,12 +474,7 @@ where
         let deploy = match &verdict {
             Verdict::Hold { .. } => {
                 self.send_once(&alerts::package_held(
-                    &model.name,
-                    name,
-                    &arn,
-                    &group,
-                    &verdict,
-                    &links,
+                    model, name, &arn, &group, &verdict, &links,
                 ))
                 .await?;
                 None
