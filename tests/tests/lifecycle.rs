@@ -257,6 +257,38 @@ async fn approved_models_are_deployed_and_held_ones_wait_for_a_person() {
     let messages = inbox(&stack).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert!(messages[0].subject.contains("serving"));
+    let aas = aws_sdk_applicationautoscaling::Client::new(&stack.config);
+    let policies = aas
+        .describe_scaling_policies()
+        .service_namespace(ServiceNamespace::Sagemaker)
+        .send()
+        .await
+        .expect("DescribeScalingPolicies");
+    let policy = policies
+        .scaling_policies()
+        .first()
+        .expect("a scaling policy");
+    assert_eq!(
+        policy.policy_name(),
+        "hawkins-chatbot-eleven-primary-invocations"
+    );
+    let tracking = policy
+        .target_tracking_scaling_policy_configuration()
+        .expect("target tracking");
+    assert_eq!(tracking.target_value(), 60.0);
+    let config = sm
+        .describe_endpoint_config()
+        .endpoint_config_name(&first_config)
+        .send()
+        .await
+        .expect("DescribeEndpointConfig");
+    let variant = &config.production_variants()[0];
+    assert_eq!(variant.variant_name(), Some("primary"));
+    assert_eq!(variant.model_name(), Some("hawkins-chatbot-eleven-v1"));
+    assert_eq!(
+        variant.instance_type().map(|t| t.as_str()),
+        Some("ml.g5.xlarge")
+    );
     let history = read_json(&stack, "ledger/endpoints/hawkins-chatbot-eleven.json").await;
     assert_eq!(history["history"].as_array().map(Vec::len), Some(1));
     assert_eq!(

@@ -100,7 +100,8 @@ pub fn job_record(job: &TrainingJob, model: &ModelConfig, region: &str) -> JobRe
         } else {
             None
         },
-        expected_seconds: Some(u64::from(model.max_runtime_seconds)),
+        // Warned about at three quarters of the limit, before SageMaker stops it at the limit.
+        expected_seconds: Some(u64::from(model.max_runtime_seconds) * 3 / 4),
         region: Some(region.to_string()),
         metrics: job
             .metrics()
