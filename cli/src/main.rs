@@ -1,5 +1,5 @@
-//! `hawkins`: preview a corpus offline, run the whole pipeline on the local AWS, and (as the
-//! pipeline grows) operate a deployed stack.
+//! `hawkins`: preview a corpus offline, run the whole pipeline on the local AWS, and operate a
+//! deployed stack (status, logs, approvals, costs, chat, cleanup).
 
 mod cloud;
 mod config_check;

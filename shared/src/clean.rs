@@ -138,9 +138,11 @@ fn finish_segment(
     let text = words.to_owned();
     let speaker = match segment.speaker {
         Some(speaker) => Some(speaker),
+        // Most lines before have no speaker to pass on: then nothing needs reading.
         None if first && !segment.dashed => out.last().and_then(|prev| {
+            let speaker = prev.speaker.as_ref()?;
             let goes_on = !ends_sentence(&prev.text) || starts_lowercase(&text);
-            if goes_on { prev.speaker.clone() } else { None }
+            goes_on.then(|| speaker.clone())
         }),
         None => None,
     };
