@@ -398,48 +398,27 @@ impl StandIn {
     }
 
     async fn packages(&mut self, c: &Clients<'_>) -> Result<()> {
-        let groups = c
-            .sagemaker
-            .list_model_package_groups()
-            .max_results(100)
-            .send()
-            .await
-            .context("ListModelPackageGroups")?;
-        for group in groups.model_package_group_summary_list() {
-            let name = group.model_package_group_name().unwrap_or_default();
-            if !name.starts_with(&format!("{}-", c.project)) {
-                continue;
-            }
-            let packages = c
-                .sagemaker
-                .list_model_packages()
-                .model_package_group_name(name)
-                .max_results(100)
-                .send()
-                .await
-                .context("ListModelPackages")?;
-            for p in packages.model_package_summary_list() {
-                let arn = p.model_package_arn().unwrap_or_default();
-                let status = p
-                    .model_approval_status()
-                    .map(|s| s.as_str())
-                    .unwrap_or_default();
-                let detail = json!({
-                    "ModelPackageGroupName": name,
-                    "ModelPackageVersion": p.model_package_version(),
-                    "ModelPackageArn": arn,
-                    "ModelApprovalStatus": status,
-                    "ModelPackageStatus": "Completed",
-                });
-                self.publish(
-                    c,
-                    format!("package {arn} {status}"),
-                    "SageMaker Model Package State Change",
-                    arn,
-                    detail,
-                )
-                .await?;
-            }
+        for (group, p) in crate::summary::project_packages(c.sagemaker, c.project).await? {
+            let arn = p.model_package_arn().unwrap_or_default();
+            let status = p
+                .model_approval_status()
+                .map(|s| s.as_str())
+                .unwrap_or_default();
+            let detail = json!({
+                "ModelPackageGroupName": group,
+                "ModelPackageVersion": p.model_package_version(),
+                "ModelPackageArn": arn,
+                "ModelApprovalStatus": status,
+                "ModelPackageStatus": "Completed",
+            });
+            self.publish(
+                c,
+                format!("package {arn} {status}"),
+                "SageMaker Model Package State Change",
+                arn,
+                detail,
+            )
+            .await?;
         }
         Ok(())
     }

@@ -41,6 +41,38 @@ pub struct Summary {
     pub failures: Vec<String>,
 }
 
+/// The model packages of the project's groups (`<project>-*`), with their group.
+pub async fn project_packages(
+    sm: &aws_sdk_sagemaker::Client,
+    project: &str,
+) -> Result<Vec<(String, aws_sdk_sagemaker::types::ModelPackageSummary)>> {
+    let prefix = format!("{project}-");
+    let groups = sm
+        .list_model_package_groups()
+        .max_results(100)
+        .send()
+        .await
+        .context("ListModelPackageGroups")?;
+    let mut out = Vec::new();
+    for g in groups.model_package_group_summary_list() {
+        let name = g.model_package_group_name().unwrap_or_default();
+        if !name.starts_with(&prefix) {
+            continue;
+        }
+        let list = sm
+            .list_model_packages()
+            .model_package_group_name(name)
+            .max_results(100)
+            .send()
+            .await
+            .context("ListModelPackages")?;
+        for p in list.model_package_summary_list() {
+            out.push((name.to_string(), p.clone()));
+        }
+    }
+    Ok(out)
+}
+
 /// What the lifecycle left in SageMaker.
 #[derive(Debug, Default, Serialize)]
 pub struct Deployment {
@@ -56,33 +88,14 @@ impl Deployment {
     pub async fn read(sm: &aws_sdk_sagemaker::Client, project: &str) -> Result<Deployment> {
         let mut out = Deployment::default();
         let prefix = format!("{project}-");
-        let groups = sm
-            .list_model_package_groups()
-            .max_results(100)
-            .send()
-            .await
-            .context("ListModelPackageGroups")?;
-        for g in groups.model_package_group_summary_list() {
-            let name = g.model_package_group_name().unwrap_or_default();
-            if !name.starts_with(&prefix) {
-                continue;
-            }
-            let list = sm
-                .list_model_packages()
-                .model_package_group_name(name)
-                .max_results(100)
-                .send()
-                .await
-                .context("ListModelPackages")?;
-            for p in list.model_package_summary_list() {
-                out.packages.push((
-                    name.to_string(),
-                    p.model_package_version().unwrap_or_default(),
-                    p.model_approval_status()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
-                ));
-            }
+        for (group, p) in project_packages(sm, project).await? {
+            out.packages.push((
+                group,
+                p.model_package_version().unwrap_or_default(),
+                p.model_approval_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            ));
         }
         out.packages.sort();
         let endpoints = sm

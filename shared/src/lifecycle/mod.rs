@@ -773,6 +773,9 @@ where
             }
             EndpointOutcome::InProgress | EndpointOutcome::Deleted => false,
         };
+        // What the state is once this event is handled: a finished create or update is no
+        // longer pending.
+        let mut state = state;
         if matches!(
             outcome,
             EndpointOutcome::Deployed { .. }
@@ -796,6 +799,7 @@ where
                     "application/json",
                 )
                 .await?;
+            state = settled;
         }
         // An approval that came while the endpoint was busy is taken up now.
         if let (EndpointOutcome::Deployed { .. } | EndpointOutcome::Steady, Some(current)) =
@@ -803,7 +807,6 @@ where
         {
             let group = plan::group_name(self.project(), &model.name);
             let latest = self.registry.latest_approved(&group).await?;
-            let state: EndpointState = self.read(&state_key).await?.unwrap_or_default();
             if let Some(package) = plan::next_to_deploy(latest.as_ref(), current, &state) {
                 self.deploy(model, package).await?;
             }
