@@ -376,7 +376,8 @@ async fn pipeline(samples: &[PathBuf], out: &Path) -> Result<()> {
         .collect();
     let mut summary = Summary::read(&store, outcomes, corpus, alerts).await?;
     summary.add_training(&trained);
-    summary.deployment = Some(Deployment::read(&sagemaker, &config.pipeline.project_tag).await?);
+    summary.deployment =
+        Some(Deployment::read(&sagemaker, &registry, &config.pipeline.project_tag).await?);
     std::fs::create_dir_all(out)?;
     let mut pages = vec![
         ("processed/network/corpus.html".to_string(), "corpus.html"),

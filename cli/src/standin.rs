@@ -424,15 +424,8 @@ impl StandIn {
     }
 
     async fn endpoints(&mut self, c: &Clients<'_>) -> Result<()> {
-        let endpoints = c
-            .sagemaker
-            .list_endpoints()
-            .max_results(100)
-            .send()
-            .await
-            .context("ListEndpoints")?;
-        for e in endpoints.endpoints() {
-            let name = e.endpoint_name().unwrap_or_default();
+        for name in crate::summary::project_endpoints(c.sagemaker, c.project).await? {
+            let name = name.as_str();
             let d = c
                 .sagemaker
                 .describe_endpoint()

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use hawkins::ingest::{CorpusOutcome, ObjectOutcome};
+use hawkins::lifecycle::Hosting;
 use hawkins::manifest::{CorpusManifest, LATEST_KEY, SOURCES_PREFIX, SourceEntry};
 use hawkins::source::SourceKind;
 use hawkins::store::{Alert, ObjectStore};
@@ -85,9 +86,14 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    pub async fn read(sm: &aws_sdk_sagemaker::Client, project: &str) -> Result<Deployment> {
+    /// The project's packages, endpoints (read as the lifecycle function reads them) and
+    /// transform jobs.
+    pub async fn read(
+        sm: &aws_sdk_sagemaker::Client,
+        hosting: &impl Hosting,
+        project: &str,
+    ) -> Result<Deployment> {
         let mut out = Deployment::default();
-        let prefix = format!("{project}-");
         for (group, p) in project_packages(sm, project).await? {
             out.packages.push((
                 group,
@@ -98,62 +104,24 @@ impl Deployment {
             ));
         }
         out.packages.sort();
-        let endpoints = sm
-            .list_endpoints()
-            .max_results(100)
-            .send()
-            .await
-            .context("ListEndpoints")?;
-        for e in endpoints.endpoints() {
-            let name = e.endpoint_name().unwrap_or_default();
-            if !name.starts_with(&prefix) {
+        for name in project_endpoints(sm, project).await? {
+            let Some(endpoint) = hosting.endpoint(&name).await? else {
                 continue;
-            }
-            let d = sm
-                .describe_endpoint()
-                .endpoint_name(name)
-                .send()
-                .await
-                .context("DescribeEndpoint")?;
-            let config = d.endpoint_config_name().unwrap_or_default().to_string();
-            let c = sm
-                .describe_endpoint_config()
-                .endpoint_config_name(&config)
-                .send()
-                .await
-                .context("DescribeEndpointConfig")?;
-            let variants = c
-                .production_variants()
+            };
+            let variants = endpoint
+                .variants
                 .iter()
                 .map(|v| {
-                    let serving = match (v.instance_type(), v.serverless_config()) {
-                        (Some(t), _) => format!(
-                            "{} x{}",
-                            t.as_str(),
-                            v.initial_instance_count().unwrap_or(1)
-                        ),
-                        (None, Some(s)) => format!(
-                            "serverless {} MB",
-                            s.memory_size_in_mb().unwrap_or_default()
-                        ),
+                    let serving = match (&v.instance_type, v.serverless) {
+                        (Some(t), _) => format!("{t} x{}", v.instance_count.unwrap_or(1)),
+                        (None, Some((memory, _))) => format!("serverless {memory} MB"),
                         _ => String::new(),
                     };
-                    format!(
-                        "{}={} ({serving}, weight {})",
-                        v.variant_name().unwrap_or_default(),
-                        v.model_name().unwrap_or_default(),
-                        v.initial_variant_weight().unwrap_or(1.0)
-                    )
+                    format!("{}={} ({serving}, weight {})", v.name, v.model, v.weight)
                 })
                 .collect();
-            out.endpoints.push((
-                name.to_string(),
-                d.endpoint_status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-                config,
-                variants,
-            ));
+            out.endpoints
+                .push((name, endpoint.status, endpoint.config, variants));
         }
         out.endpoints.sort();
         let jobs = sm
@@ -172,6 +140,27 @@ impl Deployment {
         }
         Ok(out)
     }
+}
+
+/// The names of the project's endpoints (`<project>-*`).
+pub async fn project_endpoints(
+    sm: &aws_sdk_sagemaker::Client,
+    project: &str,
+) -> Result<Vec<String>> {
+    let prefix = format!("{project}-");
+    let endpoints = sm
+        .list_endpoints()
+        .max_results(100)
+        .send()
+        .await
+        .context("ListEndpoints")?;
+    Ok(endpoints
+        .endpoints()
+        .iter()
+        .filter_map(|e| e.endpoint_name())
+        .filter(|name| name.starts_with(&prefix))
+        .map(str::to_string)
+        .collect())
 }
 
 impl Summary {

@@ -359,6 +359,7 @@ impl Hosting for SageMakerLifecycle {
                 let name = v.variant_name().unwrap_or_default().to_string();
                 variants.push(EndpointVariant {
                     model: v.model_name().unwrap_or_default().to_string(),
+                    weight: f64::from(v.initial_variant_weight().unwrap_or(1.0)),
                     instance_type: v.instance_type().map(|t| t.as_str().to_string()),
                     instance_count: counts
                         .get(&name)

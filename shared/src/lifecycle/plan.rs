@@ -484,6 +484,8 @@ pub struct EndpointVariant {
     pub instance_count: Option<u32>,
     /// (memory MB, max concurrency).
     pub serverless: Option<(u32, u32)>,
+    /// Its share of the traffic, relative to the other variants' weights.
+    pub weight: f64,
 }
 
 /// The model version a SageMaker model name carries (`...-v<N>`).

@@ -104,6 +104,7 @@ fn serving(status: &str, models: &[(&str, &str)]) -> Endpoint {
                 instance_type: Some("ml.g5.xlarge".into()),
                 instance_count: Some(1),
                 serverless: None,
+                weight: 1.0,
             })
             .collect(),
     }
