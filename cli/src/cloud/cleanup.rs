@@ -283,30 +283,9 @@ async fn inventory(cloud: &Cloud) -> Result<Inventory> {
     let prefix = cloud.prefix();
     let pattern = format!("{prefix}*");
 
-    let mut names = Vec::new();
-    let mut pages = client
-        .list_endpoints()
-        .name_contains(&prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| cloud.fail(sagemaker("ListEndpoints"), &pattern, &e))?;
-        names.extend(
-            page.endpoints()
-                .iter()
-                .filter_map(|e| e.endpoint_name())
-                .filter(|n| n.starts_with(&prefix))
-                .map(str::to_string),
-        );
-    }
     let mut endpoints = Vec::new();
-    for name in names {
-        let e = client
-            .describe_endpoint()
-            .endpoint_name(&name)
-            .send()
-            .await
-            .map_err(|err| cloud.fail(sagemaker("DescribeEndpoint"), &name, &err))?;
+    for e in cloud.project_endpoints().await? {
+        let name = e.endpoint_name().unwrap_or_default().to_string();
         let configs = e
             .endpoint_config_name()
             .into_iter()

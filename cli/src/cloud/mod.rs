@@ -391,6 +391,49 @@ impl Cloud {
         errors::aws(call, resource, &self.region, err)
     }
 
+    /// The project's endpoints (`<project>-*`), described, by name.
+    pub async fn project_endpoints(
+        &self,
+    ) -> Result<Vec<aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput>> {
+        let client = self.sagemaker();
+        let prefix = self.prefix();
+        let mut names = Vec::new();
+        let mut pages = client
+            .list_endpoints()
+            .name_contains(&prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                self.fail(
+                    errors::sagemaker("ListEndpoints"),
+                    &format!("{prefix}*"),
+                    &e,
+                )
+            })?;
+            names.extend(
+                page.endpoints()
+                    .iter()
+                    .filter_map(|e| e.endpoint_name())
+                    .filter(|n| n.starts_with(&prefix))
+                    .map(str::to_string),
+            );
+        }
+        names.sort();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            out.push(
+                client
+                    .describe_endpoint()
+                    .endpoint_name(&name)
+                    .send()
+                    .await
+                    .map_err(|err| self.fail(errors::sagemaker("DescribeEndpoint"), &name, &err))?,
+            );
+        }
+        Ok(out)
+    }
+
     /// The stack's outputs, by name.
     pub async fn outputs(&self) -> Result<StackOutputs> {
         let answer = aws_sdk_cloudformation::Client::new(&self.sdk)

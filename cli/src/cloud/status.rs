@@ -460,33 +460,9 @@ async fn pending(cloud: &Cloud) -> Result<Vec<Pending>> {
 
 async fn endpoints(cloud: &Cloud) -> Result<Vec<EndpointView>> {
     let client = cloud.sagemaker();
-    let prefix = cloud.prefix();
-    let mut names = Vec::new();
-    let mut pages = client
-        .list_endpoints()
-        .name_contains(&prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| cloud.fail(sagemaker("ListEndpoints"), &format!("{prefix}*"), &e))?;
-        names.extend(
-            page.endpoints()
-                .iter()
-                .filter_map(|e| e.endpoint_name())
-                .filter(|n| n.starts_with(&prefix))
-                .map(str::to_string),
-        );
-    }
-    names.sort();
     let mut out = Vec::new();
-    for name in names {
-        let e = client
-            .describe_endpoint()
-            .endpoint_name(&name)
-            .send()
-            .await
-            .map_err(|err| cloud.fail(sagemaker("DescribeEndpoint"), &name, &err))?;
+    for e in cloud.project_endpoints().await? {
+        let name = e.endpoint_name().unwrap_or_default().to_string();
         // The config says which model each variant runs and on what.
         let mut configured: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
         if let Some(config) = e.endpoint_config_name() {
