@@ -8,6 +8,8 @@
 //! the speaker of the line before when the sentence visibly goes on (no closing punctuation
 //! there, or a lowercase start here); otherwise nobody.
 
+use std::borrow::Cow;
+
 use crate::dialogue::Line;
 use crate::srt::{Cue, Subtitles};
 use crate::text::swar;
@@ -22,7 +24,14 @@ const LABEL_MAX: usize = 30;
 /// kept title-cased (`Mr. Clarke`); an unknown leading `[bracket]` is a sound cue (`[sighs]`,
 /// `[woman]`), since bracketed speakers and bracketed sounds look alike and only the cast tells
 /// them apart.
-pub fn clean(subs: &Subtitles<'_>, speaker_of: &dyn Fn(&str) -> Option<String>) -> Vec<Line> {
+///
+/// Lines borrow what they can: a line whose words stand in the cue as they are (most) borrows
+/// them, and a known speaker is the cast's name, borrowed; only a line that cleaning changed, and
+/// an unknown label, own their text.
+pub fn clean<'a, 'c: 'a>(
+    subs: &'a Subtitles<'_>,
+    speaker_of: &dyn Fn(&str) -> Option<&'c str>,
+) -> Vec<Line<'a>> {
     let mut out = Vec::with_capacity(subs.cues.len() + subs.cues.len() / 4);
     // Buffers reused from cue to cue: the cue without markup, a segment's lines joined, and a
     // segment's cleaned words, copied out only when they make a line.
@@ -30,23 +39,25 @@ pub fn clean(subs: &Subtitles<'_>, speaker_of: &dyn Fn(&str) -> Option<String>) 
     let mut joined = String::new();
     let mut words = String::new();
     for cue in &subs.cues {
+        let whole: &'a str = &cue.text;
         // One look at every byte says which of the steps below the cue needs.
-        let kinds = byte_kinds(cue.text.as_bytes());
+        let kinds = byte_kinds(whole.as_bytes());
         let text = if kinds & MARKUP != 0 {
-            strip_markup(&cue.text, &mut markup);
+            strip_markup(whole, &mut markup);
             markup.as_str()
         } else {
-            &cue.text
+            whole
         };
         let one_line = kinds & NEWLINE == 0;
         if one_line && kinds & MARKUP == 0 && is_sound_cue(trim(text)) {
             // `(CRICKETS CHIRPING)`, `[alarm ringing]`: no words, whatever the cast knows.
             continue;
         }
-        // Whether every line's words are already clean (once trimmed): most are.
-        let plain = kinds & (MARKUP | SPECIAL | DOUBLE_SPACE) == 0;
+        // Whether every line's words are already clean (once trimmed): most are. Then `text` is
+        // the cue's own, and lines borrow from it.
+        let plain = (kinds & (MARKUP | SPECIAL | DOUBLE_SPACE) == 0).then_some(whole);
         // Segments are cleaned as soon as the next one starts; most are one line, read in place.
-        let mut open: Option<Segment<'_>> = None;
+        let mut open: Option<Segment<'_, 'a>> = None;
         let mut first = true;
         for line in lines(text, one_line) {
             let line = trim(line);
@@ -99,9 +110,9 @@ pub fn clean(subs: &Subtitles<'_>, speaker_of: &dyn Fn(&str) -> Option<String>) 
 }
 
 /// One speaker's part of a cue, being read.
-struct Segment<'t> {
+struct Segment<'t, 'a> {
     dashed: bool,
-    speaker: Option<String>,
+    speaker: Option<Cow<'a, str>>,
     /// Its first line, after any dash and label.
     first_line: &'t str,
     /// Whether more lines followed: then its text is the joined buffer.
@@ -109,33 +120,45 @@ struct Segment<'t> {
 }
 
 /// Cleans a segment and, if words are left, adds its line with the speaker it gets.
-fn finish_segment(
-    out: &mut Vec<Line>,
+///
+/// `plain` is the cue's text when nothing in it needs cleaning: then the segment's first line is
+/// a slice of it, and a segment of one line is borrowed as it stands.
+#[allow(clippy::too_many_arguments)]
+fn finish_segment<'a>(
+    out: &mut Vec<Line<'a>>,
     cue: &Cue<'_>,
-    segment: Segment<'_>,
+    segment: Segment<'_, 'a>,
     first: bool,
-    plain: bool,
+    plain: Option<&'a str>,
     joined: &str,
     words: &mut String,
 ) {
-    let words = if segment.joined {
-        // Lines joined by spaces may leave two in a row (after a bare label): always cleaned.
-        words.clear();
-        clean_body(joined, words);
-        words.as_str()
-    } else if plain {
+    let text = match plain {
         // Nothing in it for `clean_body` to remove or collapse: trimming is all it would do.
-        trim(segment.first_line)
-    } else {
-        words.clear();
-        clean_body(segment.first_line, words);
-        words.as_str()
+        Some(whole) if !segment.joined => {
+            let words = trim(segment.first_line);
+            slice_of(whole, words).map_or_else(|| Cow::Owned(words.to_owned()), Cow::Borrowed)
+        }
+        // Trimmed plain lines joined by one space: only a bare label's empty first line can
+        // leave a space to trim.
+        Some(_) => Cow::Owned(trim(joined).to_owned()),
+        None => {
+            // Lines joined by spaces may leave two in a row (after a bare label): always cleaned.
+            words.clear();
+            clean_body(
+                if segment.joined {
+                    joined
+                } else {
+                    segment.first_line
+                },
+                words,
+            );
+            Cow::Owned(words.as_str().to_owned())
+        }
     };
-    if !has_alphanumeric(words) {
+    if !has_alphanumeric(&text) {
         return;
     }
-    // The line's one allocation, of its exact length.
-    let text = words.to_owned();
     let speaker = match segment.speaker {
         Some(speaker) => Some(speaker),
         // Most lines before have no speaker to pass on: then nothing needs reading.
@@ -154,8 +177,14 @@ fn finish_segment(
     });
 }
 
-/// The `\n`-separated lines of a cue's text (a word-at-a-time search: they are short), or the
-/// whole text when it is known to be `one_line`.
+/// `part` as a slice of `whole` (with its lifetime), when it lies within it.
+fn slice_of<'a>(whole: &'a str, part: &str) -> Option<&'a str> {
+    let at = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    whole.get(at..at.checked_add(part.len())?)
+}
+
+/// The lines of a cue's text, split at `\n` with the `\r` of a `\r\n` dropped (a word-at-a-time
+/// search: they are short), or the whole text when it is known to be `one_line`.
 fn lines(text: &str, one_line: bool) -> impl Iterator<Item = &str> {
     let bytes = text.as_bytes();
     let mut pos = 0;
@@ -170,7 +199,8 @@ fn lines(text: &str, one_line: bool) -> impl Iterator<Item = &str> {
             swar::find_byte(bytes, start, b'\n').unwrap_or(bytes.len())
         };
         pos = end + 1;
-        Some(&text[start..end])
+        let line = &text[start..end];
+        Some(line.strip_suffix('\r').unwrap_or(line))
     })
 }
 
@@ -200,10 +230,10 @@ fn strip_dash(line: &str) -> Option<&str> {
 ///
 /// Leading sound cues on the same line go first (`(SOFTLY) MIKE: Wait`), and a leading bracket is
 /// a label only if `speaker_of` knows it.
-fn take_label<'t>(
+fn take_label<'t, 'a, 'c: 'a>(
     mut line: &'t str,
-    speaker_of: &dyn Fn(&str) -> Option<String>,
-) -> (Option<String>, &'t str) {
+    speaker_of: &dyn Fn(&str) -> Option<&'c str>,
+) -> (Option<Cow<'a, str>>, &'t str) {
     loop {
         let close = match line.as_bytes().first() {
             Some(b'[') => ']',
@@ -214,13 +244,14 @@ fn take_label<'t>(
         if close == ']'
             && let Some(speaker) = speaker_of(line[1..end].trim())
         {
-            return (Some(speaker), line[end + 1..].trim_start());
+            return (Some(Cow::Borrowed(speaker)), line[end + 1..].trim_start());
         }
         line = line[end + 1..].trim_start();
     }
     match upper_label(line) {
         Some((label, rest)) => {
-            let speaker = speaker_of(label).unwrap_or_else(|| title_case(label));
+            let speaker =
+                speaker_of(label).map_or_else(|| Cow::Owned(title_case(label)), Cow::Borrowed);
             (Some(speaker), rest)
         }
         None => (None, line),
@@ -327,9 +358,10 @@ fn kinds_of_16(bytes: u128, after: u8) -> [u8; 16] {
         let b = here[k];
         let newline = b == b'\n';
         let markup = (b == b'<') | (b == b'{');
-        // Tab, vertical tab, form feed, carriage return; lead bytes of non-ASCII spaces and
-        // lyric marks; cue brackets and `#`.
-        let special = ((b.wrapping_sub(b'\t') < 5) & !newline)
+        // Tab, vertical tab, form feed, carriage return (but that of a `\r\n`, a line break);
+        // lead bytes of non-ASCII spaces and lyric marks; cue brackets and `#`.
+        let line_break = newline | ((b == b'\r') & (next[k] == b'\n'));
+        let special = ((b.wrapping_sub(b'\t') < 5) & !line_break)
             | (b == 0xC2)
             | (b.wrapping_sub(0xE1) < 3)
             | (b == b'(')
@@ -576,7 +608,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// The cast the tests know: canonical names for a few labels as written.
-    fn cast(label: &str) -> Option<String> {
+    fn cast(label: &str) -> Option<&'static str> {
         let name = match label.to_lowercase().as_str() {
             "mike" => "Mike Wheeler",
             "dustin" => "Dustin Henderson",
@@ -585,7 +617,7 @@ mod tests {
             "mr. clarke" => "Scott Clarke",
             _ => return None,
         };
-        Some(name.to_owned())
+        Some(name)
     }
 
     fn cue(text: &str) -> Cue<'_> {
@@ -606,7 +638,7 @@ mod tests {
         };
         clean(&subs, &cast)
             .into_iter()
-            .map(|l| (l.speaker, l.text))
+            .map(|l| (l.speaker.map(Cow::into_owned), l.text.into_owned()))
             .collect()
     }
 
@@ -884,8 +916,8 @@ mod tests {
                     "{name}: {line:?}"
                 );
             }
-            for speaker in lines.iter().filter_map(|l| l.speaker.clone()) {
-                *speakers.entry(speaker).or_default() += 1;
+            for speaker in lines.iter().filter_map(|l| l.speaker.as_deref()) {
+                *speakers.entry(speaker.to_owned()).or_default() += 1;
             }
         }
         for name in [
@@ -942,13 +974,14 @@ mod tests {
         /// `byte_kinds` against a byte-by-byte reading, on lengths around its 16-byte steps.
         #[test]
         fn byte_kinds_read_every_byte(bytes in proptest::collection::vec(prop_oneof![
-            Just(b' '), Just(b'\n'), Just(b'<'), Just(b'('), Just(0xE2), Just(b'a'), any::<u8>(),
+            Just(b' '), Just(b'\n'), Just(b'\r'), Just(b'<'), Just(b'('), Just(0xE2), Just(b'a'), any::<u8>(),
         ], 0..70)) {
             let mut want = 0;
             for (k, &b) in bytes.iter().enumerate() {
+                let crlf = b == b'\r' && bytes.get(k + 1) == Some(&b'\n');
                 if b == b'\n' {
                     want |= NEWLINE;
-                } else if SPECIAL_BYTES[1][usize::from(b)] {
+                } else if SPECIAL_BYTES[1][usize::from(b)] && !crlf {
                     want |= SPECIAL;
                 }
                 if b == b'<' || b == b'{' {
@@ -968,6 +1001,18 @@ mod tests {
                 let mut words = String::new();
                 clean_body(&text, &mut words);
                 prop_assert_eq!(words.as_str(), trim(&text));
+            }
+        }
+
+        /// What joining plain lines without `clean_body` relies on: the lines it gives are clean.
+        #[test]
+        fn plain_lines_join_clean(lines in proptest::collection::vec("(MIKE: ?|WOMAN:|- ?)?[A-Za-z0-9 ,.!?'-]{0,12}", 1..4), crlf in any::<bool>()) {
+            let text = lines.join(if crlf { "\r\n" } else { "\n" });
+            let subs = Subtitles { cues: vec![cue(&text)], warnings: vec![] };
+            for line in clean(&subs, &cast) {
+                let mut again = String::new();
+                clean_body(&line.text, &mut again);
+                prop_assert_eq!(again.as_str(), line.text.as_ref());
             }
         }
 

@@ -31,7 +31,7 @@ pub enum Origin {
 pub struct EpisodeLines {
     pub episode: String,
     pub origin: Origin,
-    pub lines: Vec<Line>,
+    pub lines: Vec<Line<'static>>,
 }
 
 /// A dataset file: where it goes under the version folder, what it is, and its bytes.
@@ -253,16 +253,16 @@ fn push_json_line(out: &mut Vec<u8>, value: &impl Serialize) {
 mod tests {
     use super::*;
 
-    fn line(speaker: Option<&str>, text: &str, start: Option<u64>) -> Line {
+    fn line(speaker: Option<&str>, text: &str, start: Option<u64>) -> Line<'static> {
         Line {
             start_ms: start,
             end_ms: start.map(|s| s + 1000),
-            speaker: speaker.map(str::to_string),
-            text: text.into(),
+            speaker: speaker.map(|s| s.to_owned().into()),
+            text: text.to_owned().into(),
         }
     }
 
-    fn episode(origin: Origin, lines: Vec<Line>) -> EpisodeLines {
+    fn episode(origin: Origin, lines: Vec<Line<'static>>) -> EpisodeLines {
         EpisodeLines {
             episode: "S01E01".into(),
             origin,

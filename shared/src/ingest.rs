@@ -21,6 +21,7 @@
 //! - Events can arrive in any order: the object is always read at its current content, and a
 //!   source only supersedes an entry of the same id from a different key when it is not older.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -89,10 +90,10 @@ pub struct SourcePlan {
 
 /// An episode line as stored under `processed/`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct EpisodeLine {
-    pub episode: String,
+pub struct EpisodeLine<'a> {
+    pub episode: Cow<'a, str>,
     #[serde(flatten)]
-    pub line: Line,
+    pub line: Line<'a>,
 }
 
 /// Decides what one upload becomes. Pure: same inputs, same bytes.
@@ -107,7 +108,7 @@ pub fn plan_source(
         return Err(too_large(size));
     }
     let decoded = text::decode(&object.bytes)?;
-    let speaker_of = |label: &str| cast.resolve(label).map(str::to_string);
+    let speaker_of = |label: &str| cast.resolve(label);
     let mut counts = Counts::default();
     let (processed, warnings) = match source.kind {
         SourceKind::Subtitles => {
@@ -196,17 +197,17 @@ fn too_large(size: u64) -> Rejection {
     )
 }
 
-fn episode_lines(episode: &str, lines: &[Line], counts: &mut Counts) -> Vec<u8> {
+fn episode_lines(episode: &str, lines: &[Line<'_>], counts: &mut Counts) -> Vec<u8> {
     let mut out = Vec::with_capacity(lines.len() * 96);
     for line in lines {
         counts.records += 1;
         if let Some(speaker) = &line.speaker {
             counts.with_speaker += 1;
-            *counts.speakers.entry(speaker.clone()).or_default() += 1;
+            *counts.speakers.entry(speaker.to_string()).or_default() += 1;
         }
         let record = EpisodeLine {
-            episode: episode.to_string(),
-            line: line.clone(),
+            episode: Cow::Borrowed(episode),
+            line: line.as_borrowed(),
         };
         if serde_json::to_writer(&mut out, &record).is_ok() {
             out.push(b'\n');
@@ -820,7 +821,7 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
                         .split(|b| *b == b'\n')
                         .filter(|l| !l.is_empty())
                     {
-                        let line: EpisodeLine =
+                        let line: EpisodeLine<'static> =
                             serde_json::from_slice(raw).map_err(|e| corrupt(e.to_string()))?;
                         lines.push(line.line);
                     }

@@ -80,7 +80,7 @@ impl<'c> NetworkBuilder<'c> {
     }
 
     /// Adds one episode's lines, in order. Windows never reach into another episode.
-    pub fn add_episode(&mut self, lines: &[Line]) {
+    pub fn add_episode(&mut self, lines: &[Line<'_>]) {
         let mut recent: VecDeque<Vec<usize>> = VecDeque::with_capacity(self.window);
         let mut mentioned = Vec::new();
         let mut pairs = Vec::new();
@@ -697,12 +697,12 @@ mod tests {
     use crate::characters::Character;
     use proptest::prelude::*;
 
-    fn line(speaker: Option<&str>, text: &str) -> Line {
+    fn line(speaker: Option<&str>, text: &str) -> Line<'static> {
         Line {
             start_ms: None,
             end_ms: None,
-            speaker: speaker.map(str::to_string),
-            text: text.to_string(),
+            speaker: speaker.map(|s| s.to_owned().into()),
+            text: text.to_owned().into(),
         }
     }
 
@@ -989,7 +989,7 @@ mod tests {
         "One",
     ];
 
-    fn episodes() -> impl Strategy<Value = Vec<Vec<Line>>> {
+    fn episodes() -> impl Strategy<Value = Vec<Vec<Line<'static>>>> {
         let line = (
             proptest::option::of(0..LABELS.len()),
             proptest::collection::vec(0..WORDS.len(), 0..6),

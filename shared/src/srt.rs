@@ -4,8 +4,10 @@
 //! text, whatever the indexes and blank lines say. What it had to guess or drop becomes a
 //! [`Warning`]; only a file with no usable cues at all is an [`SrtError`].
 //!
-//! One pass over the text, line by line (`\n`, `\r\n` and a lone `\r` all end a line). A cue of
-//! one line borrows its text from the input; only a cue of several lines allocates, to join them.
+//! One pass over the text, line by line (`\n`, `\r\n` and a lone `\r` all end a line). A cue
+//! borrows its text from the input when its lines stand next to each other there (nearly all do);
+//! only a cue whose lines the file spreads out (trailing spaces, a blank line, a lone `\r`)
+//! allocates, to join them.
 
 use std::borrow::Cow;
 
@@ -21,11 +23,22 @@ pub struct Cue<'a> {
     pub number: Option<u32>,
     pub start_ms: u64,
     pub end_ms: u64,
-    /// The cue's text lines, trimmed and joined by `'\n'`; empty when the cue has none. Borrowed
-    /// from the parsed text when the cue has one line (most do), so joining is the only copy.
+    /// The cue's text lines, trimmed, with a line break between each two: `\n`, or `\r\n` where
+    /// the text is borrowed from a file that ends its lines so. Empty when the cue has none. Read
+    /// it line by line with [`Cue::lines`].
     pub text: Cow<'a, str>,
     /// 1-based line number of the cue's timing line.
     pub line: usize,
+}
+
+impl Cue<'_> {
+    /// The cue's text lines, trimmed, whichever line break the text has between them.
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        self.text
+            .split('\n')
+            .map(|line| line.strip_suffix('\r').unwrap_or(line))
+            .filter(|_| !self.text.is_empty())
+    }
 }
 
 /// Something the reader repaired or dropped, for the user to see; the cues are still usable.
@@ -82,7 +95,7 @@ const STRAY_LINES_MIN: usize = 20;
 /// Cues come back sorted by start time (stable, so cues that start together keep file order).
 pub fn parse(text: &str) -> Result<Subtitles<'_>, SrtError> {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    let mut parser = Parser::new(text.len());
+    let mut parser = Parser::new(text);
     for (number, line) in Lines::new(text) {
         parser.line(number, line);
     }
@@ -254,6 +267,8 @@ impl Warnings {
 }
 
 struct Parser<'a> {
+    /// The whole text: every line handed to the parser is a slice of it.
+    text: &'a str,
     cues: Vec<Cue<'a>>,
     warnings: Warnings,
     block: Block,
@@ -283,10 +298,11 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn new(len: usize) -> Self {
+    fn new(text: &'a str) -> Self {
         Parser {
+            text,
             // The corpus averages about 70 bytes per cue.
-            cues: Vec::with_capacity(len / 64),
+            cues: Vec::with_capacity(text.len() / 64),
             warnings: Warnings::default(),
             block: Block::Between,
             open: None,
@@ -440,7 +456,10 @@ impl<'a> Parser<'a> {
         let text = match self.parts.as_slice() {
             [] => Cow::Borrowed(""),
             [one] => Cow::Borrowed(*one),
-            parts => Cow::Owned(parts.join("\n")),
+            parts => match self.adjacent(parts) {
+                Some(span) => Cow::Borrowed(span),
+                None => Cow::Owned(parts.join("\n")),
+            },
         };
         self.parts.clear();
         if text.is_empty() {
@@ -456,6 +475,22 @@ impl<'a> Parser<'a> {
             text,
             line: open.line,
         });
+    }
+
+    /// The text from the first part to the last when only a `\n` or `\r\n` stands between each
+    /// two: then it reads as the parts joined, without copying them.
+    fn adjacent(&self, parts: &[&'a str]) -> Option<&'a str> {
+        let offset = |part: &str| (part.as_ptr() as usize).checked_sub(self.text.as_ptr() as usize);
+        let bytes = self.text.as_bytes();
+        for pair in parts.windows(2) {
+            let end = offset(pair[0])? + pair[0].len();
+            let gap = bytes.get(end..offset(pair[1])?)?;
+            if gap != b"\n" && gap != b"\r\n" {
+                return None;
+            }
+        }
+        let (first, last) = (parts.first()?, parts.last()?);
+        self.text.get(offset(first)?..offset(last)? + last.len())
     }
 
     fn finish(mut self) -> Result<Subtitles<'a>, SrtError> {
@@ -828,6 +863,37 @@ mod tests {
     }
 
     #[test]
+    fn adjacent_lines_are_borrowed_whatever_their_breaks() {
+        for (ending, borrowed) in [("\n", true), ("\r\n", true), ("\r", false)] {
+            let text = TWO.replace('\n', ending);
+            let subs = ok(&text);
+            let cue = &subs.cues[1];
+            assert_eq!(
+                cue.lines().collect::<Vec<_>>(),
+                ["Bye.", "Now."],
+                "{ending:?}"
+            );
+            assert_eq!(matches!(cue.text, Cow::Borrowed(_)), borrowed, "{ending:?}");
+        }
+        // Lines the file spreads out are joined, trimmed: the text never holds what trimming cut.
+        for spread in [
+            "1\n00:00:01,000 --> 00:00:02,000\nBye.  \r\n\tNow.\n",
+            "1\n00:00:01,000 --> 00:00:02,000\nBye.\x1A\nNow.\n",
+            "1\n00:00:01,000 --> 00:00:02,000\nBye.\n\nNow.\n",
+        ] {
+            let subs = ok(spread);
+            assert_eq!(subs.cues[0].text, "Bye.\nNow.", "{spread:?}");
+            assert!(matches!(subs.cues[0].text, Cow::Owned(_)), "{spread:?}");
+        }
+        assert_eq!(
+            ok("1\n00:00:01,000 --> 00:00:02,000\n\n2\n00:00:03,000 --> 00:00:04,000\nA\n").cues[0]
+                .lines()
+                .count(),
+            0
+        );
+    }
+
+    #[test]
     fn lines_split_at_every_kind_of_break() {
         for len in [0, 1, 62, 63, 64, 65, 127, 128, 129, 200] {
             for ending in ["\n", "\r\n", "\r"] {
@@ -866,9 +932,17 @@ mod tests {
             ("trailing spaces", TWO.replace('\n', "  \t\n")),
         ] {
             let subs = parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let cues: Vec<_> = subs
+                .cues
+                .iter()
+                .map(|c| (c.start_ms, c.end_ms, c.lines().collect::<Vec<_>>()))
+                .collect();
             assert_eq!(
-                times(&subs),
-                [(1000, 2500, "Hello."), (3000, 4000, "Bye.\nNow.")],
+                cues,
+                [
+                    (1000, 2500, vec!["Hello."]),
+                    (3000, 4000, vec!["Bye.", "Now."])
+                ],
                 "{name}"
             );
             assert_eq!(subs.cues[1].line, 6, "{name}");
@@ -1206,7 +1280,7 @@ mod tests {
             let text = lines.join("\n");
             if let Ok(subs) = parse(&text) {
                 prop_assert!(subs.cues.windows(2).all(|w| w[0].start_ms <= w[1].start_ms));
-                prop_assert!(subs.cues.iter().all(|c| c.start_ms <= c.end_ms && !c.text.contains('\r')));
+                prop_assert!(subs.cues.iter().all(|c| c.start_ms <= c.end_ms && c.lines().all(|l| !l.contains('\r'))));
             }
         }
 
@@ -1265,7 +1339,7 @@ mod tests {
                 }
             }
             let subs = parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let got: Vec<_> = subs.cues.iter().map(|c| (c.start_ms, c.end_ms, c.text.to_string())).collect();
+            let got: Vec<_> = subs.cues.iter().map(|c| (c.start_ms, c.end_ms, c.lines().collect::<Vec<_>>().join("\n"))).collect();
             let want: Vec<_> = cues.iter().map(|c| (c.start, c.start + c.len, c.text.join("\n"))).collect();
             prop_assert_eq!(got, want);
         }

@@ -1,5 +1,7 @@
 //! `name,line` transcripts: one spoken line per row, speaker first.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::dialogue::Line;
@@ -14,8 +16,9 @@ pub struct TranscriptError {
 
 /// A parsed transcript and what was odd about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transcript {
-    pub lines: Vec<Line>,
+pub struct Transcript<'a> {
+    /// Speakers the cast knows borrow its names.
+    pub lines: Vec<Line<'a>>,
     pub warnings: Vec<String>,
 }
 
@@ -24,10 +27,10 @@ const ANONYMOUS: [&str; 4] = ["unknown", "", "?", "n/a"];
 
 /// Reads a transcript. The header row (`name,line`) is optional; a row whose text has unquoted
 /// commas is read as name + the rest. `speaker_of` turns a name as written into the cast's name.
-pub fn parse(
+pub fn parse<'a>(
     text: &str,
-    speaker_of: &dyn Fn(&str) -> Option<String>,
-) -> Result<Transcript, TranscriptError> {
+    speaker_of: &dyn Fn(&str) -> Option<&'a str>,
+) -> Result<Transcript<'a>, TranscriptError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -73,13 +76,13 @@ pub fn parse(
         let speaker = if ANONYMOUS.contains(&name.to_lowercase().as_str()) {
             None
         } else {
-            Some(speaker_of(name).unwrap_or_else(|| name.to_string()))
+            Some(speaker_of(name).map_or_else(|| Cow::Owned(name.to_string()), Cow::Borrowed))
         };
         lines.push(Line {
             start_ms: None,
             end_ms: None,
             speaker,
-            text: said,
+            text: Cow::Owned(said),
         });
     }
     if lines.is_empty() {
@@ -104,8 +107,8 @@ fn truncate(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
 
-    fn known(name: &str) -> Option<String> {
-        (name == "Mike").then(|| "Mike Wheeler".to_string())
+    fn known(name: &str) -> Option<&'static str> {
+        (name == "Mike").then_some("Mike Wheeler")
     }
 
     #[test]
@@ -115,7 +118,7 @@ mod tests {
         let got: Vec<_> = t
             .lines
             .iter()
-            .map(|l| (l.speaker.as_deref(), l.text.as_str()))
+            .map(|l| (l.speaker.as_deref(), l.text.as_ref()))
             .collect();
         assert_eq!(
             got,
