@@ -18,7 +18,8 @@ use std::time::Instant;
 use hawkins::{clean, srt, text};
 use sha2::{Digest, Sha256};
 
-/// A cast of the size the pipeline knows, looked up without allocating, as the real lookup is.
+/// A cast of the size the pipeline knows, looked up without allocating: it stands in for the
+/// cast lookup, which gives the cast's own name to borrow, as this gives a constant.
 fn speaker_of(label: &str) -> Option<&'static str> {
     const CAST: [&str; 12] = [
         "Mike", "Dustin", "Lucas", "Will", "Eleven", "Joyce", "Hopper", "Nancy", "Steve",
