@@ -84,7 +84,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             parsed
                 .iter()
-                .map(|s| clean::clean(black_box(s), &speaker_of).len())
+                .map(|s| clean::clean(black_box(s), &speaker_of, &clean::Bump::new()).len())
                 .sum::<usize>()
         })
     });
@@ -94,7 +94,7 @@ fn bench(c: &mut Criterion) {
             for file in &files {
                 let decoded = text::decode(black_box(file)).expect("corpus decodes");
                 let subs = srt::parse(&decoded.text).expect("corpus parses");
-                lines += clean::clean(&subs, &speaker_of).len();
+                lines += clean::clean(&subs, &speaker_of, &clean::Bump::new()).len();
             }
             lines
         })

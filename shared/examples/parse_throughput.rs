@@ -34,7 +34,8 @@ fn speaker_of(label: &str) -> Option<&'static str> {
 fn read(file: &[u8]) -> (usize, usize) {
     let decoded = text::decode(file).expect("decodable");
     let subs = srt::parse(&decoded.text).expect("parsable");
-    let lines = std::hint::black_box(clean::clean(&subs, &speaker_of));
+    let arena = clean::Bump::new();
+    let lines = std::hint::black_box(clean::clean(&subs, &speaker_of, &arena));
     (subs.cues.len(), lines.len())
 }
 
@@ -44,7 +45,8 @@ fn digest(files: &[Vec<u8>]) -> String {
     for file in files {
         let decoded = text::decode(file).expect("decodable");
         let subs = srt::parse(&decoded.text).expect("parsable");
-        for line in clean::clean(&subs, &speaker_of) {
+        let arena = clean::Bump::new();
+        for line in clean::clean(&subs, &speaker_of, &arena) {
             let ms = |t: Option<u64>| t.map_or(String::new(), |t| t.to_string());
             let speaker = line.speaker.as_deref().unwrap_or_default();
             let row = format!(

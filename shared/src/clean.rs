@@ -10,6 +10,9 @@
 
 use std::borrow::Cow;
 
+/// The arena a file's cleaned lines keep the words cleaning made in (see [`clean`]).
+pub use bumpalo::Bump;
+
 use crate::dialogue::Line;
 use crate::srt::{Cue, Subtitles};
 use crate::text::swar;
@@ -25,12 +28,13 @@ const LABEL_MAX: usize = 30;
 /// `[woman]`), since bracketed speakers and bracketed sounds look alike and only the cast tells
 /// them apart.
 ///
-/// Lines borrow what they can: a line whose words stand in the cue as they are (most) borrows
-/// them, and a known speaker is the cast's name, borrowed; only a line that cleaning changed, and
-/// an unknown label, own their text.
+/// Lines borrow their words: from the cue where they stand in it as they are (most do), else from
+/// `arena`, where the words cleaning made are kept (one arena per file: no allocation and free
+/// per line). A known speaker is the cast's name, borrowed; only an unknown label is owned.
 pub fn clean<'a, 'c: 'a>(
     subs: &'a Subtitles<'_>,
     speaker_of: &dyn Fn(&str) -> Option<&'c str>,
+    arena: &'a Bump,
 ) -> Vec<Line<'a>> {
     let mut out = Vec::with_capacity(subs.cues.len() + subs.cues.len() / 4);
     // Buffers reused from cue to cue: the cue without markup, a segment's lines joined, and a
@@ -90,7 +94,8 @@ pub fn clean<'a, 'c: 'a>(
                 }
                 _ => {
                     if let Some(segment) = open.take() {
-                        finish_segment(&mut out, cue, segment, first, plain, &joined, &mut words);
+                        let text = segment_text(&segment, plain, &joined, &mut words, arena);
+                        finish_segment(&mut out, cue, segment, text, first);
                         first = false;
                     }
                     open = Some(Segment {
@@ -103,7 +108,8 @@ pub fn clean<'a, 'c: 'a>(
             }
         }
         if let Some(segment) = open {
-            finish_segment(&mut out, cue, segment, first, plain, &joined, &mut words);
+            let text = segment_text(&segment, plain, &joined, &mut words, arena);
+            finish_segment(&mut out, cue, segment, text, first);
         }
     }
     out
@@ -119,29 +125,30 @@ struct Segment<'t, 'a> {
     joined: bool,
 }
 
-/// Cleans a segment and, if words are left, adds its line with the speaker it gets.
+/// A segment's words, cleaned; `None` when none are left.
 ///
 /// `plain` is the cue's text when nothing in it needs cleaning: then the segment's first line is
-/// a slice of it, and a segment of one line is borrowed as it stands.
-#[allow(clippy::too_many_arguments)]
-fn finish_segment<'a>(
-    out: &mut Vec<Line<'a>>,
-    cue: &Cue<'_>,
-    segment: Segment<'_, 'a>,
-    first: bool,
+/// a slice of it, and a segment of one line is borrowed as it stands. Words that cleaning made
+/// go to the arena.
+fn segment_text<'a>(
+    segment: &Segment<'_, 'a>,
     plain: Option<&'a str>,
     joined: &str,
     words: &mut String,
-) {
-    let text = match plain {
+    arena: &'a Bump,
+) -> Option<&'a str> {
+    let made = match plain {
         // Nothing in it for `clean_body` to remove or collapse: trimming is all it would do.
         Some(whole) if !segment.joined => {
             let words = trim(segment.first_line);
-            slice_of(whole, words).map_or_else(|| Cow::Owned(words.to_owned()), Cow::Borrowed)
+            if let Some(borrowed) = slice_of(whole, words) {
+                return has_alphanumeric(borrowed).then_some(borrowed);
+            }
+            words
         }
         // Trimmed plain lines joined by one space: only a bare label's empty first line can
         // leave a space to trim.
-        Some(_) => Cow::Owned(trim(joined).to_owned()),
+        Some(_) => trim(joined),
         None => {
             // Lines joined by spaces may leave two in a row (after a bare label): always cleaned.
             words.clear();
@@ -153,18 +160,27 @@ fn finish_segment<'a>(
                 },
                 words,
             );
-            Cow::Owned(words.as_str().to_owned())
+            words
         }
     };
-    if !has_alphanumeric(&text) {
-        return;
-    }
+    has_alphanumeric(made).then(|| &*arena.alloc_str(made))
+}
+
+/// Adds a segment's line, with the speaker it gets.
+fn finish_segment<'a>(
+    out: &mut Vec<Line<'a>>,
+    cue: &Cue<'_>,
+    segment: Segment<'_, 'a>,
+    text: Option<&'a str>,
+    first: bool,
+) {
+    let Some(text) = text else { return };
     let speaker = match segment.speaker {
         Some(speaker) => Some(speaker),
         // Most lines before have no speaker to pass on: then nothing needs reading.
         None if first && !segment.dashed => out.last().and_then(|prev| {
             let speaker = prev.speaker.as_ref()?;
-            let goes_on = !ends_sentence(&prev.text) || starts_lowercase(&text);
+            let goes_on = !ends_sentence(&prev.text) || starts_lowercase(text);
             goes_on.then(|| speaker.clone())
         }),
         None => None,
@@ -173,7 +189,7 @@ fn finish_segment<'a>(
         start_ms: Some(cue.start_ms),
         end_ms: Some(cue.end_ms),
         speaker,
-        text,
+        text: Cow::Borrowed(text),
     });
 }
 
@@ -636,7 +652,8 @@ mod tests {
             cues: texts.iter().map(|t| cue(t)).collect(),
             warnings: vec![],
         };
-        clean(&subs, &cast)
+        let arena = Bump::new();
+        clean(&subs, &cast, &arena)
             .into_iter()
             .map(|l| (l.speaker.map(Cow::into_owned), l.text.into_owned()))
             .collect()
@@ -853,7 +870,8 @@ mod tests {
     #[test]
     fn lines_carry_their_cue_times() {
         let subs = parse("1\n00:00:01,000 --> 00:00:02,000\n- Hi.\n- Hey.\n\n2\n00:00:03,000 --> 00:00:04,000\nYo.\n").unwrap();
-        let lines = clean(&subs, &cast);
+        let arena = Bump::new();
+        let lines = clean(&subs, &cast, &arena);
         let times: Vec<_> = lines.iter().map(|l| (l.start_ms, l.end_ms)).collect();
         assert_eq!(
             times,
@@ -903,7 +921,8 @@ mod tests {
             let decoded = crate::text::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
             let subs = parse(&decoded.text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(subs.cues.len() > 300, "{name}: {} cues", subs.cues.len());
-            let lines = clean(&subs, &cast);
+            let arena = Bump::new();
+            let lines = clean(&subs, &cast, &arena);
             assert!(lines.len() > 300, "{name}: {} lines", lines.len());
             for line in &lines {
                 let text = &line.text;
@@ -947,7 +966,8 @@ mod tests {
                 cues: vec![cue(&text)],
                 warnings: vec![],
             };
-            let _ = clean(&subs, &cast);
+            let arena = Bump::new();
+            let _ = clean(&subs, &cast, &arena);
             let srt = format!("1\n00:00:01,000 --> 00:00:02,000\n{text}\n");
             let _ = parse(&srt);
         }
@@ -964,7 +984,8 @@ mod tests {
         let Ok(subs) = parse(&decoded.text) else {
             return;
         };
-        for line in clean(&subs, &cast) {
+        let arena = Bump::new();
+        for line in clean(&subs, &cast, &arena) {
             assert!(!line.text.is_empty() && line.text.trim() == line.text);
             assert!(!line.text.contains("  ") && !line.text.contains('\n'));
         }
@@ -1009,7 +1030,8 @@ mod tests {
         fn plain_lines_join_clean(lines in proptest::collection::vec("(MIKE: ?|WOMAN:|- ?)?[A-Za-z0-9 ,.!?'-]{0,12}", 1..4), crlf in any::<bool>()) {
             let text = lines.join(if crlf { "\r\n" } else { "\n" });
             let subs = Subtitles { cues: vec![cue(&text)], warnings: vec![] };
-            for line in clean(&subs, &cast) {
+            let arena = Bump::new();
+            for line in clean(&subs, &cast, &arena) {
                 let mut again = String::new();
                 clean_body(&line.text, &mut again);
                 prop_assert_eq!(again.as_str(), line.text.as_ref());

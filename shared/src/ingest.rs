@@ -124,7 +124,8 @@ pub fn plan_source(
                 }
             })?;
             counts.cues = subs.cues.len() as u64;
-            let lines = clean::clean(&subs, &speaker_of);
+            let arena = clean::Bump::new();
+            let lines = clean::clean(&subs, &speaker_of, &arena);
             if lines.is_empty() {
                 return Err(Rejection::new(
                     "no_dialogue",
