@@ -285,27 +285,21 @@ async fn inventory(cloud: &Cloud) -> Result<Inventory> {
 
     let mut endpoints = Vec::new();
     for e in cloud.project_endpoints().await? {
-        let name = e.endpoint_name().unwrap_or_default().to_string();
-        let configs = e
+        let d = &e.described;
+        let configs = d
             .endpoint_config_name()
             .into_iter()
             .chain(
-                e.pending_deployment_summary()
+                d.pending_deployment_summary()
                     .and_then(|p| p.endpoint_config_name()),
             )
             .map(str::to_string)
             .collect();
         endpoints.push(EndpointInfo {
-            status: e
-                .endpoint_status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            failure_reason: e
-                .failure_reason()
-                .filter(|r| !r.is_empty())
-                .map(str::to_string),
+            status: e.status,
+            failure_reason: e.failure_reason,
             configs,
-            name,
+            name: e.name,
         });
     }
 

@@ -327,6 +327,16 @@ impl StackOutputs {
     }
 }
 
+/// One of the project's endpoints, as SageMaker describes it, with what every command shows.
+pub struct ProjectEndpoint {
+    pub name: String,
+    /// `InService`, `Updating`, `Failed`, …
+    pub status: String,
+    /// SageMaker's reason, when it gave one.
+    pub failure_reason: Option<String>,
+    pub described: aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput,
+}
+
 /// Finds a relative config path from `cwd` or any folder above it.
 pub fn locate(path: &Path, cwd: &Path, exists: impl Fn(&Path) -> bool) -> Option<PathBuf> {
     if path.is_absolute() {
@@ -392,9 +402,7 @@ impl Cloud {
     }
 
     /// The project's endpoints (`<project>-*`), described, by name.
-    pub async fn project_endpoints(
-        &self,
-    ) -> Result<Vec<aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput>> {
+    pub async fn project_endpoints(&self) -> Result<Vec<ProjectEndpoint>> {
         let client = self.sagemaker();
         let prefix = self.prefix();
         let mut names = Vec::new();
@@ -422,14 +430,24 @@ impl Cloud {
         names.sort();
         let mut out = Vec::with_capacity(names.len());
         for name in names {
-            out.push(
-                client
-                    .describe_endpoint()
-                    .endpoint_name(&name)
-                    .send()
-                    .await
-                    .map_err(|err| self.fail(errors::sagemaker("DescribeEndpoint"), &name, &err))?,
-            );
+            let described = client
+                .describe_endpoint()
+                .endpoint_name(&name)
+                .send()
+                .await
+                .map_err(|err| self.fail(errors::sagemaker("DescribeEndpoint"), &name, &err))?;
+            out.push(ProjectEndpoint {
+                status: described
+                    .endpoint_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                failure_reason: described
+                    .failure_reason()
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string),
+                name,
+                described,
+            });
         }
         Ok(out)
     }

@@ -462,10 +462,9 @@ async fn endpoints(cloud: &Cloud) -> Result<Vec<EndpointView>> {
     let client = cloud.sagemaker();
     let mut out = Vec::new();
     for e in cloud.project_endpoints().await? {
-        let name = e.endpoint_name().unwrap_or_default().to_string();
         // The config says which model each variant runs and on what.
         let mut configured: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
-        if let Some(config) = e.endpoint_config_name() {
+        if let Some(config) = e.described.endpoint_config_name() {
             let c = client
                 .describe_endpoint_config()
                 .endpoint_config_name(config)
@@ -483,6 +482,7 @@ async fn endpoints(cloud: &Cloud) -> Result<Vec<EndpointView>> {
             }
         }
         let variants = e
+            .described
             .production_variants()
             .iter()
             .map(|v| {
@@ -502,16 +502,10 @@ async fn endpoints(cloud: &Cloud) -> Result<Vec<EndpointView>> {
             })
             .collect();
         out.push(EndpointView {
-            status: e
-                .endpoint_status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            failure_reason: e
-                .failure_reason()
-                .filter(|r| !r.is_empty())
-                .map(str::to_string),
+            status: e.status,
+            failure_reason: e.failure_reason,
             variants,
-            name,
+            name: e.name,
         });
     }
     Ok(out)
