@@ -3,7 +3,11 @@
 //!
 //! `cargo bench -p hawkins-shared --bench parse`. The corpus is the shared folder beside the
 //! checkout (`../shared/corpus/subtitles`, or `HAWKINS_SUBTITLES`); without it the bench says so
-//! and measures nothing.
+//! and measures nothing on it.
+//!
+//! A second group needs no corpus: files of 1000 cues of one kind each (a sound cue, one plain
+//! line, two lines, dialogue dashes, a label, a sound cue before words, curly punctuation),
+//! parsed and cleaned, in cues per second: which kind of cue costs what.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -39,6 +43,60 @@ fn corpus() -> Option<Vec<Vec<u8>>> {
     paths.sort();
     let files: Vec<Vec<u8>> = paths.iter().filter_map(|p| std::fs::read(p).ok()).collect();
     (!files.is_empty()).then_some(files)
+}
+
+/// One cue text of each kind the corpus is made of, in a CRLF file as the corpus is.
+const CUE_KINDS: [(&str, &str); 7] = [
+    ("sound cue", "(CRICKETS CHIRPING)"),
+    ("one plain line", "What are you doing here?"),
+    (
+        "two plain lines",
+        "What are you doing here?\r\nI thought you left.",
+    ),
+    ("dialogue dashes", "- What are you doing?\r\n- Nothing."),
+    ("label", "MIKE: What are you doing here?"),
+    ("sound cue and words", "(SIGHS) What are you doing here?"),
+    ("curly punctuation", "I don’t know what you’re doing…"),
+];
+
+/// A SubRip file of `n` cues, each saying `text`, three seconds apart.
+fn file_of(text: &str, n: u64) -> String {
+    let clock = |ms: u64| {
+        format!(
+            "{:02}:{:02}:{:02},{:03}",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        )
+    };
+    (0..n)
+        .map(|i| {
+            let start = i * 3000;
+            format!(
+                "{}\r\n{} --> {}\r\n{text}\r\n\r\n",
+                i + 1,
+                clock(start),
+                clock(start + 2500)
+            )
+        })
+        .collect()
+}
+
+fn bench_cue_kinds(c: &mut Criterion) {
+    const CUES: u64 = 1000;
+    let mut group = c.benchmark_group("cue kinds (1000 cues, parse + clean)");
+    group.throughput(Throughput::Elements(CUES));
+    for (kind, text) in CUE_KINDS {
+        let file = file_of(text, CUES);
+        group.bench_function(kind, |b| {
+            b.iter(|| {
+                let subs = srt::parse(black_box(&file)).expect("the bench's own file parses");
+                clean::clean(&subs, &speaker_of, &clean::Bump::new()).len()
+            })
+        });
+    }
+    group.finish();
 }
 
 fn bench(c: &mut Criterion) {
@@ -102,5 +160,5 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, bench_cue_kinds);
 criterion_main!(benches);
