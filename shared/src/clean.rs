@@ -14,7 +14,7 @@ use std::borrow::Cow;
 pub use bumpalo::Bump;
 
 use crate::dialogue::Line;
-use crate::srt::{Cue, Subtitles};
+use crate::srt::{Cue, Subtitles, text_lines};
 use crate::text::swar;
 
 /// Longest speaker label, in characters: longer "labels" are sentences that happen to have a colon.
@@ -63,7 +63,7 @@ pub fn clean<'a, 'c: 'a>(
         // Segments are cleaned as soon as the next one starts; most are one line, read in place.
         let mut open: Option<Segment<'_, 'a>> = None;
         let mut first = true;
-        for line in lines(text, one_line) {
+        for line in text_lines(text, one_line) {
             let line = trim(line);
             // Most lines start with a letter: no dash, no lyric mark, no bracket, maybe a label.
             let first_byte = line.as_bytes().first().copied().unwrap_or(0);
@@ -197,27 +197,6 @@ fn finish_segment<'a>(
 fn slice_of<'a>(whole: &'a str, part: &str) -> Option<&'a str> {
     let at = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
     whole.get(at..at.checked_add(part.len())?)
-}
-
-/// The lines of a cue's text, split at `\n` with the `\r` of a `\r\n` dropped (a word-at-a-time
-/// search: they are short), or the whole text when it is known to be `one_line`.
-fn lines(text: &str, one_line: bool) -> impl Iterator<Item = &str> {
-    let bytes = text.as_bytes();
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        if pos > bytes.len() {
-            return None;
-        }
-        let start = pos;
-        let end = if one_line {
-            bytes.len()
-        } else {
-            swar::find_byte(bytes, start, b'\n').unwrap_or(bytes.len())
-        };
-        pos = end + 1;
-        let line = &text[start..end];
-        Some(line.strip_suffix('\r').unwrap_or(line))
-    })
 }
 
 /// A line without surrounding whitespace; most need no trimming, and that is checked first.

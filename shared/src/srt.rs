@@ -34,11 +34,29 @@ pub struct Cue<'a> {
 impl Cue<'_> {
     /// The cue's text lines, trimmed, whichever line break the text has between them.
     pub fn lines(&self) -> impl Iterator<Item = &str> {
-        self.text
-            .split('\n')
-            .map(|line| line.strip_suffix('\r').unwrap_or(line))
-            .filter(|_| !self.text.is_empty())
+        text_lines(&self.text, false).filter(|_| !self.text.is_empty())
     }
+}
+
+/// The lines of a cue's text (or of text cut from it), split at `\n` with the `\r` of a `\r\n` dropped (a word-at-a-time
+/// search: they are short), or the whole text when it is known to be `one_line`.
+pub(crate) fn text_lines(text: &str, one_line: bool) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        if pos > bytes.len() {
+            return None;
+        }
+        let start = pos;
+        let end = if one_line {
+            bytes.len()
+        } else {
+            swar::find_byte(bytes, start, b'\n').unwrap_or(bytes.len())
+        };
+        pos = end + 1;
+        let line = &text[start..end];
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    })
 }
 
 /// Something the reader repaired or dropped, for the user to see; the cues are still usable.
