@@ -46,6 +46,21 @@ pub fn clean<'a, 'c: 'a>(
         let whole: &'a str = &cue.text;
         // One look at every byte says which of the steps below the cue needs.
         let kinds = byte_kinds(whole.as_bytes());
+        if kinds == 0 && !whole.starts_with('-') {
+            // One line of plain words (two cues in five): no tag, sound cue, lyric, label or
+            // dash can be in it, so it is its own words, once trimmed.
+            let words = trim(whole);
+            if has_alphanumeric(words) {
+                let segment = Segment {
+                    dashed: false,
+                    speaker: None,
+                    first_line: words,
+                    joined: false,
+                };
+                finish_segment(&mut out, cue, segment, Some(words), true);
+            }
+            continue;
+        }
         let text = if kinds & MARKUP != 0 {
             strip_markup(whole, &mut markup);
             markup.as_str()
@@ -81,7 +96,7 @@ pub fn clean<'a, 'c: 'a>(
                 Some(rest) => (true, rest),
                 None => (false, line),
             };
-            let (speaker, rest) = take_label(line, speaker_of);
+            let (speaker, rest) = take_label(line, kinds & COLON != 0, speaker_of);
             match &mut open {
                 Some(segment) if !dashed && speaker.is_none() => {
                     if !segment.joined {
@@ -224,9 +239,11 @@ fn strip_dash(line: &str) -> Option<&str> {
 /// A speaker label at the start of a line, and the line after it.
 ///
 /// Leading sound cues on the same line go first (`(SOFTLY) MIKE: Wait`), and a leading bracket is
-/// a label only if `speaker_of` knows it.
+/// a label only if `speaker_of` knows it. Without a `colon` in the cue, no `NAME:` is looked for
+/// (most cues: and the look would end at a different place in each line).
 fn take_label<'t, 'a, 'c: 'a>(
     mut line: &'t str,
+    colon: bool,
     speaker_of: &dyn Fn(&str) -> Option<&'c str>,
 ) -> (Option<Cow<'a, str>>, &'t str) {
     loop {
@@ -243,7 +260,7 @@ fn take_label<'t, 'a, 'c: 'a>(
         }
         line = line[end + 1..].trim_start();
     }
-    match upper_label(line) {
+    match colon.then(|| upper_label(line)).flatten() {
         Some((label, rest)) => {
             let speaker =
                 speaker_of(label).map_or_else(|| Cow::Owned(title_case(label)), Cow::Borrowed);
@@ -336,11 +353,12 @@ fn strip_markup(text: &str, out: &mut String) {
 
 /// What [`byte_kinds`] reports: a line break, a byte that may open a tag or override code, a byte
 /// that [`clean_body`] or trimming treats specially (those of [`SPECIAL_BYTES`] but the line
-/// break), and two spaces in a row.
+/// break), two spaces in a row, and a colon (which a speaker label needs).
 const NEWLINE: u8 = 1;
 const MARKUP: u8 = 2;
 const SPECIAL: u8 = 4;
 const DOUBLE_SPACE: u8 = 8;
+const COLON: u8 = 16;
 
 /// The kinds of sixteen bytes, given the byte after them (for a double space), or-ed lane by lane.
 /// Comparisons only, so that they become vector code; a zero byte is of no kind.
@@ -368,7 +386,8 @@ fn kinds_of_16(bytes: u128, after: u8) -> [u8; 16] {
         kinds[k] = u8::from(newline)
             | (u8::from(markup) * MARKUP)
             | (u8::from(special) * SPECIAL)
-            | (u8::from(double) * DOUBLE_SPACE);
+            | (u8::from(double) * DOUBLE_SPACE)
+            | (u8::from(b == b':') * COLON);
     }
     kinds
 }
@@ -974,7 +993,8 @@ mod tests {
         /// `byte_kinds` against a byte-by-byte reading, on lengths around its 16-byte steps.
         #[test]
         fn byte_kinds_read_every_byte(bytes in proptest::collection::vec(prop_oneof![
-            Just(b' '), Just(b'\n'), Just(b'\r'), Just(b'<'), Just(b'('), Just(0xE2), Just(b'a'), any::<u8>(),
+            Just(b' '), Just(b'\n'), Just(b'\r'), Just(b'<'), Just(b'('), Just(0xE2), Just(b':'), Just(b'a'),
+            any::<u8>(),
         ], 0..70)) {
             let mut want = 0;
             for (k, &b) in bytes.iter().enumerate() {
@@ -990,6 +1010,9 @@ mod tests {
                 if b == b' ' && bytes.get(k + 1) == Some(&b' ') {
                     want |= DOUBLE_SPACE;
                 }
+                if b == b':' {
+                    want |= COLON;
+                }
             }
             prop_assert_eq!(byte_kinds(&bytes), want);
         }
@@ -1002,6 +1025,18 @@ mod tests {
                 clean_body(&text, &mut words);
                 prop_assert_eq!(words.as_str(), trim(&text));
             }
+        }
+
+        /// A cue of one line with none of those kinds is one line of its words, or none.
+        #[test]
+        fn one_plain_line_is_its_words(text in "[A-Za-z0-9 ,.!?'\"]{0,40}") {
+            let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let want = if words.chars().any(char::is_alphanumeric) {
+                vec![(None, words)]
+            } else {
+                vec![]
+            };
+            prop_assert_eq!(run(&[&text]), want);
         }
 
         /// What joining plain lines without `clean_body` relies on: the lines it gives are clean.
@@ -1025,7 +1060,7 @@ mod tests {
         ) {
             let text = if round { format!("({inner})") } else { format!("[{inner}]") };
             if is_sound_cue(&text) {
-                prop_assert_eq!(take_label(&text, &cast).1, "");
+                prop_assert_eq!(take_label(&text, true, &cast).1, "");
             }
         }
 

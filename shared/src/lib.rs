@@ -23,6 +23,7 @@ pub mod jsonl;
 pub mod lifecycle;
 pub mod manifest;
 pub mod network;
+mod simd;
 pub mod source;
 pub mod srt;
 pub mod store;

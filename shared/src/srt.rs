@@ -13,6 +13,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
+use crate::simd;
 use crate::text::swar;
 
 /// One subtitle: when it shows and what it says.
@@ -122,7 +123,7 @@ pub fn parse(text: &str) -> Result<Subtitles<'_>, SrtError> {
 
 /// Lines of a text with their 1-based numbers; `\r\n`, `\n` and a lone `\r` each end one.
 ///
-/// Line breaks are found 64 bytes at a time, as a bit mask: lines are short, and a search per line
+/// Line breaks are found 64 bytes at a time, as a bit mask (vector instructions; see `simd`): lines are short, and a search per line
 /// would start over, and mispredict its exit, for every one.
 struct Lines<'a> {
     text: &'a str,
@@ -136,7 +137,7 @@ struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     fn new(text: &'a str) -> Self {
-        let mask = swar::line_break_candidates(text.as_bytes(), 0);
+        let mask = simd::line_break_candidates(text.as_bytes(), 0);
         Lines {
             text,
             pos: 0,
@@ -163,7 +164,7 @@ impl<'a> Iterator for Lines<'a> {
                 if self.block >= bytes.len() {
                     break (bytes.len(), bytes.len());
                 }
-                self.mask = swar::line_break_candidates(bytes, self.block);
+                self.mask = simd::line_break_candidates(bytes, self.block);
                 continue;
             }
             let k = self.mask.trailing_zeros();
