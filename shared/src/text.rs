@@ -254,7 +254,7 @@ fn decode_utf16(
     })
 }
 
-/// Word-at-a-time byte tests, for the scans that run over every byte of a file. Each mask has the
+/// Word-at-a-time byte tests, for the short scans within a cue's text. Each mask has the
 /// high bit set in (at least) the lowest byte that matches, so `trailing_zeros() / 8` is its index;
 /// bytes above a match may be flagged falsely, so only the lowest flag is exact.
 pub(crate) mod swar {
@@ -331,45 +331,6 @@ pub(crate) mod swar {
     #[inline]
     pub(crate) fn eq(x: u64, b: u8) -> u64 {
         zero(x ^ (ONES * u64::from(b)))
-    }
-
-    /// The high bits of a mask's eight bytes as eight bits, byte `k` to bit `k`.
-    #[inline]
-    pub(crate) fn gather(mask: u64) -> u64 {
-        ((mask >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
-    }
-
-    /// Bytes from `\n` to `\r` (line feed, vertical tab, form feed, carriage return), exactly:
-    /// a range test, cheaper than two equality tests.
-    #[inline]
-    fn line_feed_to_return(x: u64) -> u64 {
-        const LOW7: u64 = ONES * 0x7F;
-        let low = x & LOW7;
-        // Each byte on its own: no borrow (the minuend's bytes are at least 0x7F) and no carry
-        // (the sums stay below 0x100).
-        let below_cr = (ONES * (0x7F + u64::from(b'\r') + 1)) - low;
-        let from_lf = low + ONES * (0x80 - u64::from(b'\n'));
-        below_cr & from_lf & !x & HIGH
-    }
-
-    /// One bit per byte of the 64 from `at`: set for every `\n` and `\r`, and for a vertical
-    /// tab or form feed (callers check the byte).
-    pub(crate) fn line_break_candidates(bytes: &[u8], at: usize) -> u64 {
-        let word_bits = |x: u64| gather(line_feed_to_return(x));
-        // A whole block: fixed-size words, no bounds to check, fully unrolled.
-        if let Some(block) = bytes.get(at..).and_then(<[u8]>::first_chunk::<64>) {
-            let mut bits = 0;
-            for (k, word) in block.chunks_exact(8).enumerate() {
-                let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
-                bits |= word_bits(x) << (8 * k);
-            }
-            return bits;
-        }
-        let mut bits = 0;
-        for k in 0..8 {
-            bits |= word_bits(load(bytes, at + 8 * k, 0)) << (8 * k);
-        }
-        bits
     }
 
     /// The index of the first `b` at or after `from`.
@@ -548,19 +509,6 @@ mod tests {
         ] {
             assert_eq!(swar::find_byte(text, 0, b), want);
         }
-        // Every break is a candidate; so are vertical tabs and form feeds, not others.
-        let text = b"a\nb\r\n\x0B\x0C\r\nxyz\x0B\x0C";
-        let bits = swar::line_break_candidates(text, 0);
-        for (k, &b) in text.iter().enumerate() {
-            let set = bits >> k & 1 == 1;
-            match b {
-                b'\n' | b'\r' => assert!(set, "{k}"),
-                0x0B | 0x0C => {}
-                _ => assert!(!set, "{k}"),
-            }
-        }
-        assert_eq!(bits >> text.len(), 0);
-        assert_eq!(swar::line_break_candidates(text, 64), 0);
     }
 
     #[test]
@@ -609,14 +557,6 @@ mod tests {
             prop_oneof![Just(b'\n'), Just(b'\r'), Just(0u8), Just(0x0B), Just(0x0C), any::<u8>()], 0..64,
         ), from in 0usize..64) {
             let from = from.min(bytes.len());
-            let bits = swar::line_break_candidates(&bytes, 0);
-            for (k, &b) in bytes.iter().enumerate() {
-                if b == b'\n' || b == b'\r' {
-                    prop_assert!(bits >> k & 1 == 1);
-                } else if bits >> k & 1 == 1 {
-                    prop_assert!(b == 0x0B || b == 0x0C);
-                }
-            }
             for b in [b'\n', 0, 0xff, bytes.first().copied().unwrap_or(1)] {
                 let want = bytes[from..].iter().position(|&c| c == b).map(|k| from + k);
                 prop_assert_eq!(swar::find_byte(&bytes, from, b), want);
