@@ -199,8 +199,9 @@ impl<'a> Iterator for Lines<'a> {
 /// A line without surrounding whitespace and control characters (a DOS end-of-file mark, say).
 fn trim_line(raw: &str) -> &str {
     let plain = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x7F);
-    // Nearly every line starts and ends with a printable ASCII character: nothing to trim.
-    if plain(raw.as_bytes().first()) && plain(raw.as_bytes().last()) {
+    // Nearly every line starts and ends with a printable ASCII character, or is blank: nothing
+    // to trim.
+    if raw.is_empty() || plain(raw.as_bytes().first()) && plain(raw.as_bytes().last()) {
         return raw;
     }
     raw.trim_matches(|c: char| c.is_whitespace() || c.is_control())
