@@ -44,6 +44,12 @@ pub fn clean<'a, 'c: 'a>(
     let mut words = String::new();
     for cue in &subs.cues {
         let whole: &'a str = &cue.text;
+        if is_sound_cue(trim(whole)) {
+            // `(CRICKETS CHIRPING)`, `[alarm ringing]` (one cue in five): no words, whatever the
+            // cast knows, and whatever tags or line breaks are inside (cleaning would remove
+            // them all), so nothing more to look at.
+            continue;
+        }
         // One look at every byte says which of the steps below the cue needs.
         let kinds = byte_kinds(whole.as_bytes());
         if kinds == 0 && !whole.starts_with('-') {
@@ -68,10 +74,6 @@ pub fn clean<'a, 'c: 'a>(
             whole
         };
         let one_line = kinds & NEWLINE == 0;
-        if one_line && kinds & MARKUP == 0 && is_sound_cue(trim(text)) {
-            // `(CRICKETS CHIRPING)`, `[alarm ringing]`: no words, whatever the cast knows.
-            continue;
-        }
         // Whether every line's words are already clean (once trimmed): most are. Then `text` is
         // the cue's own, and lines borrow from it.
         let plain = (kinds & (MARKUP | SPECIAL | DOUBLE_SPACE) == 0).then_some(whole);
@@ -419,12 +421,14 @@ fn byte_kinds(bytes: &[u8]) -> u8 {
 /// A whole cue that is one sound cue, `(…)` or `[…]`: it can give no words. (A known `[Name]`
 /// alone gives a speaker with nothing said, so no line either.)
 fn is_sound_cue(text: &str) -> bool {
-    let close = match text.as_bytes().first() {
-        Some(b'(') => b')',
-        Some(b'[') => b']',
+    let bytes = text.as_bytes();
+    // Its first and last bytes rule out nearly every other cue without a search.
+    let close = match (bytes.first(), bytes.last()) {
+        (Some(b'('), Some(b')')) => b')',
+        (Some(b'['), Some(b']')) => b']',
         _ => return false,
     };
-    let inner = &text.as_bytes()[1..];
+    let inner = &bytes[1..];
     inner.iter().position(|&b| b == close) == Some(inner.len().wrapping_sub(1))
 }
 
