@@ -1043,6 +1043,22 @@ mod tests {
             prop_assert_eq!(run(&[&text]), want);
         }
 
+        /// Lines of plain words, none a dialogue dash, are one line of all their words.
+        #[test]
+        fn plain_lines_are_one_line(
+            lines in proptest::collection::vec("[A-Za-z0-9 ,.!?'\"]{0,12}", 1..5),
+            crlf in any::<bool>(),
+        ) {
+            let text = lines.join(if crlf { "\r\n" } else { "\n" });
+            let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let want = if words.chars().any(char::is_alphanumeric) {
+                vec![(None, words)]
+            } else {
+                vec![]
+            };
+            prop_assert_eq!(run(&[&text]), want);
+        }
+
         /// What joining plain lines without `clean_body` relies on: the lines it gives are clean.
         #[test]
         fn plain_lines_join_clean(lines in proptest::collection::vec("(MIKE: ?|WOMAN:|- ?)?[A-Za-z0-9 ,.!?'-]{0,12}", 1..4), crlf in any::<bool>()) {
