@@ -250,12 +250,15 @@ fn take_label<'t, 'a, 'c: 'a>(
 ) -> (Option<Cow<'a, str>>, &'t str) {
     loop {
         let close = match line.as_bytes().first() {
-            Some(b'[') => ']',
-            Some(b'(') => ')',
+            Some(b'[') => b']',
+            Some(b'(') => b')',
             _ => break,
         };
-        let Some(end) = line.find(close) else { break };
-        if close == ']'
+        // Brackets are short: a word-at-a-time search, not a call to a long-text one.
+        let Some(end) = swar::find_byte(line.as_bytes(), 1, close) else {
+            break;
+        };
+        if close == b']'
             && let Some(speaker) = speaker_of(line[1..end].trim())
         {
             return (Some(Cow::Borrowed(speaker)), line[end + 1..].trim_start());
@@ -541,10 +544,15 @@ fn clean_body(body: &str, out: &mut String) {
             }
         };
         // A cue or song left open runs to the end of the segment.
-        let Some(end) = rest[next..].find(close) else {
+        let end = if close.is_ascii() {
+            swar::find_byte(bytes, next, close as u8)
+        } else {
+            rest[next..].find(close).map(|end| next + end)
+        };
+        let Some(end) = end else {
             break;
         };
-        (space, removed, pos) = (true, true, next + end + close.len_utf8());
+        (space, removed, pos) = (true, true, end + close.len_utf8());
     }
 }
 
@@ -611,12 +619,17 @@ fn starts_lowercase(text: &str) -> bool {
         .is_some_and(char::is_lowercase)
 }
 
-/// Whether a text has a letter or digit; most start with one.
+/// Whether a text has a letter or digit; most start with one, and that test is inlined.
+#[inline]
 fn has_alphanumeric(text: &str) -> bool {
+    #[inline(never)]
+    fn any_alphanumeric(text: &str) -> bool {
+        text.chars().any(char::is_alphanumeric)
+    }
     text.as_bytes()
         .first()
         .is_some_and(u8::is_ascii_alphanumeric)
-        || text.chars().any(char::is_alphanumeric)
+        || any_alphanumeric(text)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::simd;
-use crate::text::swar;
+use crate::text::{self, swar};
 
 /// One subtitle: when it shows and what it says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,7 +55,8 @@ pub(crate) fn text_lines(text: &str, one_line: bool) -> impl Iterator<Item = &st
             swar::find_byte(bytes, start, b'\n').unwrap_or(bytes.len())
         };
         pos = end + 1;
-        let line = &text[start..end];
+        // SAFETY: `start` is 0 or just after a `\n`, `end` at a `\n` or the end: boundaries.
+        let line = unsafe { text::cut(text, start, end) };
         Some(line.strip_suffix('\r').unwrap_or(line))
     })
 }
@@ -191,8 +192,8 @@ impl<'a> Iterator for Lines<'a> {
         let end = self.block + k as usize;
         self.pos = end + 1 + (self.pairs >> k & 1) as usize;
         self.number += 1;
-        // Both ends are at ASCII bytes or the ends of the text, so on char boundaries.
-        Some((self.number, &self.text[start..end]))
+        // SAFETY: both ends are the ends of the text or next to a line break, an ASCII byte.
+        Some((self.number, unsafe { text::cut(self.text, start, end) }))
     }
 }
 

@@ -254,6 +254,21 @@ fn decode_utf16(
     })
 }
 
+/// `text[start..end]` where both ends are known to be character boundaries, without testing
+/// that they are: the line and cue readers cut text only next to ASCII bytes (a line break, a
+/// bracket, a space) or at the text's ends, and the test costs more than the rest of a short
+/// line's handling. A range out of bounds still panics.
+///
+/// # Safety
+/// `start` and `end` are character boundaries of `text` (0, `text.len()`, or the position of a
+/// byte that starts a character, such as any ASCII byte).
+#[inline]
+pub(crate) unsafe fn cut(text: &str, start: usize, end: usize) -> &str {
+    debug_assert!(start <= end && text.is_char_boundary(start) && text.is_char_boundary(end));
+    // SAFETY: the caller's promise is what `get_unchecked` needs.
+    unsafe { text.get_unchecked(start..end) }
+}
+
 /// Word-at-a-time byte tests, for the short scans within a cue's text. Each mask has the
 /// high bit set in (at least) the lowest byte that matches, so `trailing_zeros() / 8` is its index;
 /// bytes above a match may be flagged falsely, so only the lowest flag is exact.
