@@ -14,6 +14,7 @@ use std::borrow::Cow;
 pub use bumpalo::Bump;
 
 use crate::dialogue::Line;
+use crate::simd;
 use crate::srt::{Cue, Subtitles, text_lines};
 use crate::text::swar;
 
@@ -365,60 +366,71 @@ const SPECIAL: u8 = 4;
 const DOUBLE_SPACE: u8 = 8;
 const COLON: u8 = 16;
 
-/// The kinds of sixteen bytes, given the byte after them (for a double space), or-ed lane by lane.
-/// Comparisons only, so that they become vector code; a zero byte is of no kind.
-#[inline(always)]
-fn kinds_of_16(bytes: u128, after: u8) -> [u8; 16] {
-    let here = bytes.to_le_bytes();
-    let next = (bytes >> 8 | u128::from(after) << 120).to_le_bytes();
-    let mut kinds = [0u8; 16];
-    for k in 0..16 {
-        let b = here[k];
-        let newline = b == b'\n';
-        let markup = (b == b'<') | (b == b'{');
-        // Tab, vertical tab, form feed, carriage return (but that of a `\r\n`, a line break);
-        // lead bytes of non-ASCII spaces and lyric marks; cue brackets and `#`.
-        let line_break = newline | ((b == b'\r') & (next[k] == b'\n'));
-        let special = ((b.wrapping_sub(b'\t') < 5) & !line_break)
-            | (b == 0xC2)
-            | (b.wrapping_sub(0xE1) < 3)
-            | (b == b'(')
-            | (b == b')')
-            | (b == b'[')
-            | (b == b']')
-            | (b == b'#');
-        let double = (b == b' ') & (next[k] == b' ');
-        kinds[k] = u8::from(newline)
-            | (u8::from(markup) * MARKUP)
-            | (u8::from(special) * SPECIAL)
-            | (u8::from(double) * DOUBLE_SPACE)
-            | (u8::from(b == b':') * COLON);
-    }
-    kinds
-}
+/// The bytes of each kind, as classes of a [`simd::NibbleTable`]: one class per high nibble
+/// (`<` and `{` are two classes of [`MARKUP`], the [`SPECIAL`] bytes five). Line breaks, carriage
+/// returns and double spaces, which depend on the byte after, are told apart by `simd::classify`.
+const LESS_THAN: u8 = 1 << 0;
+const BRACE: u8 = 1 << 1;
+const COLON_CLASS: u8 = 1 << 2;
+/// Tab, vertical tab, form feed.
+const CONTROL: u8 = 1 << 3;
+/// `#`, `(`, `)`.
+const HASH_PARENS: u8 = 1 << 4;
+/// `[`, `]`.
+const BRACKETS: u8 = 1 << 5;
+/// The lead byte of U+0080–U+00BF (the no-break space among them).
+const LEAD_C2: u8 = 1 << 6;
+/// The lead bytes of U+1000–U+3FFF (other spaces, `♪`, `♫`, curly quotes among them).
+const LEAD_E1_E3: u8 = 1 << 7;
+static KIND_TABLE: simd::NibbleTable = simd::NibbleTable {
+    low: [
+        0,
+        LEAD_E1_E3,
+        LEAD_C2 | LEAD_E1_E3,
+        HASH_PARENS | LEAD_E1_E3,
+        0,
+        0,
+        0,
+        0,
+        HASH_PARENS,
+        CONTROL | HASH_PARENS,
+        COLON_CLASS,
+        BRACE | CONTROL | BRACKETS,
+        LESS_THAN | CONTROL,
+        BRACKETS,
+        0,
+        0,
+    ],
+    high: [
+        CONTROL,
+        0,
+        HASH_PARENS,
+        LESS_THAN | COLON_CLASS,
+        0,
+        BRACKETS,
+        0,
+        BRACE,
+        0,
+        0,
+        0,
+        0,
+        LEAD_C2,
+        0,
+        LEAD_E1_E3,
+        0,
+    ],
+};
 
-/// The kinds of byte a text holds, or-ed together, [`DOUBLE_SPACE`] included: sixteen bytes a
-/// step, the last step ending at the text's end (overlapping the one before), so that no step
-/// looks at a partial block byte by byte.
+/// The kinds of byte a text holds, or-ed together.
+#[inline]
 fn byte_kinds(bytes: &[u8]) -> u8 {
-    let mut kinds = [0u8; 16];
-    let mut add = |block: u128, after: u8| {
-        for (all, k) in kinds.iter_mut().zip(kinds_of_16(block, after)) {
-            *all |= k;
-        }
-    };
-    match bytes.last_chunk::<16>() {
-        Some(&last) => {
-            let mut at = 0;
-            while let Some(&after) = bytes.get(at + 16) {
-                add(swar::load_16(&bytes[at..]), after);
-                at += 16;
-            }
-            add(u128::from_le_bytes(last), 0);
-        }
-        None => add(swar::load_16(bytes), 0),
-    }
-    kinds.iter().fold(0, |all, &k| all | k)
+    let found = simd::classify(bytes, &KIND_TABLE);
+    let special = CONTROL | HASH_PARENS | BRACKETS | LEAD_C2 | LEAD_E1_E3;
+    u8::from(found.feed)
+        | (u8::from(found.classes & (LESS_THAN | BRACE) != 0) * MARKUP)
+        | (u8::from(found.classes & special != 0 || found.lone_return) * SPECIAL)
+        | (u8::from(found.double_space) * DOUBLE_SPACE)
+        | (u8::from(found.classes & COLON_CLASS != 0) * COLON)
 }
 
 /// A whole cue that is one sound cue, `(…)` or `[…]`: it can give no words. (A known `[Name]`

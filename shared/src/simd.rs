@@ -1,10 +1,11 @@
-//! Byte tests sixty-four bytes at a time, as bit masks (byte `k` of a block to bit `k`), with the
-//! vector instructions every target of the project has: SSE2 on x86-64 (where tests and
-//! benchmarks run), NEON on arm64 (where the functions run). Other targets, and the last partial
-//! block of a text, read byte by byte.
+//! Byte tests with vector instructions: line breaks sixty-four bytes at a time, as bit masks (byte
+//! `k` of a block to bit `k`), and the classes of a short text's bytes sixteen at a time, by table
+//! lookup. SSE2 on x86-64 (where tests and benchmarks run; SSSE3, for the lookups, where the CPU
+//! has it, as every x86-64 CPU of this century but the first few does), NEON on arm64 (where the
+//! functions run). Other targets, and the last partial block of a text, read byte by byte.
 //!
-//! The only `unsafe` of the crate is here: calls of vector intrinsics whose target feature the
-//! `cfg` guarantees, and loads of sixteen bytes from a block that has them.
+//! Nearly all `unsafe` of the crate is here: calls of vector intrinsics whose target feature the
+//! `cfg` or a run-time check guarantees, and loads of sixteen bytes from arrays that have them.
 
 /// The `\r` bytes and the `\n` bytes among the 64 from `at` (none past the end of `bytes`).
 #[inline]
@@ -16,6 +17,68 @@ pub(crate) fn returns_and_feeds(bytes: &[u8], at: usize) -> (u64, u64) {
             (returns, feeds)
         }
     }
+}
+
+/// Byte classes looked up by nibble: byte `b` is in the classes (bits) `low[b & 15] & high[b >> 4]`.
+/// So each class is one high nibble with any set of low nibbles; sets of bytes that are not need
+/// a class for each of their high nibbles.
+pub(crate) struct NibbleTable {
+    pub(crate) low: [u8; 16],
+    pub(crate) high: [u8; 16],
+}
+
+/// What [`classify`] finds in a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Classified {
+    /// The classes of its bytes, or-ed together.
+    pub(crate) classes: u8,
+    /// Whether it holds a line feed; a carriage return that no line feed follows; a space that
+    /// a space follows.
+    pub(crate) feed: bool,
+    pub(crate) lone_return: bool,
+    pub(crate) double_space: bool,
+}
+
+/// The classes of the bytes of `text` (see [`NibbleTable`]) and its line feeds, lone carriage
+/// returns and double spaces, sixteen bytes a step: the last step ends at the text's end
+/// (overlapping the one before), and a text shorter than a step is padded with zero bytes, which
+/// must be of no class.
+#[inline]
+pub(crate) fn classify(text: &[u8], table: &NibbleTable) -> Classified {
+    vector::classify(text, table)
+}
+
+/// Calls `step` with each sixteen bytes of `text` that [`classify`] reads and the byte after them
+/// (zero at the end).
+#[inline(always)]
+fn steps_of_16(text: &[u8], mut step: impl FnMut(&[u8; 16], u8)) {
+    match text.last_chunk::<16>() {
+        Some(last) => {
+            let mut at = 0;
+            while let Some(&after) = text.get(at + 16) {
+                if let Some(chunk) = text.get(at..).and_then(<[u8]>::first_chunk::<16>) {
+                    step(chunk, after);
+                }
+                at += 16;
+            }
+            step(last, 0);
+        }
+        None => step(&crate::text::swar::load_16(text).to_le_bytes(), 0),
+    }
+}
+
+/// [`classify`] byte by byte: for targets without vector lookups, and the reference in tests.
+#[cfg_attr(all(target_arch = "aarch64", not(test)), allow(dead_code))]
+fn classify_bytes(text: &[u8], table: &NibbleTable) -> Classified {
+    let mut found = Classified::default();
+    for (k, &b) in text.iter().enumerate() {
+        let next = text.get(k + 1).copied().unwrap_or(0);
+        found.classes |= table.low[usize::from(b & 15)] & table.high[usize::from(b >> 4)];
+        found.feed |= b == b'\n';
+        found.lone_return |= b == b'\r' && next != b'\n';
+        found.double_space |= b == b' ' && next == b' ';
+    }
+    found
 }
 
 /// Byte by byte: the bytes equal to each of `targets`, among the first 64.
@@ -32,8 +95,75 @@ fn bytes_equal<const N: usize>(bytes: &[u8], targets: [u8; N]) -> [u64; N] {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod vector {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        __m128i, _mm_and_si128, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cvtsi32_si128,
+        _mm_cvtsi128_si32, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_setzero_si128, _mm_shuffle_epi8, _mm_slli_si128, _mm_srli_epi16, _mm_srli_si128,
     };
+
+    use super::{Classified, NibbleTable};
+
+    #[inline]
+    pub(super) fn classify(text: &[u8], table: &NibbleTable) -> Classified {
+        if std::is_x86_feature_detected!("ssse3") {
+            // SAFETY: the CPU has SSSE3, checked just above.
+            unsafe { classify_ssse3(text, table) }
+        } else {
+            super::classify_bytes(text, table)
+        }
+    }
+
+    #[target_feature(enable = "ssse3")]
+    fn classify_ssse3(text: &[u8], table: &NibbleTable) -> Classified {
+        // SAFETY: SSE2 is enabled (the `cfg` above), SSSE3 for this function; each load reads
+        // sixteen bytes of an array of sixteen.
+        unsafe {
+            let load = |bytes: &[u8; 16]| _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>());
+            let (low, high) = (load(&table.low), load(&table.high));
+            let nibble = _mm_set1_epi8(0x0F);
+            let byte = |b: u8| _mm_set1_epi8(b as i8);
+            let [mut classes, mut feeds, mut lone_returns, mut doubles] = [_mm_setzero_si128(); 4];
+            super::steps_of_16(text, |chunk, after| {
+                let v = load(chunk);
+                let lo = _mm_and_si128(v, nibble);
+                let hi = _mm_and_si128(_mm_srli_epi16::<4>(v), nibble);
+                classes = _mm_or_si128(
+                    classes,
+                    _mm_and_si128(_mm_shuffle_epi8(low, lo), _mm_shuffle_epi8(high, hi)),
+                );
+                // The byte after each: the next one in, `after` for the last.
+                let next = _mm_or_si128(
+                    _mm_srli_si128::<1>(v),
+                    _mm_slli_si128::<15>(_mm_cvtsi32_si128(i32::from(after))),
+                );
+                feeds = _mm_or_si128(feeds, _mm_cmpeq_epi8(v, byte(b'\n')));
+                lone_returns = _mm_or_si128(
+                    lone_returns,
+                    _mm_andnot_si128(
+                        _mm_cmpeq_epi8(next, byte(b'\n')),
+                        _mm_cmpeq_epi8(v, byte(b'\r')),
+                    ),
+                );
+                doubles = _mm_or_si128(
+                    doubles,
+                    _mm_and_si128(
+                        _mm_cmpeq_epi8(v, byte(b' ')),
+                        _mm_cmpeq_epi8(next, byte(b' ')),
+                    ),
+                );
+            });
+            // Or the sixteen lanes of the classes into the first.
+            let c = _mm_or_si128(classes, _mm_srli_si128::<8>(classes));
+            let c = _mm_or_si128(c, _mm_srli_si128::<4>(c));
+            let c = _mm_or_si128(c, _mm_srli_si128::<2>(c));
+            let c = _mm_or_si128(c, _mm_srli_si128::<1>(c));
+            Classified {
+                classes: _mm_cvtsi128_si32(c) as u8,
+                feed: _mm_movemask_epi8(feeds) != 0,
+                lone_return: _mm_movemask_epi8(lone_returns) != 0,
+                double_space: _mm_movemask_epi8(doubles) != 0,
+            }
+        }
+    }
 
     #[inline]
     pub(super) fn returns_and_feeds(block: &[u8; 64]) -> (u64, u64) {
@@ -59,9 +189,60 @@ mod vector {
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 mod vector {
     use std::arch::aarch64::{
-        uint8x16_t, vandq_u8, vceqq_u8, vdupq_n_u8, vgetq_lane_u64, vld1q_u8, vpaddq_u8,
-        vreinterpretq_u64_u8,
+        uint8x16_t, vandq_u8, vbicq_u8, vceqq_u8, vdupq_n_u8, vextq_u8, vget_high_u8,
+        vget_lane_u64, vget_low_u8, vgetq_lane_u64, vld1q_u8, vmaxvq_u8, vorr_u8, vorrq_u8,
+        vpaddq_u8, vqtbl1q_u8, vreinterpret_u64_u8, vreinterpretq_u64_u8, vshrq_n_u8,
     };
+
+    use super::{Classified, NibbleTable};
+
+    #[inline]
+    pub(super) fn classify(text: &[u8], table: &NibbleTable) -> Classified {
+        // SAFETY: NEON is enabled (the `cfg` above); each load reads sixteen bytes of an array
+        // of sixteen.
+        unsafe {
+            let (low, high) = (vld1q_u8(table.low.as_ptr()), vld1q_u8(table.high.as_ptr()));
+            let nibble = vdupq_n_u8(0x0F);
+            let [mut classes, mut feeds, mut lone_returns, mut doubles] = [vdupq_n_u8(0); 4];
+            super::steps_of_16(text, |chunk, after| {
+                let v = vld1q_u8(chunk.as_ptr());
+                let found = vandq_u8(
+                    vqtbl1q_u8(low, vandq_u8(v, nibble)),
+                    vqtbl1q_u8(high, vshrq_n_u8::<4>(v)),
+                );
+                classes = vorrq_u8(classes, found);
+                // The byte after each: the next one in, `after` for the last.
+                let next = vextq_u8::<1>(v, vdupq_n_u8(after));
+                feeds = vorrq_u8(feeds, vceqq_u8(v, vdupq_n_u8(b'\n')));
+                lone_returns = vorrq_u8(
+                    lone_returns,
+                    vbicq_u8(
+                        vceqq_u8(v, vdupq_n_u8(b'\r')),
+                        vceqq_u8(next, vdupq_n_u8(b'\n')),
+                    ),
+                );
+                doubles = vorrq_u8(
+                    doubles,
+                    vandq_u8(
+                        vceqq_u8(v, vdupq_n_u8(b' ')),
+                        vceqq_u8(next, vdupq_n_u8(b' ')),
+                    ),
+                );
+            });
+            // Or the sixteen lanes of the classes: halves, then the eight bytes of a word.
+            let half = vreinterpret_u64_u8(vorr_u8(vget_low_u8(classes), vget_high_u8(classes)));
+            let mut word = vget_lane_u64::<0>(half);
+            word |= word >> 32;
+            word |= word >> 16;
+            word |= word >> 8;
+            Classified {
+                classes: word as u8,
+                feed: vmaxvq_u8(feeds) != 0,
+                lone_return: vmaxvq_u8(lone_returns) != 0,
+                double_space: vmaxvq_u8(doubles) != 0,
+            }
+        }
+    }
 
     /// Each byte's weight in the byte of the mask it ends in: bit `k % 8`.
     const WEIGHTS: [u8; 16] = [1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128];
@@ -95,6 +276,11 @@ mod vector {
     pub(super) fn returns_and_feeds(block: &[u8; 64]) -> (u64, u64) {
         let [returns, feeds] = super::bytes_equal(block, [b'\r', b'\n']);
         (returns, feeds)
+    }
+
+    #[inline]
+    pub(super) fn classify(text: &[u8], table: &super::NibbleTable) -> super::Classified {
+        super::classify_bytes(text, table)
     }
 }
 
@@ -134,7 +320,64 @@ mod tests {
         }
     }
 
+    /// A table from byte sets, one class per set (each set within one high nibble).
+    fn table_of(sets: &[(u8, u16)]) -> NibbleTable {
+        let mut table = NibbleTable {
+            low: [0; 16],
+            high: [0; 16],
+        };
+        for (class, &(high, lows)) in sets.iter().enumerate() {
+            table.high[usize::from(high & 15)] |= 1 << class;
+            for low in 0..16 {
+                if lows >> low & 1 == 1 {
+                    table.low[low] |= 1 << class;
+                }
+            }
+        }
+        table
+    }
+
+    #[test]
+    fn classes_at_every_lane_and_length() {
+        // `(`, `)` as class 0, bytes 0xE2 and 0xE3 as class 1, `\t` as class 2.
+        let table = table_of(&[
+            (0x2, 1 << 8 | 1 << 9),
+            (0xE, 1 << 2 | 1 << 3),
+            (0x0, 1 << 9),
+        ]);
+        for len in 1..=40 {
+            for k in 0..len {
+                for (b, classes) in [(b'(', 1), (b')', 1), (0xE2, 2), (0xE3, 2), (b'\t', 4)] {
+                    let mut text = vec![b'a'; len];
+                    text[k] = b;
+                    assert_eq!(
+                        classify(&text, &table).classes,
+                        classes,
+                        "{b:#x} at {k} of {len}"
+                    );
+                }
+                // Near misses: same high or low nibble, another class's nibbles.
+                let mut text = vec![b'a'; len];
+                text[k] = [b'*', 0xE4, 0x19, 0xC8][k % 4];
+                assert_eq!(classify(&text, &table).classes, 0);
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn classify_matches_a_byte_by_byte_reading(
+            text in proptest::collection::vec(prop_oneof![
+                Just(b'\n'), Just(b'\r'), Just(b' '), Just(b'('), Just(0xE2), Just(b'a'), any::<u8>(),
+            ], 0..80),
+            sets in proptest::collection::vec((1u8..16, any::<u16>()), 0..8),
+        ) {
+            // Zero bytes pad short texts, so they must be of no class: no set here has high
+            // nibble 0.
+            let table = table_of(&sets);
+            prop_assert_eq!(classify(&text, &table), classify_bytes(&text, &table));
+        }
+
         #[test]
         fn masks_match_a_byte_by_byte_reading(
             bytes in proptest::collection::vec(prop_oneof![
