@@ -16,7 +16,7 @@ pub use bumpalo::Bump;
 use crate::dialogue::Line;
 use crate::simd;
 use crate::srt::{Cue, Subtitles, text_lines};
-use crate::text::swar;
+use crate::text::{cut, swar};
 
 /// Longest speaker label, in characters: longer "labels" are sentences that happen to have a colon.
 const LABEL_MAX: usize = 30;
@@ -52,7 +52,7 @@ pub fn clean<'a, 'c: 'a>(
             continue;
         }
         // One look at every byte says which of the steps below the cue needs.
-        let kinds = byte_kinds(whole.as_bytes());
+        let (kinds, feeds) = kinds_and_feeds(whole.as_bytes());
         if kinds == 0 && !whole.starts_with('-') {
             // One line of plain words (two cues in five): no tag, sound cue, lyric, label or
             // dash can be in it, so it is its own words, once trimmed.
@@ -81,7 +81,9 @@ pub fn clean<'a, 'c: 'a>(
         // Segments are cleaned as soon as the next one starts; most are one line, read in place.
         let mut open: Option<Segment<'_, 'a>> = None;
         let mut first = true;
-        for line in text_lines(text, one_line) {
+        // Where the line feeds are is known for a short cue read as it stands.
+        let feeds = (kinds & MARKUP == 0 && whole.len() <= 64).then_some(feeds);
+        for line in lines_of(text, one_line, feeds) {
             let line = trim(line);
             // Most lines start with a letter: no dash, no lyric mark, no bracket, maybe a label.
             let first_byte = line.as_bytes().first().copied().unwrap_or(0);
@@ -421,16 +423,67 @@ static KIND_TABLE: simd::NibbleTable = simd::NibbleTable {
     ],
 };
 
-/// The kinds of byte a text holds, or-ed together.
+/// The kinds of byte a text holds, or-ed together, and where its line feeds are among its first
+/// 64 bytes (bit `k` for byte `k`).
 #[inline]
-fn byte_kinds(bytes: &[u8]) -> u8 {
+fn kinds_and_feeds(bytes: &[u8]) -> (u8, u64) {
     let found = simd::classify(bytes, &KIND_TABLE);
     let special = CONTROL | HASH_PARENS | BRACKETS | LEAD_C2 | LEAD_E1_E3;
-    u8::from(found.feed)
+    let kinds = u8::from(found.feed)
         | (u8::from(found.classes & (LESS_THAN | BRACE) != 0) * MARKUP)
         | (u8::from(found.classes & special != 0 || found.lone_return) * SPECIAL)
         | (u8::from(found.double_space) * DOUBLE_SPACE)
-        | (u8::from(found.classes & COLON_CLASS != 0) * COLON)
+        | (u8::from(found.classes & COLON_CLASS != 0) * COLON);
+    (kinds, found.feeds)
+}
+
+/// The kinds of byte a text holds.
+#[cfg(test)]
+fn byte_kinds(bytes: &[u8]) -> u8 {
+    kinds_and_feeds(bytes).0
+}
+
+/// The lines of a cue's text, as `srt::text_lines` splits them: at the line feeds `feeds` marks
+/// (bit `k` for byte `k`) when it is given, which it is only when it marks them all, else at
+/// those a search finds.
+fn lines_of(text: &str, one_line: bool, feeds: Option<u64>) -> impl Iterator<Item = &str> {
+    let Some(mut marks) = feeds else {
+        return Either::Searched(text_lines(text, one_line));
+    };
+    let mut start = Some(0);
+    Either::Marked(std::iter::from_fn(move || {
+        let from = start?;
+        let end = if marks == 0 {
+            start = None;
+            text.len()
+        } else {
+            let k = marks.trailing_zeros() as usize;
+            marks &= marks - 1;
+            start = Some(k + 1);
+            k
+        };
+        // SAFETY: a line starts at 0 or after a line feed and ends at one or at the end.
+        let line = unsafe { cut(text, from, end) };
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }))
+}
+
+/// One iterator or the other.
+enum Either<A, B> {
+    Searched(A),
+    Marked(B),
+}
+
+impl<'t, A: Iterator<Item = &'t str>, B: Iterator<Item = &'t str>> Iterator for Either<A, B> {
+    type Item = &'t str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'t str> {
+        match self {
+            Either::Searched(lines) => lines.next(),
+            Either::Marked(lines) => lines.next(),
+        }
+    }
 }
 
 /// A whole cue that is one sound cue, `(…)` or `[…]`: it can give no words. (A known `[Name]`
@@ -1045,6 +1098,17 @@ mod tests {
                 }
             }
             prop_assert_eq!(byte_kinds(&bytes), want);
+        }
+
+        /// Lines split at the line feeds the byte scan marked are those a search finds.
+        #[test]
+        fn marked_lines_are_searched_lines(text in "[a \r\n\u{e9}]{0,70}") {
+            let (kinds, feeds) = kinds_and_feeds(text.as_bytes());
+            let one_line = kinds & NEWLINE == 0;
+            let marked = (text.len() <= 64).then_some(feeds);
+            let got: Vec<&str> = lines_of(&text, one_line, marked).collect();
+            let want: Vec<&str> = text_lines(&text, one_line).collect();
+            prop_assert_eq!(got, want);
         }
 
         /// What the fast path relies on: a text with none of those kinds is clean once trimmed.

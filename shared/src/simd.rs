@@ -35,6 +35,9 @@ pub(crate) struct Classified {
     /// Whether it holds a line feed; a carriage return that no line feed follows; a space that
     /// a space follows.
     pub(crate) feed: bool,
+    /// Where its line feeds are among its first 64 bytes (bit `k` for byte `k`): all of them, for
+    /// a text of 64 bytes or fewer.
+    pub(crate) feeds: u64,
     pub(crate) lone_return: bool,
     pub(crate) double_space: bool,
 }
@@ -48,23 +51,30 @@ pub(crate) fn classify(text: &[u8], table: &NibbleTable) -> Classified {
     vector::classify(text, table)
 }
 
-/// Calls `step` with each sixteen bytes of `text` that [`classify`] reads and the byte after them
-/// (zero at the end).
+/// Calls `step` with each sixteen bytes of `text` that [`classify`] reads, where they start, and
+/// the byte after them (zero at the end).
 #[inline(always)]
-fn steps_of_16(text: &[u8], mut step: impl FnMut(&[u8; 16], u8)) {
+fn steps_of_16(text: &[u8], mut step: impl FnMut(&[u8; 16], usize, u8)) {
     match text.last_chunk::<16>() {
         Some(last) => {
             let mut at = 0;
             while let Some(&after) = text.get(at + 16) {
                 if let Some(chunk) = text.get(at..).and_then(<[u8]>::first_chunk::<16>) {
-                    step(chunk, after);
+                    step(chunk, at, after);
                 }
                 at += 16;
             }
-            step(last, 0);
+            step(last, text.len() - 16, 0);
         }
-        None => step(&crate::text::swar::load_16(text).to_le_bytes(), 0),
+        None => step(&crate::text::swar::load_16(text).to_le_bytes(), 0, 0),
     }
+}
+
+/// A step's sixteen-bit mask placed at `at` in a mask of the first 64 bytes (bits past them
+/// dropped).
+#[inline(always)]
+fn place(mask: u16, at: usize) -> u64 {
+    u64::from(mask).checked_shl(at as u32).unwrap_or(0)
 }
 
 /// [`classify`] byte by byte: for targets without vector lookups, and the reference in tests.
@@ -75,6 +85,7 @@ fn classify_bytes(text: &[u8], table: &NibbleTable) -> Classified {
         let next = text.get(k + 1).copied().unwrap_or(0);
         found.classes |= table.low[usize::from(b & 15)] & table.high[usize::from(b >> 4)];
         found.feed |= b == b'\n';
+        found.feeds |= place(u16::from(b == b'\n'), k);
         found.lone_return |= b == b'\r' && next != b'\n';
         found.double_space |= b == b' ' && next == b' ';
     }
@@ -122,7 +133,8 @@ mod vector {
             let nibble = _mm_set1_epi8(0x0F);
             let byte = |b: u8| _mm_set1_epi8(b as i8);
             let [mut classes, mut feeds, mut lone_returns, mut doubles] = [_mm_setzero_si128(); 4];
-            super::steps_of_16(text, |chunk, after| {
+            let mut feed_bits = 0;
+            super::steps_of_16(text, |chunk, at, after| {
                 let v = load(chunk);
                 let lo = _mm_and_si128(v, nibble);
                 let hi = _mm_and_si128(_mm_srli_epi16::<4>(v), nibble);
@@ -135,7 +147,9 @@ mod vector {
                     _mm_srli_si128::<1>(v),
                     _mm_slli_si128::<15>(_mm_cvtsi32_si128(i32::from(after))),
                 );
-                feeds = _mm_or_si128(feeds, _mm_cmpeq_epi8(v, byte(b'\n')));
+                let feed = _mm_cmpeq_epi8(v, byte(b'\n'));
+                feeds = _mm_or_si128(feeds, feed);
+                feed_bits |= super::place(_mm_movemask_epi8(feed) as u16, at);
                 lone_returns = _mm_or_si128(
                     lone_returns,
                     _mm_andnot_si128(
@@ -159,6 +173,7 @@ mod vector {
             Classified {
                 classes: _mm_cvtsi128_si32(c) as u8,
                 feed: _mm_movemask_epi8(feeds) != 0,
+                feeds: feed_bits,
                 lone_return: _mm_movemask_epi8(lone_returns) != 0,
                 double_space: _mm_movemask_epi8(doubles) != 0,
             }
@@ -190,8 +205,9 @@ mod vector {
 mod vector {
     use std::arch::aarch64::{
         uint8x16_t, vandq_u8, vbicq_u8, vceqq_u8, vdupq_n_u8, vextq_u8, vget_high_u8,
-        vget_lane_u64, vget_low_u8, vgetq_lane_u64, vld1q_u8, vmaxvq_u8, vorr_u8, vorrq_u8,
-        vpaddq_u8, vqtbl1q_u8, vreinterpret_u64_u8, vreinterpretq_u64_u8, vshrq_n_u8,
+        vget_lane_u64, vget_low_u8, vgetq_lane_u16, vgetq_lane_u64, vld1q_u8, vmaxvq_u8, vorr_u8,
+        vorrq_u8, vpaddq_u8, vqtbl1q_u8, vreinterpret_u64_u8, vreinterpretq_u16_u8,
+        vreinterpretq_u64_u8, vshrq_n_u8,
     };
 
     use super::{Classified, NibbleTable};
@@ -204,7 +220,9 @@ mod vector {
             let (low, high) = (vld1q_u8(table.low.as_ptr()), vld1q_u8(table.high.as_ptr()));
             let nibble = vdupq_n_u8(0x0F);
             let [mut classes, mut feeds, mut lone_returns, mut doubles] = [vdupq_n_u8(0); 4];
-            super::steps_of_16(text, |chunk, after| {
+            let weights = vld1q_u8(WEIGHTS.as_ptr());
+            let mut feed_bits = 0;
+            super::steps_of_16(text, |chunk, at, after| {
                 let v = vld1q_u8(chunk.as_ptr());
                 let found = vandq_u8(
                     vqtbl1q_u8(low, vandq_u8(v, nibble)),
@@ -213,7 +231,14 @@ mod vector {
                 classes = vorrq_u8(classes, found);
                 // The byte after each: the next one in, `after` for the last.
                 let next = vextq_u8::<1>(v, vdupq_n_u8(after));
-                feeds = vorrq_u8(feeds, vceqq_u8(v, vdupq_n_u8(b'\n')));
+                let feed = vceqq_u8(v, vdupq_n_u8(b'\n'));
+                feeds = vorrq_u8(feeds, feed);
+                // Pairwise sums of the weights, three times: bytes 0 and 1 end up the mask.
+                let w = vandq_u8(feed, weights);
+                let w = vpaddq_u8(w, w);
+                let w = vpaddq_u8(w, w);
+                let mask = vgetq_lane_u16::<0>(vreinterpretq_u16_u8(vpaddq_u8(w, w)));
+                feed_bits |= super::place(mask, at);
                 lone_returns = vorrq_u8(
                     lone_returns,
                     vbicq_u8(
@@ -238,6 +263,7 @@ mod vector {
             Classified {
                 classes: word as u8,
                 feed: vmaxvq_u8(feeds) != 0,
+                feeds: feed_bits,
                 lone_return: vmaxvq_u8(lone_returns) != 0,
                 double_space: vmaxvq_u8(doubles) != 0,
             }
