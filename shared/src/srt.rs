@@ -694,7 +694,18 @@ fn looks_like_timing(line: &str) -> bool {
 }
 
 /// Reads `[-]HH:MM:SS,mmm --> [-]HH:MM:SS,mmm [anything]`; see [`timestamp`] for the leniency.
+/// The common form is read in place (one per cue), any other by a call.
+#[inline(always)]
 fn parse_timing(line: &str) -> Option<Timing> {
+    match canonical_timing(line.as_bytes()) {
+        Some(timing) => Some(timing),
+        None => parse_other_timing(line),
+    }
+}
+
+/// [`parse_timing`] for the forms other than the common one.
+#[inline(never)]
+fn parse_other_timing(line: &str) -> Option<Timing> {
     let b = line.as_bytes();
     // Nearly every text line fails here, on its first bytes (`- ` starts dialogue, `-0` a
     // negative time).
@@ -705,9 +716,6 @@ fn parse_timing(line: &str) -> Option<Timing> {
     };
     if !starts_like_time {
         return None;
-    }
-    if let Some(timing) = canonical_timing(b) {
-        return Some(timing);
     }
     let mut i = 0;
     let (start_ms, negative_start) = timestamp(b, &mut i)?;
@@ -732,6 +740,7 @@ fn parse_timing(line: &str) -> Option<Timing> {
 }
 
 /// The common case, `00:01:02,345 --> 00:01:04,567` exactly (`.` too), read at fixed offsets.
+#[inline(always)]
 fn canonical_timing(b: &[u8]) -> Option<Timing> {
     let line: &[u8; 29] = b.first_chunk()?;
     let (start, rest) = line.split_first_chunk::<12>()?;
