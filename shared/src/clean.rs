@@ -43,6 +43,7 @@ pub fn clean<'a, 'c: 'a>(
     let mut markup = String::new();
     let mut joined = String::new();
     let mut words = String::new();
+    let lookups = simd::Lookups::detect();
     for cue in &subs.cues {
         let whole: &'a str = &cue.text;
         if is_sound_cue(trim(whole)) {
@@ -52,7 +53,7 @@ pub fn clean<'a, 'c: 'a>(
             continue;
         }
         // One look at every byte says which of the steps below the cue needs.
-        let (kinds, feeds) = kinds_and_feeds(whole.as_bytes());
+        let (kinds, feeds) = kinds_and_feeds(lookups, whole.as_bytes());
         if kinds == 0 && !whole.starts_with('-') {
             // One line of plain words (two cues in five): no tag, sound cue, lyric, label or
             // dash can be in it, so it is its own words, once trimmed.
@@ -426,8 +427,8 @@ static KIND_TABLE: simd::NibbleTable = simd::NibbleTable {
 /// The kinds of byte a text holds, or-ed together, and where its line feeds are among its first
 /// 64 bytes (bit `k` for byte `k`).
 #[inline]
-fn kinds_and_feeds(bytes: &[u8]) -> (u8, u64) {
-    let found = simd::classify(bytes, &KIND_TABLE);
+fn kinds_and_feeds(lookups: simd::Lookups, bytes: &[u8]) -> (u8, u64) {
+    let found = lookups.classify(bytes, &KIND_TABLE);
     let special = CONTROL | HASH_PARENS | BRACKETS | LEAD_C2 | LEAD_E1_E3;
     let kinds = u8::from(found.feed)
         | (u8::from(found.classes & (LESS_THAN | BRACE) != 0) * MARKUP)
@@ -440,7 +441,7 @@ fn kinds_and_feeds(bytes: &[u8]) -> (u8, u64) {
 /// The kinds of byte a text holds.
 #[cfg(test)]
 fn byte_kinds(bytes: &[u8]) -> u8 {
-    kinds_and_feeds(bytes).0
+    kinds_and_feeds(simd::Lookups::detect(), bytes).0
 }
 
 /// The lines of a cue's text, as `srt::text_lines` splits them: at the line feeds `feeds` marks
@@ -1103,7 +1104,7 @@ mod tests {
         /// Lines split at the line feeds the byte scan marked are those a search finds.
         #[test]
         fn marked_lines_are_searched_lines(text in "[a \r\n\u{e9}]{0,70}") {
-            let (kinds, feeds) = kinds_and_feeds(text.as_bytes());
+            let (kinds, feeds) = kinds_and_feeds(simd::Lookups::detect(), text.as_bytes());
             let one_line = kinds & NEWLINE == 0;
             let marked = (text.len() <= 64).then_some(feeds);
             let got: Vec<&str> = lines_of(&text, one_line, marked).collect();

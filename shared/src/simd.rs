@@ -27,7 +27,7 @@ pub(crate) struct NibbleTable {
     pub(crate) high: [u8; 16],
 }
 
-/// What [`classify`] finds in a text.
+/// What [`Lookups::classify`] finds in a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Classified {
     /// The classes of its bytes, or-ed together.
@@ -42,16 +42,33 @@ pub(crate) struct Classified {
     pub(crate) double_space: bool,
 }
 
-/// The classes of the bytes of `text` (see [`NibbleTable`]) and its line feeds, lone carriage
-/// returns and double spaces, sixteen bytes a step: the last step ends at the text's end
-/// (overlapping the one before), and a text shorter than a step is padded with zero bytes, which
-/// must be of no class.
-#[inline]
-pub(crate) fn classify(text: &[u8], table: &NibbleTable) -> Classified {
-    vector::classify(text, table)
+/// The byte lookups this CPU has, found out once for many calls of [`Lookups::classify`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lookups {
+    /// Whether the vector lookups can run: always on arm64, on x86-64 where the CPU has SSSE3.
+    /// Only [`Lookups::detect`] sets it.
+    vector: bool,
 }
 
-/// Calls `step` with each sixteen bytes of `text` that [`classify`] reads, where they start, and
+impl Lookups {
+    #[inline]
+    pub(crate) fn detect() -> Self {
+        Lookups {
+            vector: vector::detect(),
+        }
+    }
+
+    /// The classes of the bytes of `text` (see [`NibbleTable`]) and its line feeds, lone carriage
+    /// returns and double spaces, sixteen bytes a step: the last step ends at the text's end
+    /// (overlapping the one before), and a text shorter than a step is padded with zero bytes,
+    /// which must be of no class.
+    #[inline]
+    pub(crate) fn classify(self, text: &[u8], table: &NibbleTable) -> Classified {
+        vector::classify(self.vector, text, table)
+    }
+}
+
+/// Calls `step` with each sixteen bytes of `text` that [`Lookups::classify`] reads, where they start, and
 /// the byte after them (zero at the end).
 #[inline(always)]
 fn steps_of_16(text: &[u8], mut step: impl FnMut(&[u8; 16], usize, u8)) {
@@ -77,7 +94,7 @@ fn place(mask: u16, at: usize) -> u64 {
     u64::from(mask).checked_shl(at as u32).unwrap_or(0)
 }
 
-/// [`classify`] byte by byte: for targets without vector lookups, and the reference in tests.
+/// [`Lookups::classify`] byte by byte: for targets without vector lookups, and the reference in tests.
 #[cfg_attr(all(target_arch = "aarch64", not(test)), allow(dead_code))]
 fn classify_bytes(text: &[u8], table: &NibbleTable) -> Classified {
     let mut found = Classified::default();
@@ -114,9 +131,14 @@ mod vector {
     use super::{Classified, NibbleTable};
 
     #[inline]
-    pub(super) fn classify(text: &[u8], table: &NibbleTable) -> Classified {
-        if std::is_x86_feature_detected!("ssse3") {
-            // SAFETY: the CPU has SSSE3, checked just above.
+    pub(super) fn detect() -> bool {
+        std::is_x86_feature_detected!("ssse3")
+    }
+
+    #[inline]
+    pub(super) fn classify(ssse3: bool, text: &[u8], table: &NibbleTable) -> Classified {
+        if ssse3 {
+            // SAFETY: `ssse3` comes from `detect`: the CPU has SSSE3.
             unsafe { classify_ssse3(text, table) }
         } else {
             super::classify_bytes(text, table)
@@ -213,7 +235,12 @@ mod vector {
     use super::{Classified, NibbleTable};
 
     #[inline]
-    pub(super) fn classify(text: &[u8], table: &NibbleTable) -> Classified {
+    pub(super) fn detect() -> bool {
+        true
+    }
+
+    #[inline]
+    pub(super) fn classify(_: bool, text: &[u8], table: &NibbleTable) -> Classified {
         // SAFETY: NEON is enabled (the `cfg` above); each load reads sixteen bytes of an array
         // of sixteen.
         unsafe {
@@ -305,7 +332,12 @@ mod vector {
     }
 
     #[inline]
-    pub(super) fn classify(text: &[u8], table: &super::NibbleTable) -> super::Classified {
+    pub(super) fn detect() -> bool {
+        false
+    }
+
+    #[inline]
+    pub(super) fn classify(_: bool, text: &[u8], table: &super::NibbleTable) -> super::Classified {
         super::classify_bytes(text, table)
     }
 }
@@ -377,7 +409,7 @@ mod tests {
                     let mut text = vec![b'a'; len];
                     text[k] = b;
                     assert_eq!(
-                        classify(&text, &table).classes,
+                        Lookups::detect().classify(&text, &table).classes,
                         classes,
                         "{b:#x} at {k} of {len}"
                     );
@@ -385,7 +417,7 @@ mod tests {
                 // Near misses: same high or low nibble, another class's nibbles.
                 let mut text = vec![b'a'; len];
                 text[k] = [b'*', 0xE4, 0x19, 0xC8][k % 4];
-                assert_eq!(classify(&text, &table).classes, 0);
+                assert_eq!(Lookups::detect().classify(&text, &table).classes, 0);
             }
         }
     }
@@ -401,7 +433,7 @@ mod tests {
             // Zero bytes pad short texts, so they must be of no class: no set here has high
             // nibble 0.
             let table = table_of(&sets);
-            prop_assert_eq!(classify(&text, &table), classify_bytes(&text, &table));
+            prop_assert_eq!(Lookups::detect().classify(&text, &table), classify_bytes(&text, &table));
         }
 
         #[test]
