@@ -350,6 +350,7 @@ pub(crate) mod swar {
     }
 
     /// The index of the first `b` at or after `from`.
+    #[inline]
     pub(crate) fn find_byte(bytes: &[u8], from: usize, b: u8) -> Option<usize> {
         // The padding (`!b`) never matches, and a match flags nothing below it: the lowest flag
         // is a real match within the text.
