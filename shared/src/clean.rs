@@ -369,70 +369,36 @@ const SPECIAL: u8 = 4;
 const DOUBLE_SPACE: u8 = 8;
 const COLON: u8 = 16;
 
-/// The bytes of each kind, as classes of a [`simd::NibbleTable`]: one class per high nibble
-/// (`<` and `{` are two classes of [`MARKUP`], the [`SPECIAL`] bytes five). Line breaks, carriage
-/// returns and double spaces, which depend on the byte after, are told apart by `simd::classify`.
+/// The bytes of each kind, as classes of a [`simd::NibbleTable`], one per high nibble: `<` and
+/// `{` are two classes of [`MARKUP`], the [`SPECIAL`] bytes five (tab, vertical tab and form feed;
+/// `#()`; `[]`; the lead byte of U+0080–U+00BF, the no-break space among them; the lead bytes of
+/// U+1000–U+3FFF, other spaces, `♪`, `♫` and curly quotes among them). Line breaks, carriage
+/// returns and double spaces, which depend on the byte after, `simd::Lookups::classify` tells
+/// apart itself.
+static KIND_TABLE: simd::NibbleTable = simd::NibbleTable::of(&[
+    b"<",
+    b"{",
+    b":",
+    b"\t\x0B\x0C",
+    b"#()",
+    b"[]",
+    b"\xC2",
+    b"\xE1\xE2\xE3",
+]);
+/// The classes of [`KIND_TABLE`], in its order.
 const LESS_THAN: u8 = 1 << 0;
 const BRACE: u8 = 1 << 1;
 const COLON_CLASS: u8 = 1 << 2;
-/// Tab, vertical tab, form feed.
-const CONTROL: u8 = 1 << 3;
-/// `#`, `(`, `)`.
-const HASH_PARENS: u8 = 1 << 4;
-/// `[`, `]`.
-const BRACKETS: u8 = 1 << 5;
-/// The lead byte of U+0080–U+00BF (the no-break space among them).
-const LEAD_C2: u8 = 1 << 6;
-/// The lead bytes of U+1000–U+3FFF (other spaces, `♪`, `♫`, curly quotes among them).
-const LEAD_E1_E3: u8 = 1 << 7;
-static KIND_TABLE: simd::NibbleTable = simd::NibbleTable {
-    low: [
-        0,
-        LEAD_E1_E3,
-        LEAD_C2 | LEAD_E1_E3,
-        HASH_PARENS | LEAD_E1_E3,
-        0,
-        0,
-        0,
-        0,
-        HASH_PARENS,
-        CONTROL | HASH_PARENS,
-        COLON_CLASS,
-        BRACE | CONTROL | BRACKETS,
-        LESS_THAN | CONTROL,
-        BRACKETS,
-        0,
-        0,
-    ],
-    high: [
-        CONTROL,
-        0,
-        HASH_PARENS,
-        LESS_THAN | COLON_CLASS,
-        0,
-        BRACKETS,
-        0,
-        BRACE,
-        0,
-        0,
-        0,
-        0,
-        LEAD_C2,
-        0,
-        LEAD_E1_E3,
-        0,
-    ],
-};
+const SPECIAL_CLASSES: u8 = 0b1111_1000;
 
 /// The kinds of byte a text holds, or-ed together, and where its line feeds are among its first
 /// 64 bytes (bit `k` for byte `k`).
 #[inline]
 fn kinds_and_feeds(lookups: simd::Lookups, bytes: &[u8]) -> (u8, u64) {
     let found = lookups.classify(bytes, &KIND_TABLE);
-    let special = CONTROL | HASH_PARENS | BRACKETS | LEAD_C2 | LEAD_E1_E3;
     let kinds = u8::from(found.feed)
         | (u8::from(found.classes & (LESS_THAN | BRACE) != 0) * MARKUP)
-        | (u8::from(found.classes & special != 0 || found.lone_return) * SPECIAL)
+        | (u8::from(found.classes & SPECIAL_CLASSES != 0 || found.lone_return) * SPECIAL)
         | (u8::from(found.double_space) * DOUBLE_SPACE)
         | (u8::from(found.classes & COLON_CLASS != 0) * COLON);
     (kinds, found.feeds)

@@ -23,8 +23,37 @@ pub(crate) fn returns_and_feeds(bytes: &[u8], at: usize) -> (u64, u64) {
 /// So each class is one high nibble with any set of low nibbles; sets of bytes that are not need
 /// a class for each of their high nibbles.
 pub(crate) struct NibbleTable {
-    pub(crate) low: [u8; 16],
-    pub(crate) high: [u8; 16],
+    low: [u8; 16],
+    high: [u8; 16],
+}
+
+impl NibbleTable {
+    /// The table whose class `k` (bit `k`) is the bytes `classes[k]`, which share a high nibble
+    /// (checked when the table is built, at compile time for a constant one).
+    pub(crate) const fn of(classes: &[&[u8]]) -> NibbleTable {
+        assert!(classes.len() <= 8, "eight classes at most, a bit each");
+        let mut table = NibbleTable {
+            low: [0; 16],
+            high: [0; 16],
+        };
+        let mut k = 0;
+        while k < classes.len() {
+            let bytes = classes[k];
+            let mut i = 0;
+            while i < bytes.len() {
+                let b = bytes[i];
+                assert!(
+                    b >> 4 == bytes[0] >> 4,
+                    "the bytes of a class share their high nibble"
+                );
+                table.low[(b & 15) as usize] |= 1 << k;
+                table.high[(b >> 4) as usize] |= 1 << k;
+                i += 1;
+            }
+            k += 1;
+        }
+        table
+    }
 }
 
 /// What [`Lookups::classify`] finds in a text.
@@ -380,19 +409,17 @@ mod tests {
 
     /// A table from byte sets, one class per set (each set within one high nibble).
     fn table_of(sets: &[(u8, u16)]) -> NibbleTable {
-        let mut table = NibbleTable {
-            low: [0; 16],
-            high: [0; 16],
-        };
-        for (class, &(high, lows)) in sets.iter().enumerate() {
-            table.high[usize::from(high & 15)] |= 1 << class;
-            for low in 0..16 {
-                if lows >> low & 1 == 1 {
-                    table.low[low] |= 1 << class;
-                }
-            }
-        }
-        table
+        let classes: Vec<Vec<u8>> = sets
+            .iter()
+            .map(|&(high, lows)| {
+                (0..16)
+                    .filter(|low| lows >> low & 1 == 1)
+                    .map(|low| (high & 15) << 4 | low)
+                    .collect()
+            })
+            .collect();
+        let classes: Vec<&[u8]> = classes.iter().map(Vec::as_slice).collect();
+        NibbleTable::of(&classes)
     }
 
     #[test]
