@@ -360,7 +360,7 @@ fn strip_markup(text: &str, out: &mut String) {
     out.push_str(rest);
 }
 
-/// What [`byte_kinds`] reports: a line break, a byte that may open a tag or override code, a byte
+/// What [`kinds_and_feeds`] reports: a line break, a byte that may open a tag or override code, a byte
 /// that [`clean_body`] or trimming treats specially (those of [`SPECIAL_BYTES`] but the line
 /// break), two spaces in a row, and a colon (which a speaker label needs).
 const NEWLINE: u8 = 1;
