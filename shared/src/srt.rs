@@ -354,14 +354,9 @@ impl<'a> Parser<'a> {
 
     fn line(&mut self, number: usize, raw: &'a str) {
         let line = trim_line(raw);
-        // Most lines: the text of a cue, starting with neither a digit nor a dash.
-        if self.block == Block::Cue
-            && self.held.is_none()
-            && line
-                .as_bytes()
-                .first()
-                .is_some_and(|&b| !b.is_ascii_digit() && b != b'-')
-        {
+        // Most lines: the text of a cue, not starting like an index or a time (a digit, or a
+        // dash before one: `- Hi` is dialogue, `-00:00:01,000` a negative time).
+        if self.block == Block::Cue && self.held.is_none() && reads_as_text(line.as_bytes()) {
             self.cue_lines += 1;
             self.parts.push(line);
             return;
@@ -688,6 +683,17 @@ fn reads_like_text(line: &str) -> bool {
     line.chars().any(char::is_alphabetic) && wordy * 2 >= total
 }
 
+/// Whether a line inside a cue is its text, whatever follows: it is not blank and starts like
+/// neither an index nor a timing line.
+#[inline(always)]
+fn reads_as_text(line: &[u8]) -> bool {
+    match line {
+        [] => false,
+        [b'-', d, ..] => !d.is_ascii_digit(),
+        [b, ..] => !b.is_ascii_digit(),
+    }
+}
+
 /// A line that starts like a timing line but did not parse as one.
 fn looks_like_timing(line: &str) -> bool {
     line.as_bytes().first().is_some_and(u8::is_ascii_digit) && line.contains("->")
@@ -781,14 +787,18 @@ fn canonical_timestamp(t: &[u8; 12]) -> Option<u64> {
     if !digits(z, ZEROS, HIGH_NIBBLES) || !digits(g, ZEROS >> 32, HIGH_NIBBLES >> 32) {
         return None;
     }
-    // Each byte's value, then tens * 10 + ones into the first byte of each pair.
+    // Each byte's value, then tens * 10 + ones into the first byte of each pair: hours in byte
+    // 0, minutes in byte 3, seconds in byte 6.
     let d = z - ZEROS;
     let pairs = d * 10 + (d >> 8);
-    let field = |byte: u32| (pairs >> (8 * byte)) & 0xFF;
-    let (h, m, s) = (field(0), field(3), field(6));
+    // One multiplication sums hours * 60 + minutes into bits 24 to 36: the hours' own byte
+    // stays below them, and minutes * 60 lands from bit 48.
+    let minutes = (pairs & 0xFF00_00FF).wrapping_mul(60 << 24 | 1) >> 24 & 0x1FFF;
+    let seconds = pairs >> 48 & 0xFF;
+    // Milliseconds: the first two digits paired the same way (in byte 1), then the third.
     let e = g - (ZEROS >> 32);
-    let ms = (e >> 8 & 0xFF) * 100 + (e >> 16 & 0xFF) * 10 + (e >> 24);
-    Some(h * 3_600_000 + m * 60_000 + s * 1000 + ms)
+    let ms = ((e * 10 + (e >> 8)) >> 8 & 0xFF) * 10 + (e >> 24);
+    Some((minutes * 60 + seconds) * 1000 + ms)
 }
 
 fn skip_blanks(b: &[u8], i: &mut usize) {
