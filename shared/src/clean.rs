@@ -37,7 +37,11 @@ pub fn clean<'a, 'c: 'a>(
     speaker_of: &dyn Fn(&str) -> Option<&'c str>,
     arena: &'a Bump,
 ) -> Vec<Line<'a>> {
-    let mut out = Vec::with_capacity(subs.cues.len() + subs.cues.len() / 4);
+    // A line per cue: sound cues give none and two-speaker cues two, and the corpus averages 0.86
+    // lines per cue, so this rarely grows. A larger guess costs more than the growth it saves:
+    // each file's lines would take a block of memory of their own rather than one freed by the
+    // file before (4% of the reading time, measured on the corpus).
+    let mut out = Vec::with_capacity(subs.cues.len());
     // Buffers reused from cue to cue: the cue without markup, a segment's lines joined, and a
     // segment's cleaned words, copied out only when they make a line.
     let mut markup = String::new();
