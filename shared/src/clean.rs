@@ -224,14 +224,35 @@ fn slice_of<'a>(whole: &'a str, part: &str) -> Option<&'a str> {
     whole.get(at..at.checked_add(part.len())?)
 }
 
-/// A line without surrounding whitespace; most need no trimming, and that is checked first.
+/// A line without surrounding whitespace; most need no trimming, and that is checked first, at
+/// each end on its own (a line ending in `♪` or `…` needs a look at its end only).
 fn trim(line: &str) -> &str {
-    let plain = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
-    if plain(line.as_bytes().first()) && plain(line.as_bytes().last()) {
-        line
-    } else {
-        line.trim()
+    let bytes = line.as_bytes();
+    match (plain(bytes.first()), plain(bytes.last())) {
+        (true, true) => line,
+        (true, false) => line.trim_end(),
+        (false, true) => trim_start(line),
+        (false, false) => line.trim(),
     }
+}
+
+/// Whether a byte is neither whitespace nor a control character nor part of a multi-byte
+/// character (which may be whitespace).
+fn plain(b: Option<&u8>) -> bool {
+    b.is_some_and(|&b| b > b' ' && b < 0x80)
+}
+
+/// A text without leading whitespace: most have none, or one space (after a dash or a label),
+/// and those are taken in place.
+fn trim_start(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    if plain(bytes.first()) {
+        return text;
+    }
+    if bytes.first() == Some(&b' ') && plain(bytes.get(1)) {
+        return &text[1..];
+    }
+    text.trim_start()
 }
 
 /// The rest of a line after a dialogue dash, if it starts with one. `-5 degrees` and `--` are not
@@ -240,7 +261,7 @@ fn strip_dash(line: &str) -> Option<&str> {
     let rest = line.strip_prefix(['-', '–'])?;
     match rest.chars().next() {
         None => Some(rest),
-        Some(c) if c.is_whitespace() => Some(rest.trim_start()),
+        Some(c) if c.is_whitespace() => Some(trim_start(rest)),
         Some(c) if c.is_ascii_digit() || matches!(c, '-' | '–' | '.') => None,
         Some(_) => Some(rest),
     }
@@ -269,9 +290,9 @@ fn take_label<'t, 'a, 'c: 'a>(
         if close == b']'
             && let Some(speaker) = speaker_of(line[1..end].trim())
         {
-            return (Some(Cow::Borrowed(speaker)), line[end + 1..].trim_start());
+            return (Some(Cow::Borrowed(speaker)), trim_start(&line[end + 1..]));
         }
-        line = line[end + 1..].trim_start();
+        line = trim_start(&line[end + 1..]);
     }
     match colon.then(|| upper_label(line)).flatten() {
         Some((label, rest)) => {
@@ -298,7 +319,7 @@ fn upper_label(line: &str) -> Option<(&str, &str)> {
             if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
                 return None;
             }
-            return Some((line[..i].trim_end(), rest.trim_start()));
+            return Some((line[..i].trim_end(), trim_start(rest)));
         }
         let allowed =
             c.is_uppercase() || c.is_ascii_digit() || matches!(c, ' ' | '.' | '\'' | '’' | '-');
@@ -1080,6 +1101,12 @@ mod tests {
             let got: Vec<&str> = lines_of(&text, one_line, marked).collect();
             let want: Vec<&str> = text_lines(&text, one_line).collect();
             prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn trims_like_the_standard_library(text in "[ a\t\u{a0}\u{2003}\u{266a}]{0,6}") {
+            prop_assert_eq!(trim(&text), text.trim());
+            prop_assert_eq!(trim_start(&text), text.trim_start());
         }
 
         /// What the fast path relies on: a text with none of those kinds is clean once trimmed.
