@@ -40,7 +40,7 @@ pub fn clean<'a, 'c: 'a>(
     // A line per cue: sound cues give none and two-speaker cues two, and the corpus averages 0.86
     // lines per cue, so this rarely grows. A larger guess costs more than the growth it saves:
     // each file's lines would take a block of memory of their own rather than one freed by the
-    // file before (4% of the reading time, measured on the corpus).
+    // file before (about 3% of the reading time, measured on the corpus).
     let mut out = Vec::with_capacity(subs.cues.len());
     // Buffers reused from cue to cue: the cue without markup, a segment's lines joined, and a
     // segment's cleaned words, copied out only when they make a line.
