@@ -3,19 +3,16 @@
 //! The stack's resources are created on the local AWS; uploads to its bucket emit EventBridge
 //! events that the rules of `infra/template.yaml` (read, not copied) route to one queue per
 //! function, and the real handlers take them from there, as Lambda would. SageMaker's side (jobs
-//! finishing, endpoints coming up) is played by [`crate::standin`], whose events take the same
+//! finishing, endpoints coming up) is played by `hawkins_localaws::standin`, whose events take the same
 //! routes. Scheduled rules (the cost run) fire once at the end.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use aws_sdk_s3::types::{EventBridgeConfiguration, NotificationConfiguration};
 use hawkins::aws::autoscaling::EndpointGuards;
 use hawkins::aws::cloudwatch::CloudWatchMetrics;
 use hawkins::aws::lifecycle::SageMakerLifecycle;
-use hawkins::aws::local::LocalStack;
 use hawkins::costs::{CostRun, PriceTable, RunOutcome, budgets, handle_schedule};
 use hawkins::error::Retry;
 use hawkins::ingest::{DEFAULT_NETWORK_WINDOW, Ingest, ObjectOutcome, handle_event};
@@ -24,29 +21,19 @@ use hawkins::store::ObjectStore;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::Value;
 
+use hawkins_localaws::deployment::Deployment;
+use hawkins_localaws::router::Router;
+use hawkins_localaws::standin::{Clients, Scenario, StandIn};
+use hawkins_localaws::template::routes;
+use hawkins_localaws::{LocalStack, workspace_root};
+
 use crate::preprocess::collect;
-use crate::standin::{Clients, Scenario, StandIn};
-use crate::summary::{Deployment, Summary};
-use crate::template::{Route, routes};
+use crate::summary::Summary;
 
 /// The quiet period of the local run: short, so the run ends in seconds.
 const LOCAL_QUIET_SECONDS: u32 = 3;
 /// Rounds of SageMaker events and lifecycle deliveries before the run gives up settling.
 const MAX_ROUNDS: usize = 12;
-
-/// The workspace root: where `.venv` and the samples live.
-pub fn root() -> Result<PathBuf> {
-    let mut dir = std::env::current_dir()?;
-    loop {
-        if dir.join(hawkins::aws::local_aws::REQUIREMENTS).exists() {
-            return Ok(dir);
-        }
-        if !dir.pop() {
-            let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-            return Ok(built);
-        }
-    }
-}
 
 /// Runs the pipeline; Ctrl-C stops it and everything it started (the local AWS goes with the
 /// dropped stack).
@@ -68,140 +55,8 @@ fn bar(progress: &MultiProgress, stage: &str, len: u64) -> ProgressBar {
     bar
 }
 
-/// One SQS queue per function a rule reaches.
-struct Router {
-    queues: BTreeMap<String, String>,
-    schedules: Vec<Route>,
-}
-
-async fn wire(stack: &LocalStack, routes: Vec<Route>) -> Result<Router> {
-    let events = aws_sdk_eventbridge::Client::new(&stack.config);
-    stack
-        .s3()
-        .put_bucket_notification_configuration()
-        .bucket(&stack.bucket)
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .event_bridge_configuration(EventBridgeConfiguration::builder().build())
-                .build(),
-        )
-        .send()
-        .await
-        .context("turning on the bucket's EventBridge notifications")?;
-    let mut router = Router {
-        queues: BTreeMap::new(),
-        schedules: Vec::new(),
-    };
-    for route in routes {
-        let Some(pattern) = &route.pattern else {
-            router.schedules.push(route);
-            continue;
-        };
-        let queue = if route.function == "train" {
-            stack.train_queue_url.clone()
-        } else if let Some(url) = router.queues.get(&route.function) {
-            url.clone()
-        } else {
-            stack
-                .sqs()
-                .create_queue()
-                .queue_name(format!("hawkins-local-{}", route.function))
-                .send()
-                .await
-                .context("CreateQueue")?
-                .queue_url
-                .unwrap_or_default()
-        };
-        let arn = stack
-            .sqs()
-            .get_queue_attributes()
-            .queue_url(&queue)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .context("GetQueueAttributes")?
-            .attributes
-            .and_then(|a| {
-                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                    .cloned()
-            })
-            .unwrap_or_default();
-        events
-            .put_rule()
-            .name(&route.rule)
-            .event_pattern(pattern.to_string())
-            .send()
-            .await
-            .with_context(|| format!("creating the rule {} on the local bus", route.rule))?;
-        events
-            .put_targets()
-            .rule(&route.rule)
-            .targets(
-                aws_sdk_eventbridge::types::Target::builder()
-                    .id(&route.function)
-                    .arn(arn)
-                    .build()
-                    .map_err(|e| anyhow!("{e}"))?,
-            )
-            .send()
-            .await
-            .context("PutTargets")?;
-        router.queues.insert(route.function.clone(), queue);
-    }
-    for function in ["ingest", "train", "lifecycle"] {
-        if !router.queues.contains_key(function) {
-            bail!("no rule of infra/template.yaml routes events to {function}");
-        }
-    }
-    Ok(router)
-}
-
-/// Takes every event waiting for `function`.
-async fn take(stack: &LocalStack, router: &Router, function: &str) -> Result<Vec<Value>> {
-    let queue = &router.queues[function];
-    let mut out = Vec::new();
-    loop {
-        let received = stack
-            .sqs()
-            .receive_message()
-            .queue_url(queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .context("ReceiveMessage")?;
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return Ok(out);
-        }
-        for message in messages {
-            out.push(
-                serde_json::from_str(message.body().unwrap_or("{}"))
-                    .context("an event on the queue is not JSON")?,
-            );
-            if let Some(handle) = message.receipt_handle() {
-                stack
-                    .sqs()
-                    .delete_message()
-                    .queue_url(queue)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .context("DeleteMessage")?;
-            }
-        }
-    }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
 async fn pipeline(samples: &[PathBuf], out: &Path) -> Result<()> {
-    let root = root()?;
+    let root = workspace_root();
     let samples = if samples.is_empty() {
         vec![
             root.join("tests/fixtures/corpus"),
@@ -222,7 +77,7 @@ async fn pipeline(samples: &[PathBuf], out: &Path) -> Result<()> {
         stack.server.endpoint(),
         stack.bucket
     );
-    let router = wire(
+    let router = Router::wire(
         &stack,
         routes(&root.join("infra/template.yaml"), &stack.bucket)?,
     )
@@ -252,7 +107,7 @@ async fn pipeline(samples: &[PathBuf], out: &Path) -> Result<()> {
     };
     let mut outcomes: Vec<ObjectOutcome> = Vec::new();
     let mut corpus = None;
-    let mut pending = take(&stack, &router, "ingest").await?;
+    let mut pending = router.take(&stack, "ingest").await?;
     let ingest_bar = bar(&progress, "ingest", pending.len() as u64);
     while !pending.is_empty() {
         for event in std::mem::take(&mut pending) {
@@ -265,7 +120,7 @@ async fn pipeline(samples: &[PathBuf], out: &Path) -> Result<()> {
             }
             ingest_bar.inc(1);
         }
-        pending = take(&stack, &router, "ingest").await?;
+        pending = router.take(&stack, "ingest").await?;
         ingest_bar.inc_length(pending.len() as u64);
     }
     ingest_bar.finish_with_message(format!("{} files", outcomes.len()));
@@ -312,11 +167,11 @@ async fn pipeline(samples: &[PathBuf], out: &Path) -> Result<()> {
     for round in 0..MAX_ROUNDS {
         let published = standin.step(&clients).await?;
         let mut batch = std::mem::take(&mut retry);
-        batch.extend(take(&stack, &router, "lifecycle").await?);
+        batch.extend(router.take(&stack, "lifecycle").await?);
         lifecycle_bar.inc_length(batch.len() as u64);
         let delivered = batch.len();
         for event in batch {
-            match lifecycle.handle(event.clone(), now()).await {
+            match lifecycle.handle(event.clone(), hawkins::time::now()).await {
                 Ok(_) => {}
                 Err(e) if e.retryable() && round + 1 < MAX_ROUNDS => retry.push(event),
                 Err(e) => failures.push(format!("lifecycle: {e}")),
@@ -352,7 +207,7 @@ async fn pipeline(samples: &[PathBuf], out: &Path) -> Result<()> {
             ));
             continue;
         }
-        match handle_schedule(&run, now()).await {
+        match handle_schedule(&run, hawkins::time::now()).await {
             Ok(outcome) => cost = Some(outcome),
             Err(e) => failures.push(format!("costs: {e}")),
         }

@@ -5,9 +5,7 @@ mod cloud;
 mod config_check;
 mod local;
 mod preprocess;
-mod standin;
 mod summary;
-mod template;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

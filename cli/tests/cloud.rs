@@ -19,7 +19,7 @@ use aws_sdk_sagemaker::types::{
     TrainingInstanceType,
 };
 use aws_sdk_sagemakerruntime::primitives::Blob;
-use hawkins::aws::local_aws::LocalAws;
+use hawkins_localaws::LocalAws;
 use hawkins::aws::s3::S3Store;
 use hawkins::costs::PriceTable;
 use hawkins::costs::time::format_rfc3339;

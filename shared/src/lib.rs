@@ -15,6 +15,8 @@ pub mod config;
 pub mod costs;
 pub mod datasets;
 pub mod dialogue;
+#[cfg(feature = "lambda")]
+pub mod entry;
 pub mod error;
 pub mod events;
 pub mod hash;
@@ -28,6 +30,7 @@ pub mod source;
 pub mod srt;
 pub mod store;
 pub mod text;
+pub mod time;
 pub mod training;
 pub mod transcript;
 

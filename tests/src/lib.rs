@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hawkins::aws::local::LocalStack;
+use hawkins_localaws::LocalStack;
 use hawkins::aws::s3::S3Store;
 use hawkins::aws::sns::SnsNotifier;
 use hawkins::events::encode_key;

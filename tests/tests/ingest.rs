@@ -13,7 +13,7 @@ const BAD: [&str; 5] = [
     "readme.txt",
 ];
 
-async fn upload_all(stack: &hawkins::aws::local::LocalStack) -> Vec<String> {
+async fn upload_all(stack: &hawkins_localaws::LocalStack) -> Vec<String> {
     let mut keys = Vec::new();
     for (name, bytes) in sample_corpus() {
         let key = format!("raw/season 1/{name}");

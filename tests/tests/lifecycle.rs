@@ -6,7 +6,7 @@
 use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use hawkins::aws::autoscaling::EndpointGuards;
 use hawkins::aws::lifecycle::SageMakerLifecycle;
-use hawkins::aws::local::{Delivered, LocalStack};
+use hawkins_localaws::{Delivered, LocalStack};
 use hawkins::aws::s3::S3Store;
 use hawkins::aws::sns::SnsNotifier;
 use hawkins::config::Config;

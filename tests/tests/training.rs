@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use hawkins::aws::local::LocalStack;
+use hawkins_localaws::LocalStack;
 use hawkins::training::{MessageOutcome, tags};
 use hawkins_tests::{
     Envelope, deliver, drain_train_queue, event, fixture, read_json, route_latest, stack,

@@ -3,26 +3,22 @@
 //! (CloudWatch turns them into `Hawkins/Costs` metrics) and alerts on budgets, the month's
 //! forecast, idle endpoints and overlong jobs. The decisions live in `hawkins::costs`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use hawkins::aws::{
     cloudwatch::CloudWatchMetrics, config_from_env, pricing::PriceList, required_env, s3::S3Store,
     sns::SnsNotifier,
 };
-use hawkins::costs::CostError;
 use hawkins::costs::pricelist::refresh;
 use hawkins::costs::{CostRun, PriceTable, budgets, handle_schedule, scheduled_time};
-use hawkins::error::error_type;
+use hawkins::entry::{diagnostic, init_logs, now};
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
-/// The model config (its `[costs]` section), checked when this function is built and at start.
-const CONFIG: &str = include_str!("../../../infra/hawkins.toml");
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let config = hawkins::config::parse("infra/hawkins.toml", CONFIG)?;
+    init_logs();
+    // Its `[costs]` section; checked when this function was built (functions/build.rs), and again
+    // here.
+    let config = hawkins::embedded_config!()?;
     let budgets = budgets(&config.costs, |name| std::env::var(name).ok())?;
     let mut prices = PriceTable::bundled()?.with_overrides(&config.costs.prices);
     let bucket = required_env("HAWKINS_BUCKET")?;
@@ -31,7 +27,7 @@ async fn main() -> Result<(), Error> {
     // The stack's PriceListRefresh parameter: prices from the AWS Price List API for this region
     // on top of the bundled table, once per cold start; any failure keeps the bundled table.
     if std::env::var("HAWKINS_PRICE_LIST_REFRESH").is_ok_and(|v| v.trim() == "true") {
-        let today = hawkins::costs::time::format_rfc3339(now())
+        let today = hawkins::time::format_rfc3339(now())
             .get(..10)
             .unwrap_or_default()
             .to_string();
@@ -67,18 +63,4 @@ async fn main() -> Result<(), Error> {
         }
     }))
     .await
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
-fn diagnostic(error: CostError) -> Diagnostic {
-    Diagnostic {
-        error_type: error_type(&error).into(),
-        error_message: error.to_string(),
-    }
 }

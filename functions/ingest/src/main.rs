@@ -3,14 +3,14 @@
 //! The decisions live in `hawkins::ingest`; this file only wires them to S3 and SNS.
 
 use hawkins::aws::{config_from_env, required_env, s3::S3Store, sns::SnsNotifier};
-use hawkins::error::error_type;
-use hawkins::ingest::{DEFAULT_NETWORK_WINDOW, HandlerError, Ingest, handle_event};
-use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use hawkins::entry::{diagnostic, init_logs};
+use hawkins::ingest::{DEFAULT_NETWORK_WINDOW, Ingest, handle_event};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logs();
     let bucket = required_env("HAWKINS_BUCKET")?;
     let topic = required_env("HAWKINS_ALERT_TOPIC_ARN")?;
     let config = config_from_env().await;
@@ -28,11 +28,4 @@ async fn main() -> Result<(), Error> {
             .map_err(diagnostic)
     }))
     .await
-}
-
-fn diagnostic(error: HandlerError) -> Diagnostic {
-    Diagnostic {
-        error_type: error_type(&error).into(),
-        error_message: error.to_string(),
-    }
 }

@@ -4,25 +4,22 @@
 //! checked against what was asked; every failure is told to the team. The decisions live in
 //! `hawkins::lifecycle`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use hawkins::aws::{
     autoscaling::EndpointGuards, config_from_env, lifecycle::SageMakerLifecycle, required_env,
     s3::S3Store, sns::SnsNotifier,
 };
-use hawkins::error::error_type;
-use hawkins::lifecycle::{Lifecycle, LifecycleError};
+use hawkins::entry::{diagnostic, init_logs, now};
+use hawkins::lifecycle::Lifecycle;
 use hawkins::training::StackSettings;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
-/// The model config (gates and deploy settings), checked when this function is built and at start.
-const CONFIG: &str = include_str!("../../../infra/hawkins.toml");
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let config = hawkins::config::parse("infra/hawkins.toml", CONFIG)?;
+    init_logs();
+    // Gates and deploy settings; checked when this function was built (functions/build.rs), and
+    // again here.
+    let config = hawkins::embedded_config!()?;
     let bucket = required_env("HAWKINS_BUCKET")?;
     let topic = required_env("HAWKINS_ALERT_TOPIC_ARN")?;
     let stack = StackSettings::from_role(
@@ -48,22 +45,11 @@ async fn main() -> Result<(), Error> {
     tracing::info!(models = config.models.len(), "lifecycle function ready");
     let lifecycle = &lifecycle;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default();
         let outcome = lifecycle
-            .handle(event.payload, now)
+            .handle(event.payload, now())
             .await
             .map_err(diagnostic)?;
         Ok::<_, Diagnostic>(serde_json::to_value(&outcome).unwrap_or_default())
     }))
     .await
-}
-
-fn diagnostic(error: LifecycleError) -> Diagnostic {
-    Diagnostic {
-        error_type: error_type(&error).into(),
-        error_message: error.to_string(),
-    }
 }

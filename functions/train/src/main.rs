@@ -2,22 +2,19 @@
 //! training (or tuning) job per affected model. Events come from SQS (EventBridge puts the S3
 //! "Object Created" events of `latest.json` there). The decisions live in `hawkins::training`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use hawkins::aws::{
     config_from_env, required_env, s3::S3Store, sagemaker::SageMakerJobs, sqs::SqsQueue,
 };
+use hawkins::entry::{init_logs, now};
 use hawkins::training::{StackSettings, Trainer, handle_batch};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
-/// The model config, checked when this function is built (build.rs) and again at start.
-const CONFIG: &str = include_str!("../../../infra/hawkins.toml");
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let config = hawkins::config::parse("infra/hawkins.toml", CONFIG)?;
+    init_logs();
+    // Checked when this function was built (functions/build.rs), and again here.
+    let config = hawkins::embedded_config!()?;
     let bucket = required_env("HAWKINS_BUCKET")?;
     let stack = StackSettings::from_role(
         &bucket,
@@ -49,11 +46,7 @@ async fn main() -> Result<(), Error> {
         "train function ready"
     );
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default();
-        let (_, response) = handle_batch(&trainer, event.payload, now).await;
+        let (_, response) = handle_batch(&trainer, event.payload, now()).await;
         Ok::<SqsBatchResponse, Error>(response)
     }))
     .await

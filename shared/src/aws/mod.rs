@@ -6,10 +6,6 @@ pub mod autoscaling;
 pub mod cloudwatch;
 #[cfg(feature = "sagemaker")]
 pub mod lifecycle;
-#[cfg(feature = "local-aws")]
-pub mod local;
-#[cfg(feature = "local-aws")]
-pub mod local_aws;
 #[cfg(feature = "pricing")]
 pub mod pricing;
 #[cfg(feature = "s3")]

@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn the_stacks_rules_are_read() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
         let routes = routes(&path, "local-bucket").expect("the template's rules read");
         let ingest = routes
             .iter()

@@ -398,7 +398,7 @@ impl StandIn {
     }
 
     async fn packages(&mut self, c: &Clients<'_>) -> Result<()> {
-        for (group, p) in crate::summary::project_packages(c.sagemaker, c.project).await? {
+        for (group, p) in crate::deployment::project_packages(c.sagemaker, c.project).await? {
             let arn = p.model_package_arn().unwrap_or_default();
             let status = p
                 .model_approval_status()
@@ -424,7 +424,7 @@ impl StandIn {
     }
 
     async fn endpoints(&mut self, c: &Clients<'_>) -> Result<()> {
-        for name in crate::summary::project_endpoints(c.sagemaker, c.project).await? {
+        for name in crate::deployment::project_endpoints(c.sagemaker, c.project).await? {
             let name = name.as_str();
             let d = c
                 .sagemaker

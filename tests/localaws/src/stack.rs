@@ -12,10 +12,11 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde_json::Value;
 
-use super::local_aws::{LocalAws, LocalAwsError};
-use super::local_config;
-use super::s3::S3Store;
-use super::sns::SnsNotifier;
+use hawkins::aws::local_config;
+use hawkins::aws::s3::S3Store;
+use hawkins::aws::sns::SnsNotifier;
+
+use crate::process::{LocalAws, LocalAwsError};
 
 /// The local AWS's account.
 pub const LOCAL_ACCOUNT: &str = "123456789012";
@@ -139,19 +140,19 @@ impl LocalStack {
     }
 
     /// The SageMaker side of the lifecycle (registry and hosting).
-    pub fn sagemaker_lifecycle(&self) -> super::lifecycle::SageMakerLifecycle {
-        super::lifecycle::SageMakerLifecycle::from_config(&self.config)
+    pub fn sagemaker_lifecycle(&self) -> hawkins::aws::lifecycle::SageMakerLifecycle {
+        hawkins::aws::lifecycle::SageMakerLifecycle::from_config(&self.config)
     }
 
     /// Alarms (notifying the alert topic) and auto scaling.
-    pub fn guards(&self) -> super::autoscaling::EndpointGuards {
-        super::autoscaling::EndpointGuards::from_config(&self.config, vec![self.topic_arn.clone()])
+    pub fn guards(&self) -> hawkins::aws::autoscaling::EndpointGuards {
+        hawkins::aws::autoscaling::EndpointGuards::from_config(&self.config, vec![self.topic_arn.clone()])
     }
 
     /// The stack settings of the local pipeline (its execution role is a made-up ARN: the local
     /// AWS checks none).
-    pub fn stack_settings(&self, project: &str) -> crate::training::StackSettings {
-        crate::training::StackSettings {
+    pub fn stack_settings(&self, project: &str) -> hawkins::training::StackSettings {
+        hawkins::training::StackSettings {
             bucket: self.bucket.clone(),
             role_arn: LOCAL_SAGEMAKER_ROLE.to_string(),
             project: project.to_string(),
@@ -313,13 +314,13 @@ impl LocalStack {
     /// `events/sqs-train-latest-written.json`'s body): call it after an ingest delivery.
     pub async fn route_latest(
         &self,
-        report: &crate::ingest::EventReport,
+        report: &hawkins::ingest::EventReport,
     ) -> Result<bool, LocalError> {
-        use crate::store::ObjectStore;
+        use hawkins::store::ObjectStore;
         if !report.corpus.as_ref().is_some_and(|c| c.latest_changed) {
             return Ok(false);
         }
-        let key = crate::manifest::LATEST_KEY;
+        let key = hawkins::manifest::LATEST_KEY;
         let head = self
             .store()
             .head(key)
@@ -351,14 +352,14 @@ impl LocalStack {
     /// until the queue has stayed empty past every re-queued event's delay.
     pub async fn drain_train_queue(
         &self,
-        config: &crate::config::Config,
+        config: &hawkins::config::Config,
         quiet_seconds: u32,
-    ) -> Result<Vec<crate::training::MessageOutcome>, LocalError> {
-        use crate::training::{MessageOutcome, StackSettings, Trainer, handle_batch};
+    ) -> Result<Vec<hawkins::training::MessageOutcome>, LocalError> {
+        use hawkins::training::{MessageOutcome, StackSettings, Trainer, handle_batch};
         use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
         let store = self.store();
-        let jobs = super::sagemaker::SageMakerJobs::from_config(&self.config);
-        let queue = super::sqs::SqsQueue::from_config(&self.config, &self.train_queue_url);
+        let jobs = hawkins::aws::sagemaker::SageMakerJobs::from_config(&self.config);
+        let queue = hawkins::aws::sqs::SqsQueue::from_config(&self.config, &self.train_queue_url);
         let settings = StackSettings::from_role(
             &self.bucket,
             LOCAL_SAGEMAKER_ROLE,
