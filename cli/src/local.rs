@@ -44,6 +44,51 @@ pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
     }
 }
 
+/// `hawkins local up`: the stack's resources on the local AWS, named as the samples in `events/`
+/// name them, with the upload the S3 sample announces, until Ctrl-C.
+pub async fn up(out: &Path) -> Result<()> {
+    let root = workspace_root();
+    let sample = root.join("events/s3-object-created.json");
+    let text = std::fs::read_to_string(&sample)
+        .with_context(|| format!("reading {}", sample.display()))?;
+    let event: Value = serde_json::from_str(&text).context("events/s3-object-created.json")?;
+    let s3 = &event["Records"][0]["s3"];
+    let (Some(bucket), Some(key)) = (s3["bucket"]["name"].as_str(), s3["object"]["key"].as_str())
+    else {
+        bail!("events/s3-object-created.json names no bucket and key");
+    };
+    let key = hawkins::events::decode_key(key).map_err(|e| anyhow!("{e}"))?;
+    eprintln!("starting the local AWS...");
+    let stack = LocalStack::start_with_bucket(&root, bucket)
+        .await
+        .context("starting the local AWS")?;
+    let episode = root.join("tests/fixtures/corpus/Hawkins.Sample.S01E01.720p.HI.srt");
+    let bytes =
+        std::fs::read(&episode).with_context(|| format!("reading {}", episode.display()))?;
+    stack.upload(&key, bytes).await?;
+    let env: String = stack
+        .function_env()
+        .iter()
+        .map(|(name, value)| format!("{name}={value}\n"))
+        .collect();
+    std::fs::create_dir_all(out)?;
+    let file = out.join("lambda.env");
+    std::fs::write(&file, &env)?;
+    print!("{env}");
+    eprintln!(
+        "the local AWS is up at {}: bucket {bucket} holds {key}.\n\
+         The functions' environment is in {file}; in another shell:\n\
+         \n  cargo lambda watch -A 127.0.0.1 --env-file {file}\n\
+         \n  cargo lambda invoke -A 127.0.0.1 ingest --data-file events/s3-object-created.json\n\
+         \nCtrl-C stops it.",
+        stack.server.endpoint(),
+        file = file.display(),
+    );
+    tokio::signal::ctrl_c().await?;
+    eprintln!("stopping the local AWS");
+    Ok(())
+}
+
 fn bar(progress: &MultiProgress, stage: &str, len: u64) -> ProgressBar {
     let bar = progress.add(ProgressBar::new(len));
     bar.set_style(

@@ -49,7 +49,10 @@ enum Command {
     /// project's sample corpus, and print what it produced.
     ///
     /// Example: hawkins local
+    #[command(args_conflicts_with_subcommands = true)]
     Local {
+        #[command(subcommand)]
+        action: Option<LocalCommand>,
         /// Sample uploads to use instead of the project's own (files or folders).
         #[arg(long)]
         samples: Vec<PathBuf>,
@@ -59,6 +62,24 @@ enum Command {
     },
     #[command(flatten)]
     Cloud(cloud::CloudCommand),
+}
+
+#[derive(Subcommand)]
+enum LocalCommand {
+    /// Start the local AWS with the stack's resources and keep it running (Ctrl-C stops it), for
+    /// running the functions with `cargo lambda watch` and the samples in events/.
+    ///
+    /// The bucket is named as in the samples and holds the upload that
+    /// events/s3-object-created.json announces; the functions' environment (the local endpoint,
+    /// its fixed credentials, the bucket, topic, queue and role) is written to
+    /// <OUT>/lambda.env for `cargo lambda watch --env-file`.
+    ///
+    /// Example: hawkins local up   (then, in another shell: cargo lambda watch -A 127.0.0.1 --env-file target/hawkins-local/lambda.env)
+    Up {
+        /// Where to write lambda.env.
+        #[arg(long, default_value = "target/hawkins-local")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -77,7 +98,11 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Preprocess { paths, out, json } => preprocess::run(&paths, &out, json).await,
-        Command::Local { samples, out } => local::run(&samples, &out).await,
+        Command::Local {
+            action: Some(LocalCommand::Up { out }),
+            ..
+        } => local::up(&out).await,
+        Command::Local { samples, out, .. } => local::run(&samples, &out).await,
         Command::Cloud(command) => cloud::run(command).await,
         Command::Config {
             command: ConfigCommand::Check { file },

@@ -19,10 +19,10 @@ use aws_sdk_sagemaker::types::{
     TrainingInstanceType,
 };
 use aws_sdk_sagemakerruntime::primitives::Blob;
-use hawkins_localaws::LocalAws;
 use hawkins::aws::s3::S3Store;
 use hawkins::costs::PriceTable;
 use hawkins::costs::time::format_rfc3339;
+use hawkins_localaws::LocalAws;
 use serde_json::{Value, json};
 
 const CONFIG: &str = "tests/fixtures/training.toml";

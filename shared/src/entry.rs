@@ -65,6 +65,10 @@ mod tests {
         assert_eq!(retry.error_message, transient.to_string());
         let refused_diagnostic = diagnostic(refused);
         assert_eq!(refused_diagnostic.error_type, "NonRetryable");
-        assert!(refused_diagnostic.error_message.contains("Publish hawkins-alerts was refused"));
+        assert!(
+            refused_diagnostic
+                .error_message
+                .contains("Publish hawkins-alerts was refused")
+        );
     }
 }

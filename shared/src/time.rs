@@ -38,7 +38,10 @@ impl Date {
 
     /// Midnight at the start of the day.
     pub fn start(self) -> i64 {
-        self.0.and_time(chrono::NaiveTime::MIN).and_utc().timestamp()
+        self.0
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc()
+            .timestamp()
     }
 
     /// The next day.
@@ -156,7 +159,14 @@ mod tests {
 
     #[test]
     fn instants_round_trip_through_text() {
-        for t in [0, 1, 1_764_000_000, 1_764_000_000 + 59, 4_102_444_800, -86_401] {
+        for t in [
+            0,
+            1,
+            1_764_000_000,
+            1_764_000_000 + 59,
+            4_102_444_800,
+            -86_401,
+        ] {
             assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t), "{t}");
         }
     }

@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use hawkins_localaws::LocalStack;
 use hawkins::aws::s3::S3Store;
 use hawkins::aws::sns::SnsNotifier;
 use hawkins::events::encode_key;
 use hawkins::ingest::{DEFAULT_NETWORK_WINDOW, EventReport, Ingest, handle_event};
+use hawkins_localaws::LocalStack;
 use serde_json::Value;
 
 /// The workspace root.

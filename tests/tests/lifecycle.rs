@@ -6,13 +6,13 @@
 use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use hawkins::aws::autoscaling::EndpointGuards;
 use hawkins::aws::lifecycle::SageMakerLifecycle;
-use hawkins_localaws::{Delivered, LocalStack};
 use hawkins::aws::s3::S3Store;
 use hawkins::aws::sns::SnsNotifier;
 use hawkins::config::Config;
 use hawkins::lifecycle::plan::DeployPlan;
 use hawkins::lifecycle::{Lifecycle, Outcome};
 use hawkins::training::StackSettings;
+use hawkins_localaws::{Delivered, LocalStack};
 use hawkins_tests::{read_json, root, stack, test_config};
 use serde_json::Value;
 

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use hawkins_localaws::LocalStack;
 use hawkins::training::{MessageOutcome, tags};
+use hawkins_localaws::LocalStack;
 use hawkins_tests::{
     Envelope, deliver, drain_train_queue, event, fixture, read_json, route_latest, stack,
     test_config,

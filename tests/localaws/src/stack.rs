@@ -62,12 +62,18 @@ pub struct LocalStack {
 impl LocalStack {
     /// Starts the local AWS (installing it when missing) and creates the resources.
     pub async fn start(root: &Path) -> Result<LocalStack, LocalError> {
+        LocalStack::start_with_bucket(root, "hawkins-pipeline-local").await
+    }
+
+    /// As [`LocalStack::start`], with the pipeline bucket named `bucket` (the name the samples in
+    /// `events/` carry, for `cargo lambda invoke --data-file`).
+    pub async fn start_with_bucket(root: &Path, bucket: &str) -> Result<LocalStack, LocalError> {
         let server = tokio::task::block_in_place(|| LocalAws::start(root))?;
         let config = local_config(server.endpoint());
         let s3 = S3Store::client(&config);
         let sns = aws_sdk_sns::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
-        let bucket = "hawkins-pipeline-local".to_string();
+        let bucket = bucket.to_string();
         s3.create_bucket()
             .bucket(&bucket)
             .send()
@@ -139,6 +145,23 @@ impl LocalStack {
         })
     }
 
+    /// The environment the functions read, pointed at this stack: what `cargo lambda watch` needs
+    /// to run them against the local AWS. The local AWS's fixed credentials are written out here,
+    /// so a function run this way never reaches for a real account's.
+    pub fn function_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.server.endpoint().to_string()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("HAWKINS_BUCKET", self.bucket.clone()),
+            ("HAWKINS_ALERT_TOPIC_ARN", self.topic_arn.clone()),
+            ("HAWKINS_TRAIN_QUEUE_URL", self.train_queue_url.clone()),
+            ("HAWKINS_SAGEMAKER_ROLE_ARN", LOCAL_SAGEMAKER_ROLE.into()),
+        ]
+    }
+
     /// The SageMaker side of the lifecycle (registry and hosting).
     pub fn sagemaker_lifecycle(&self) -> hawkins::aws::lifecycle::SageMakerLifecycle {
         hawkins::aws::lifecycle::SageMakerLifecycle::from_config(&self.config)
@@ -146,7 +169,10 @@ impl LocalStack {
 
     /// Alarms (notifying the alert topic) and auto scaling.
     pub fn guards(&self) -> hawkins::aws::autoscaling::EndpointGuards {
-        hawkins::aws::autoscaling::EndpointGuards::from_config(&self.config, vec![self.topic_arn.clone()])
+        hawkins::aws::autoscaling::EndpointGuards::from_config(
+            &self.config,
+            vec![self.topic_arn.clone()],
+        )
     }
 
     /// The stack settings of the local pipeline (its execution role is a made-up ARN: the local
@@ -355,8 +381,8 @@ impl LocalStack {
         config: &hawkins::config::Config,
         quiet_seconds: u32,
     ) -> Result<Vec<hawkins::training::MessageOutcome>, LocalError> {
-        use hawkins::training::{MessageOutcome, StackSettings, Trainer, handle_batch};
         use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+        use hawkins::training::{MessageOutcome, StackSettings, Trainer, handle_batch};
         let store = self.store();
         let jobs = hawkins::aws::sagemaker::SageMakerJobs::from_config(&self.config);
         let queue = hawkins::aws::sqs::SqsQueue::from_config(&self.config, &self.train_queue_url);
