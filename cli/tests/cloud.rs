@@ -47,12 +47,6 @@ Resources:
     Type: AWS::S3::Bucket
   AlertTopic:
     Type: AWS::SNS::Topic
-  AlertEmailSubscription:
-    Type: AWS::SNS::Subscription
-    Properties:
-      Protocol: email
-      Endpoint: ops@example.com
-      TopicArn: !Ref AlertTopic
   FunctionRole:
     Type: AWS::IAM::Role
     Properties:
@@ -419,8 +413,29 @@ async fn seed_logs(sdk: &SdkConfig) {
     put.send().await.expect("PutLogEvents");
 }
 
-/// The training image in ECR and the Hugging Face secret; the secret's ARN.
+/// The training image in ECR, the Hugging Face secret and the alert e-mail; the secret's ARN.
 async fn seed_doctor(sdk: &SdkConfig) -> String {
+    let stacks = aws_sdk_cloudformation::Client::new(sdk)
+        .describe_stacks()
+        .stack_name("hawkins")
+        .send()
+        .await
+        .expect("DescribeStacks");
+    let topic = stacks.stacks()[0]
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some("AlertTopicArn"))
+        .and_then(|o| o.output_value())
+        .expect("the stack has an alert topic")
+        .to_string();
+    aws_sdk_sns::Client::new(sdk)
+        .subscribe()
+        .topic_arn(topic)
+        .protocol("email")
+        .endpoint("ops@example.com")
+        .send()
+        .await
+        .expect("Subscribe");
     let ecr = aws_sdk_ecr::Client::new(sdk);
     ecr.create_repository()
         .repository_name("hawkins-training")
