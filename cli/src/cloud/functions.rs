@@ -119,6 +119,15 @@ pub fn instance(stream: &str) -> String {
     }
 }
 
+/// A line as `--json` prints it: the fields of `jobs logs --json`, with the whole stream name
+/// and its short instance.
+pub fn json_line(event: &Event) -> String {
+    let mut value: serde_json::Value =
+        serde_json::from_str(&jobs::json_line("", event)).unwrap_or_default();
+    value["instance"] = serde_json::Value::String(instance(&event.stream));
+    value.to_string()
+}
+
 /// Events not printed yet, in time order; `seen` remembers them.
 pub fn fresh(mut events: Vec<(String, Event)>, seen: &mut BTreeSet<String>) -> Vec<Event> {
     events.retain(|(id, _)| seen.insert(id.clone()));
@@ -159,11 +168,15 @@ pub async fn run(cloud: &Cloud, function: Function, options: &Options) -> Result
         for event in fresh(events, &mut seen) {
             // Lines at the newest time seen are asked for again: another may share it.
             from_ms = from_ms.max(event.timestamp);
-            let shown = Event {
-                stream: instance(&event.stream),
-                ..event
-            };
-            jobs::print("", &shown, options.json);
+            if options.json {
+                println!("{}", json_line(&event));
+            } else {
+                let shown = Event {
+                    stream: instance(&event.stream),
+                    ..event
+                };
+                println!("{}", jobs::line("", &shown));
+            }
         }
         if !options.follow {
             return Ok(());
@@ -304,6 +317,21 @@ mod tests {
             "$LATEST 01234567"
         );
         assert_eq!(instance("other-stream"), "other-stream");
+    }
+
+    #[test]
+    fn a_json_line_keeps_the_whole_stream() {
+        let stream = "2026/11/27/[$LATEST]0123456789abcdef";
+        let line = json_line(&Event {
+            stream: stream.into(),
+            timestamp: 1_795_809_439_000,
+            message: "quarantined raw/x.srt\n".into(),
+        });
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["stream"], stream);
+        assert_eq!(value["instance"], "$LATEST 01234567");
+        assert_eq!(value["message"], "quarantined raw/x.srt");
+        assert_eq!(value["time"], "2026-11-27T19:57:19Z");
     }
 
     #[test]
