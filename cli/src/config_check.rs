@@ -1,28 +1,96 @@
 //! `hawkins config check <file>`: validates a model configuration the way the deploy and the
 //! functions do, and prints either its models or every problem, one `file:line:column: field:
-//! message` per line.
+//! message` per line. Exits with 3 (invalid config) when it is not valid; `--json` prints either
+//! the models or the problems as one document.
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
-use hawkins::config::{self, Config, Deploy, ModelConfig, Strategy};
+use hawkins::config::{self, Config, ConfigErrors, Deploy, ModelConfig, Strategy};
+use serde_json::{Value, json};
 
-pub fn run(path: &Path) -> anyhow::Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+use crate::exit::{Exit, coded, coded_after_output};
+
+pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        coded(
+            Exit::InvalidConfig,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
     let file = path.display().to_string();
     match config::parse(&file, &text) {
         Ok(config) => {
-            print!("{}", summary(&file, &config));
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&valid_json(&file, &config))?
+                );
+            } else {
+                print!("{}", summary(&file, &config));
+            }
             Ok(())
         }
         Err(errors) => {
-            eprintln!("{errors}");
             let count = errors.errors.len();
             let plural = if count == 1 { "" } else { "s" };
-            bail!("{file}: {count} problem{plural}; the configuration was not accepted")
+            let message =
+                format!("{file}: {count} problem{plural}; the configuration was not accepted");
+            if json {
+                println!("{}", serde_json::to_string_pretty(&invalid_json(&errors))?);
+                Err(coded_after_output(Exit::InvalidConfig, message))
+            } else {
+                eprintln!("{errors}");
+                Err(coded(Exit::InvalidConfig, message))
+            }
         }
     }
+}
+
+/// `--json` of a valid config: the pipeline's settings and a row per model.
+fn valid_json(file: &str, config: &Config) -> Value {
+    let keys = [
+        "name", "kind", "dataset", "instance", "spot", "tuning", "deploy",
+    ];
+    let models: Vec<Value> = config
+        .models
+        .iter()
+        .map(|m| {
+            let row = row(m);
+            let mut object = serde_json::Map::new();
+            for (key, cell) in keys.iter().zip(row) {
+                object.insert(key.to_string(), Value::String(cell));
+            }
+            object.insert("instance_type".into(), json!(m.instance_type));
+            object.insert("instance_count".into(), json!(m.instance_count));
+            object.insert("spot".into(), json!(m.spot));
+            Value::Object(object)
+        })
+        .collect();
+    json!({
+        "file": file,
+        "valid": true,
+        "project_tag": config.pipeline.project_tag,
+        "quiet_period_seconds": config.pipeline.quiet_period_seconds,
+        "models": models,
+        "errors": [],
+    })
+}
+
+/// `--json` of an invalid config: every problem with its place.
+fn invalid_json(errors: &ConfigErrors) -> Value {
+    let list: Vec<Value> = errors
+        .errors
+        .iter()
+        .map(|e| {
+            json!({
+                "line": e.line,
+                "column": e.column,
+                "field": e.field,
+                "message": e.message,
+            })
+        })
+        .collect();
+    json!({"file": errors.file, "valid": false, "errors": list})
 }
 
 /// One line for the pipeline, then a table of the models.
@@ -111,8 +179,34 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("bad.toml");
         std::fs::write(&path, "[pipeline]\nquiet_period_seconds = 0\n").expect("write");
-        let error = run(&path).expect_err("rejected");
-        assert!(error.to_string().contains("problems"), "{error}");
+        let error = run(&path, false).expect_err("rejected");
+        assert!(error.to_string().contains("problem"), "{error}");
+        assert_eq!(crate::exit::of(&error), Exit::InvalidConfig);
+        let error = run(&dir.join("missing.toml"), false).expect_err("no file");
+        assert_eq!(crate::exit::of(&error), Exit::InvalidConfig);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_json_lists_every_problem_with_its_place() {
+        let errors = config::parse("bad.toml", "[pipeline]\nquiet_period_seconds = 0\n")
+            .expect_err("rejected");
+        let document = invalid_json(&errors);
+        assert_eq!(document["valid"], false);
+        let list = document["errors"].as_array().expect("a list");
+        assert_eq!(list.len(), errors.errors.len());
+        assert!(!list.is_empty());
+        assert_eq!(list[0]["line"], errors.errors[0].line);
+        assert_eq!(list[0]["message"], errors.errors[0].message.as_str());
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../infra/hawkins.toml"
+        ));
+        let text = std::fs::read_to_string(path).expect("infra/hawkins.toml");
+        let config = config::parse("hawkins.toml", &text).expect("valid");
+        let valid = valid_json("hawkins.toml", &config);
+        assert_eq!(valid["valid"], true);
+        assert_eq!(valid["models"].as_array().map(Vec::len), Some(6));
+        assert_eq!(valid["models"][0]["name"], config.models[0].name.as_str());
     }
 }

@@ -37,16 +37,16 @@ const MAX_ROUNDS: usize = 12;
 
 /// Runs the pipeline; Ctrl-C stops it and everything it started (the local AWS goes with the
 /// dropped stack).
-pub async fn run(samples: &[PathBuf], out: &Path) -> Result<()> {
+pub async fn run(samples: &[PathBuf], out: &Path, json: bool) -> Result<()> {
     tokio::select! {
-        result = pipeline(samples, out) => result,
+        result = pipeline(samples, out, json) => result,
         _ = tokio::signal::ctrl_c() => bail!("interrupted: the local AWS and everything the run started were stopped"),
     }
 }
 
 /// `hawkins local up`: the stack's resources on the local AWS, named as the samples in `events/`
 /// name them, with the upload the S3 sample announces, until Ctrl-C.
-pub async fn up(out: &Path) -> Result<()> {
+pub async fn up(out: &Path, json: bool) -> Result<()> {
     let root = workspace_root();
     let sample = root.join("events/s3-object-created.json");
     let text = std::fs::read_to_string(&sample)
@@ -74,7 +74,16 @@ pub async fn up(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out)?;
     let file = out.join("lambda.env");
     std::fs::write(&file, &env)?;
-    print!("{env}");
+    if json {
+        let object: serde_json::Map<String, Value> = stack
+            .function_env()
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), Value::String(value)))
+            .collect();
+        println!("{}", Value::Object(object));
+    } else {
+        print!("{env}");
+    }
     eprintln!(
         "the local AWS is up at {}: bucket {bucket} holds {key}.\n\
          The functions' environment is in {file}; in another shell:\n\
@@ -100,7 +109,7 @@ fn bar(progress: &MultiProgress, stage: &str, len: u64) -> ProgressBar {
     bar
 }
 
-async fn pipeline(samples: &[PathBuf], out: &Path) -> Result<()> {
+async fn pipeline(samples: &[PathBuf], out: &Path, json: bool) -> Result<()> {
     let root = workspace_root();
     let samples = if samples.is_empty() {
         vec![
@@ -307,14 +316,18 @@ async fn pipeline(samples: &[PathBuf], out: &Path) -> Result<()> {
         .collect();
     summary.pages.push(out.join("alerts.txt"));
     summary.failures = failures.clone();
-    print!(
-        "{}",
-        summary.text(&out.join("corpus.html")).replacen(
-            "Hawkins preprocess",
-            "Hawkins local run",
-            1
-        )
-    );
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!(
+            "{}",
+            summary.text(&out.join("corpus.html")).replacen(
+                "Hawkins preprocess",
+                "Hawkins local run",
+                1
+            )
+        );
+    }
     if !failures.is_empty() {
         bail!(
             "{} stage(s) failed: {}",

@@ -1,8 +1,12 @@
 //! `hawkins`: preview a corpus offline, run the whole pipeline on the local AWS, and operate a
-//! deployed stack (status, logs, approvals, costs, chat, cleanup).
+//! deployed stack (doctor, status, logs, approvals, costs, chat, cleanup).
+//!
+//! `--json` makes every command print one JSON document on standard output instead of its text;
+//! the exit codes are in [`exit`], listed at the end of `hawkins --help`.
 
 mod cloud;
 mod config_check;
+mod exit;
 mod local;
 mod preprocess;
 mod summary;
@@ -16,9 +20,14 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "hawkins",
     version,
-    about = "Hawkins: Stranger Things NLP models, from subtitles to endpoints"
+    about = "Hawkins: Stranger Things NLP models, from subtitles to endpoints",
+    after_help = exit::help()
 )]
 struct Cli {
+    /// Print one JSON document on standard output instead of text (logs and chat: one JSON
+    /// document per line); a failure prints {"error": {"message", "exit", "kind"}}.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,9 +45,6 @@ enum Command {
         /// The folder to write processed/, datasets/, manifest/ and quarantine/ into.
         #[arg(long)]
         out: PathBuf,
-        /// Print the summary as JSON instead of text.
-        #[arg(long)]
-        json: bool,
     },
     /// Work with the model configuration.
     Config {
@@ -86,6 +92,9 @@ enum LocalCommand {
 enum ConfigCommand {
     /// Validate a model config file; prints every problem as file:line:column: field: message.
     ///
+    /// Exits with 3 when the config is not valid; with --json the problems are a list of
+    /// {line, column, field, message}.
+    ///
     /// Example: hawkins config check infra/hawkins.toml
     Check {
         /// The TOML file.
@@ -96,23 +105,27 @@ enum ConfigCommand {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = cli.json;
     let result = match cli.command {
-        Command::Preprocess { paths, out, json } => preprocess::run(&paths, &out, json).await,
+        Command::Preprocess { paths, out } => preprocess::run(&paths, &out, json).await,
         Command::Local {
             action: Some(LocalCommand::Up { out }),
             ..
-        } => local::up(&out).await,
-        Command::Local { samples, out, .. } => local::run(&samples, &out).await,
-        Command::Cloud(command) => cloud::run(command).await,
+        } => local::up(&out, json).await,
+        Command::Local { samples, out, .. } => local::run(&samples, &out, json).await,
+        Command::Cloud(command) => cloud::run(command, json).await,
         Command::Config {
             command: ConfigCommand::Check { file },
-        } => config_check::run(&file),
+        } => config_check::run(&file, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("hawkins: {error:#}");
-            ExitCode::FAILURE
+            if json && !exit::printed(&error) {
+                println!("{}", exit::error_json(&error));
+            }
+            ExitCode::from(exit::of(&error).code())
         }
     }
 }

@@ -4,6 +4,10 @@
 //! the pipeline leaves them. Each command's output is checked, and so is what it left behind:
 //! approve and reject change the registry, costs writes nothing, cleanup deletes nothing without
 //! --yes and exactly the unused resources with it, chat's second request carries the first turn.
+//! `doctor` finds the image in ECR and the secret, warns that the local AWS has no Service
+//! Quotas, and fails (exit 6) on a missing secret; `logs` reads a function's log group found
+//! through the stack's resources; `--json` prints documents and the exit codes are the
+//! documented ones.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -43,6 +47,23 @@ Resources:
     Type: AWS::S3::Bucket
   AlertTopic:
     Type: AWS::SNS::Topic
+  FunctionRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: { Service: lambda.amazonaws.com }
+            Action: sts:AssumeRole
+  IngestFunction:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: provided.al2023
+      Handler: bootstrap
+      Role: !GetAtt FunctionRole.Arn
+      Code:
+        ZipFile: "never run here"
 Outputs:
   BucketName:
     Value: !Ref PipelineBucket
@@ -71,11 +92,31 @@ fn now() -> i64 {
 /// Runs `hawkins <args> --endpoint-url <endpoint> --config <test config>` from the workspace
 /// root, with nothing from the caller's AWS environment.
 fn hawkins(endpoint: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    hawkins_with(endpoint, CONFIG, args, stdin)
+}
+
+/// The line every command with an endpoint override writes first on standard error.
+fn endpoint_note(endpoint: &str) -> String {
+    format!(
+        "hawkins: AWS endpoint {endpoint}, with the fixed test credentials of the local AWS (a loopback endpoint)"
+    )
+}
+
+/// Standard error without the endpoint line.
+fn errors_only(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|l| !l.starts_with("hawkins: AWS endpoint "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn hawkins_with(endpoint: &str, config: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hawkins"));
     command
         .current_dir(root())
         .args(args)
-        .args(["--endpoint-url", endpoint, "--config", CONFIG])
+        .args(["--endpoint-url", endpoint, "--config", config])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -84,6 +125,8 @@ fn hawkins(endpoint: &str, args: &[&str], stdin: Option<&str>) -> Output {
         "AWS_DEFAULT_REGION",
         "AWS_PROFILE",
         "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
         "HAWKINS_STACK",
         "HAWKINS_DAILY_BUDGET_USD",
         "HAWKINS_MONTHLY_BUDGET_USD",
@@ -116,13 +159,20 @@ fn ok(endpoint: &str, args: &[&str], stdin: Option<&str>) -> String {
     text(&output.stdout)
 }
 
-/// The command's standard error, after checking it failed with one readable line.
-fn fails(endpoint: &str, args: &[&str]) -> String {
+/// The command's standard error (without the endpoint line), after checking it failed with one
+/// readable line and the exit code `code`.
+fn fails(endpoint: &str, args: &[&str], code: i32) -> String {
     let output = hawkins(endpoint, args, None);
-    let stderr = text(&output.stderr);
+    let all = text(&output.stderr);
     assert!(
-        !output.status.success(),
-        "hawkins {args:?} should fail\nstdout:\n{}",
+        all.starts_with(&endpoint_note(endpoint)),
+        "the endpoint and its credentials are named first: {all}"
+    );
+    let stderr = errors_only(&all);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "hawkins {args:?} should fail with {code}\nstdout:\n{}\nstderr:\n{all}",
         text(&output.stdout)
     );
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
@@ -363,6 +413,127 @@ async fn seed_logs(sdk: &SdkConfig) {
     put.send().await.expect("PutLogEvents");
 }
 
+/// The training image in ECR, the Hugging Face secret and the alert e-mail; the secret's ARN.
+async fn seed_doctor(sdk: &SdkConfig) -> String {
+    let stacks = aws_sdk_cloudformation::Client::new(sdk)
+        .describe_stacks()
+        .stack_name("hawkins")
+        .send()
+        .await
+        .expect("DescribeStacks");
+    let topic = stacks.stacks()[0]
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some("AlertTopicArn"))
+        .and_then(|o| o.output_value())
+        .expect("the stack has an alert topic")
+        .to_string();
+    aws_sdk_sns::Client::new(sdk)
+        .subscribe()
+        .topic_arn(topic)
+        .protocol("email")
+        .endpoint("ops@example.com")
+        .send()
+        .await
+        .expect("Subscribe");
+    let ecr = aws_sdk_ecr::Client::new(sdk);
+    ecr.create_repository()
+        .repository_name("hawkins-training")
+        .send()
+        .await
+        .expect("CreateRepository");
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
+            "digest": "sha256:b5b2b2c507a0944348e0303114d8d93aaaa081732b86451d9bce1f432a537bc7"},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 32654,
+            "digest": "sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f"}]
+    });
+    ecr.put_image()
+        .repository_name("hawkins-training")
+        .image_manifest(manifest.to_string())
+        .image_tag("0.1.0")
+        .send()
+        .await
+        .expect("PutImage");
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name("hawkins/hf-token")
+        .secret_string("hf_not_a_real_token")
+        .send()
+        .await
+        .expect("CreateSecret")
+        .arn()
+        .expect("the secret's ARN")
+        .to_string()
+}
+
+/// The ingest function's log group, with three lines; the group's name.
+async fn seed_function_logs(sdk: &SdkConfig) -> String {
+    let resources = aws_sdk_cloudformation::Client::new(sdk)
+        .describe_stack_resources()
+        .stack_name("hawkins")
+        .send()
+        .await
+        .expect("DescribeStackResources");
+    let name = resources
+        .stack_resources()
+        .iter()
+        .find(|r| r.logical_resource_id() == Some("IngestFunction"))
+        .and_then(|r| r.physical_resource_id())
+        .expect("the stack has the ingest function")
+        .to_string();
+    let group = format!("/aws/lambda/{name}");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    logs.create_log_group()
+        .log_group_name(&group)
+        .send()
+        .await
+        .expect("CreateLogGroup");
+    let stream = "2026/11/27/[$LATEST]0123456789abcdef0123456789abcdef";
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name(stream)
+        .send()
+        .await
+        .expect("CreateLogStream");
+    let start = now() * 1000 - 3000;
+    let mut put = logs
+        .put_log_events()
+        .log_group_name(&group)
+        .log_stream_name(stream);
+    for (i, message) in FUNCTION_LINES.into_iter().enumerate() {
+        put = put.log_events(
+            InputLogEvent::builder()
+                .timestamp(start + i as i64 * 1000)
+                .message(message)
+                .build()
+                .expect("a log event"),
+        );
+    }
+    put.send().await.expect("PutLogEvents");
+    group
+}
+
+const FUNCTION_LINES: [&str; 3] = [
+    "START RequestId: 5f1e Version: $LATEST",
+    "quarantined raw/notes.srt: no_cues",
+    "END RequestId: 5f1e",
+];
+
+/// The test config with `line` added after the line `after`, written to a file of its own.
+fn config_with(name: &str, edits: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(root().join(CONFIG)).expect("the test config");
+    for (after, line) in edits {
+        let at = text.find(after).expect("the line to add after") + after.len();
+        text.insert_str(at, &format!("\n{line}"));
+    }
+    let path = std::env::temp_dir().join(format!("hawkins-{name}-{}.toml", std::process::id()));
+    std::fs::write(&path, text).expect("write the config");
+    path.display().to_string()
+}
+
 /// Queues the endpoint's answers: each new request body takes the next one, and the same body
 /// sent again gets the same answer.
 fn seed_answers(endpoint: &str) {
@@ -448,7 +619,9 @@ async fn answer_to(sdk: &SdkConfig, body: &str) -> String {
 #[test]
 fn every_cloud_command_has_help_with_an_example() {
     for command in [
-        &["status"][..],
+        &["doctor"][..],
+        &["logs"],
+        &["status"],
         &["jobs"],
         &["jobs", "logs"],
         &["approve"],
@@ -480,6 +653,80 @@ fn every_cloud_command_has_help_with_an_example() {
     assert!(text(&cleanup.stdout).contains("Failed endpoints are deleted too"));
 }
 
+#[test]
+fn the_exit_codes_are_documented_and_given() {
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hawkins"));
+        command.current_dir(root()).args(args);
+        for name in [
+            "AWS_ENDPOINT_URL",
+            "AWS_PROFILE",
+            "AWS_REGION",
+            "HAWKINS_STACK",
+        ] {
+            command.env_remove(name);
+        }
+        command.envs(envs.iter().copied());
+        command.output().expect("hawkins runs")
+    };
+    let help = run(&["--help"], &[]);
+    let help = text(&help.stdout);
+    assert!(help.contains("Exit codes:"), "{help}");
+    for code in 0..=6 {
+        assert!(help.contains(&format!("\n  {code}  ")), "{code}: {help}");
+    }
+
+    let usage = run(&["status", "--no-such-flag"], &[]);
+    assert_eq!(usage.status.code(), Some(2));
+
+    let dir = std::env::temp_dir().join(format!("hawkins-exit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[pipeline]\nquiet_period_seconds = 0\n").expect("write");
+    let bad = bad.display().to_string();
+    let invalid = run(&["config", "check", &bad], &[]);
+    assert_eq!(invalid.status.code(), Some(3), "{}", text(&invalid.stderr));
+    let invalid = run(&["config", "check", &bad, "--json"], &[]);
+    assert_eq!(invalid.status.code(), Some(3));
+    let document: Value = serde_json::from_slice(&invalid.stdout).expect("one JSON document");
+    assert_eq!(document["valid"], false);
+    assert!(
+        document["errors"].as_array().is_some_and(|e| !e.is_empty()),
+        "{document}"
+    );
+    assert!(document["errors"][0]["message"].is_string(), "{document}");
+    let valid = run(&["config", "check", CONFIG, "--json"], &[]);
+    assert_eq!(valid.status.code(), Some(0));
+    let document: Value = serde_json::from_slice(&valid.stdout).expect("one JSON document");
+    assert_eq!(document["models"][0]["name"], "chatbot-eleven");
+    std::fs::remove_dir_all(&dir).ok();
+
+    // An endpoint that is not on this machine: the normal credentials (here the environment's),
+    // said on standard error; the unreachable endpoint is a transient failure.
+    let proxy = "https://hawkins-proxy.invalid";
+    let remote = run(
+        &[
+            "status",
+            "--config",
+            CONFIG,
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            proxy,
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "example"),
+        ],
+    );
+    let stderr = text(&remote.stderr);
+    assert!(
+        stderr.starts_with(&format!("hawkins: AWS endpoint {proxy}, with the credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (not a loopback endpoint)\n")),
+        "{stderr}"
+    );
+    assert_eq!(remote.status.code(), Some(5), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cloud_commands_operate_the_stack() {
     let server = match LocalAws::start(&root()) {
@@ -493,10 +740,154 @@ async fn the_cloud_commands_operate_the_stack() {
     seed_sagemaker(&sdk).await;
     seed_logs(&sdk).await;
     seed_answers(&url);
+    let secret = seed_doctor(&sdk).await;
+    seed_function_logs(&sdk).await;
     let url = url.as_str();
 
+    // doctor: the stack, the image, the secret and the e-mail are found; the local AWS has no
+    // Service Quotas, which is a warning on every quota the config needs.
+    let good = config_with(
+        "doctor-good",
+        &[(
+            "name = \"chatbot-eleven\"",
+            &format!("hf_token_secret_arn = \"{secret}\""),
+        )],
+    );
+    let output = hawkins_with(url, &good, &["doctor"], None);
+    let report = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{report}\n{}",
+        text(&output.stderr)
+    );
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(
+        lines[0],
+        "ok    stack hawkins  CREATE_COMPLETE in us-east-1, with its outputs"
+    );
+    assert!(
+        lines.contains(&"ok    image hawkins-training:0.1.0  in ECR 123456789012/us-east-1, tag 0.1.0 (used by chatbot-eleven, chatbot-mike, locations, themes)"),
+        "{report}"
+    );
+    assert!(
+        lines.contains(&format!("ok    secret {secret}  exists and is readable (the Hugging Face token of chatbot-eleven)").as_str()),
+        "{report}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ok    alerts  ") && l.contains("ops@example.com")),
+        "{report}"
+    );
+    let quotas: Vec<&&str> = lines.iter().filter(|l| l.contains("  quota ml.")).collect();
+    let wanted = [
+        "ml.g5.2xlarge for spot training job usage",
+        "ml.g5.xlarge for endpoint usage",
+        "ml.m5.xlarge for training job usage",
+        "ml.m5.xlarge for transform job usage",
+    ];
+    assert_eq!(quotas.len(), wanted.len(), "{report}");
+    for (line, name) in quotas.iter().zip(wanted) {
+        assert!(
+            line.starts_with(&format!(
+                "warn  quota {name}  the SageMaker quotas could not be read"
+            )),
+            "{report}"
+        );
+    }
+    assert_eq!(lines.last(), Some(&"4 ok, 4 warn, 0 fail"), "{report}");
+    assert!(
+        !report.contains("hf_not_a_real_token"),
+        "the secret's value is never read"
+    );
+
+    // A missing secret and an image tag never pushed fail doctor, with exit code 6.
+    let missing_secret =
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:hawkins/nowhere-AbCdEf";
+    let bad = config_with(
+        "doctor-bad",
+        &[
+            (
+                "name = \"chatbot-mike\"",
+                &format!("hf_token_secret_arn = \"{missing_secret}\""),
+            ),
+            ("name = \"locations\"", "image = \"hawkins-training:9.9.9\""),
+        ],
+    );
+    let output = hawkins_with(url, &bad, &["doctor"], None);
+    let report = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(6), "{report}");
+    assert!(
+        report.contains(&format!(
+            "fail  secret {missing_secret}  does not exist: create it"
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains("fail  image hawkins-training:9.9.9  repository hawkins-training in 123456789012/us-east-1 has no image with tag 9.9.9"),
+        "{report}"
+    );
+    let stderr = errors_only(&text(&output.stderr));
+    assert!(
+        stderr.starts_with("hawkins: doctor: 3 ok, 4 warn, 2 fail"),
+        "{stderr}"
+    );
+    // With --json: one document, which says what failed, and the same exit code.
+    let output = hawkins_with(url, &bad, &["doctor", "--json"], None);
+    assert_eq!(output.status.code(), Some(6));
+    let document: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    assert_eq!(document["ok"], false);
+    let failed: Vec<&str> = document["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["level"] == "fail")
+        .filter_map(|c| c["check"].as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "image hawkins-training:9.9.9".to_string(),
+            format!("secret {missing_secret}")
+        ]
+    );
+
+    // logs: the ingest function's lines, found through the stack's resources.
+    let logs = ok(url, &["logs", "ingest", "--since", "10m"], None);
+    let lines: Vec<&str> = logs.lines().collect();
+    assert_eq!(lines.len(), 3, "{logs}");
+    for (line, message) in lines.iter().zip(FUNCTION_LINES) {
+        assert!(
+            line.starts_with("[$LATEST 01234567] ") && line.ends_with(message),
+            "{logs}"
+        );
+    }
+    let filtered = ok(url, &["logs", "ingest", "--filter", "quarantined"], None);
+    assert_eq!(filtered.lines().count(), 1, "{filtered}");
+    assert!(
+        filtered
+            .trim_end()
+            .ends_with("quarantined raw/notes.srt: no_cues"),
+        "{filtered}"
+    );
+    let json_lines = ok(url, &["logs", "ingest", "--json"], None);
+    let messages: Vec<String> = json_lines
+        .lines()
+        .map(|l| {
+            let value: Value = serde_json::from_str(l).expect("each line is JSON");
+            value["message"].as_str().expect("a message").to_string()
+        })
+        .collect();
+    assert_eq!(messages, FUNCTION_LINES);
+    let train = fails(url, &["logs", "train"], 4);
+    assert!(
+        train.contains("stack hawkins has no resource TrainFunction (the train function)"),
+        "{train}"
+    );
+
     // A stack that is not there: one line that says what to do, and a failure.
-    let missing = fails(url, &["status", "--stack", "hawkins-nowhere"]);
+    let missing = fails(url, &["status", "--stack", "hawkins-nowhere"], 4);
     assert_eq!(
         missing.trim_end(),
         "hawkins: no stack named hawkins-nowhere in us-east-1: deploy infra/template.yaml or pass --stack"
@@ -535,6 +926,26 @@ async fn the_cloud_commands_operate_the_stack() {
         status.contains("challenger  hawkins-chatbot-eleven-v2  1 × ml.g5.xlarge  20%"),
         "{status}"
     );
+    let document: Value =
+        serde_json::from_str(&ok(url, &["status", "--json"], None)).expect("status --json");
+    assert_eq!(document["stack_status"], "CREATE_COMPLETE");
+    assert_eq!(document["bucket"], bucket.as_str());
+    assert_eq!(document["pending"].as_array().map(Vec::len), Some(2));
+    assert_eq!(document["jobs"][0]["name"], JOB);
+    assert_eq!(
+        document["endpoints"][0]["variants"][1]["name"],
+        "challenger"
+    );
+    // A failure with --json: the error as a document, with its exit code.
+    let output = hawkins(
+        url,
+        &["--json", "status", "--stack", "hawkins-nowhere"],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(4));
+    let error: Value = serde_json::from_slice(&output.stdout).expect("an error document");
+    assert_eq!(error["error"]["exit"], 4);
+    assert_eq!(error["error"]["kind"], "aws_refused");
 
     // jobs logs: the last lines, each with its instance.
     let logs = ok(url, &["jobs", "logs", JOB, "--lines", "2"], None);
@@ -549,14 +960,14 @@ async fn the_cloud_commands_operate_the_stack() {
         lines[1].ends_with(" METRIC step=20 eval_loss=1.31"),
         "{logs}"
     );
-    let unknown = fails(url, &["jobs", "logs", "no-such-job"]);
+    let unknown = fails(url, &["jobs", "logs", "no-such-job"], 4);
     assert!(
         unknown.contains("no training or transform job named no-such-job in us-east-1"),
         "{unknown}"
     );
 
     // approve / reject: a model alone is ambiguous with two waiting; then each by version.
-    let ambiguous = fails(url, &["approve", "chatbot-eleven"]);
+    let ambiguous = fails(url, &["approve", "chatbot-eleven"], 1);
     assert!(
         ambiguous.contains("2 packages of hawkins-chatbot-eleven await approval (versions 1, 2)"),
         "{ambiguous}"
@@ -649,6 +1060,17 @@ async fn the_cloud_commands_operate_the_stack() {
         recent.contains("kept, created in the last 60 min"),
         "{recent}"
     );
+    let planned: Value =
+        serde_json::from_str(&ok(url, &["cleanup", "--older-than", "0", "--json"], None))
+            .expect("cleanup --json");
+    let to_delete: Vec<&str> = planned["delete"]
+        .as_array()
+        .expect("delete")
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert_eq!(to_delete, [OLD_CONFIG, ORPHAN_MODEL]);
+    assert_eq!(planned["deleted"].as_array().map(Vec::len), Some(0));
     let listed = ok(url, &["cleanup", "--older-than", "0"], None);
     assert!(listed.contains("would delete:"), "{listed}");
     assert!(

@@ -160,6 +160,7 @@ pub async fn run(
     package: &str,
     decision: Decision,
     note: Option<String>,
+    json: bool,
 ) -> Result<()> {
     let client = cloud.sagemaker();
     let reference = parse_ref(package, cloud.project()).map_err(|e| anyhow!(e))?;
@@ -219,10 +220,21 @@ pub async fn run(
             .await
             .map_err(|e| cloud.fail(sagemaker("UpdateModelPackage"), &label, &e))?;
     }
-    println!(
-        "{}",
-        outcome(decision, &label, &previous, model, cloud.project())
-    );
+    let message = outcome(decision, &label, &previous, model, cloud.project());
+    if json {
+        let document = serde_json::json!({
+            "package": label,
+            "arn": arn,
+            "previous": previous,
+            "status": decision.status(),
+            "changed": previous != decision.status(),
+            "model": model.map(|m| m.name.as_str()),
+            "message": message,
+        });
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else {
+        println!("{message}");
+    }
     Ok(())
 }
 

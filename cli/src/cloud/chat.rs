@@ -24,6 +24,8 @@ pub struct Options {
     pub temperature: f64,
     /// Exchanges (a line and its reply) kept in each request.
     pub max_turns: usize,
+    /// Each reply as a JSON line (`{"character","reply"}`).
+    pub json: bool,
 }
 
 /// One turn of the conversation.
@@ -106,6 +108,16 @@ pub fn parse_reply(body: &[u8]) -> Result<Reply, String> {
             "the endpoint answered without a reply ({shown}); is it a chatbot endpoint? `hawkins invoke` shows any endpoint's raw answer"
         )
     })
+}
+
+/// How a reply is printed: `Eleven: text`, or a JSON line.
+pub fn reply_line(reply: &Reply, name: &str, json: bool) -> String {
+    let character = reply.character.as_deref().unwrap_or(name);
+    if json {
+        serde_json::json!({"character": character, "reply": reply.reply}).to_string()
+    } else {
+        format!("{character}: {}", reply.reply)
+    }
 }
 
 /// The chatbot playing `query`: its model name, its full character name, or one word of it
@@ -205,11 +217,7 @@ pub async fn run(cloud: &Cloud, character: &str, options: Options) -> Result<()>
             Err(refusal) => return Err(refusal.error),
         };
         let reply = parse_reply(&answer.body).map_err(|e| anyhow!(e))?;
-        println!(
-            "{}: {}",
-            reply.character.as_deref().unwrap_or(&name),
-            reply.reply
-        );
+        println!("{}", reply_line(&reply, &name, options.json));
         conversation.record(text, &reply.reply);
     }
     Ok(())
@@ -223,6 +231,7 @@ mod tests {
         max_new_tokens: 128,
         temperature: 0.7,
         max_turns: 2,
+        json: false,
     };
 
     fn models() -> Vec<ModelConfig> {
@@ -314,5 +323,23 @@ character = "Nancy Wheeler"
         );
         let error = parse_reply(b"body").unwrap_err();
         assert!(error.contains("is it a chatbot endpoint?"), "{error}");
+    }
+
+    #[test]
+    fn a_reply_is_a_line_of_text_or_of_json() {
+        let reply = Reply {
+            character: None,
+            reply: "Friends don't lie.".into(),
+        };
+        assert_eq!(
+            reply_line(&reply, "Eleven", false),
+            "Eleven: Friends don't lie."
+        );
+        let line: serde_json::Value =
+            serde_json::from_str(&reply_line(&reply, "Eleven", true)).unwrap();
+        assert_eq!(
+            line,
+            serde_json::json!({"character": "Eleven", "reply": "Friends don't lie."})
+        );
     }
 }

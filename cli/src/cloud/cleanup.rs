@@ -13,12 +13,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use aws_sdk_sagemaker::types::TransformJobStatus;
+use serde_json::{Value, json};
 
 use super::errors::sagemaker;
 use super::table::{count, render};
 use super::{Cloud, now, secs};
+use crate::exit;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EndpointInfo {
@@ -218,25 +220,54 @@ pub fn render_plan(
     out
 }
 
-pub async fn run(cloud: &Cloud, yes: bool, older_than_minutes: u32) -> Result<()> {
+/// The `--json` document: what is (or would be) deleted and why, what is kept, and, with
+/// `--yes`, what was deleted and what failed.
+pub fn plan_json(
+    plan: &Plan,
+    prefix: &str,
+    region: &str,
+    yes: bool,
+    deleted: &[&Deletion],
+    failed: &[(&Deletion, String)],
+) -> Value {
+    let deletion = |d: &Deletion| json!({"kind": d.kind.as_str(), "name": d.name, "why": d.why});
+    let (endpoints, configs, models) = plan.in_use;
+    json!({
+        "prefix": prefix,
+        "region": region,
+        "yes": yes,
+        "delete": plan.delete.iter().map(deletion).collect::<Vec<_>>(),
+        "kept_recent": plan.recent.iter().map(|(k, n)| json!({"kind": k.as_str(), "name": n})).collect::<Vec<_>>(),
+        "in_use": {"endpoints": endpoints, "endpoint_configs": configs, "models": models},
+        "deleted": deleted.iter().map(|d| deletion(d)).collect::<Vec<_>>(),
+        "failed": failed.iter().map(|(d, error)| {
+            let mut value = deletion(d);
+            value["error"] = Value::String(error.clone());
+            value
+        }).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn run(cloud: &Cloud, yes: bool, older_than_minutes: u32, json: bool) -> Result<()> {
     let inventory = inventory(cloud).await?;
     let plan = plan(&inventory, now(), i64::from(older_than_minutes) * 60);
-    print!(
-        "{}",
-        render_plan(
-            &plan,
-            &inventory.prefix,
-            &cloud.region,
-            older_than_minutes,
-            yes
-        )
-    );
-    if !yes || plan.delete.is_empty() {
-        return Ok(());
+    if !json {
+        print!(
+            "{}",
+            render_plan(
+                &plan,
+                &inventory.prefix,
+                &cloud.region,
+                older_than_minutes,
+                yes
+            )
+        );
     }
     let client = cloud.sagemaker();
-    let mut failed = 0;
-    for d in &plan.delete {
+    let mut deleted = Vec::new();
+    let mut failed = Vec::new();
+    let mut first_error = None;
+    for d in plan.delete.iter().filter(|_| yes) {
         let result = match d.kind {
             Kind::Endpoint => client
                 .delete_endpoint()
@@ -261,20 +292,45 @@ pub async fn run(cloud: &Cloud, yes: bool, older_than_minutes: u32) -> Result<()
                 .map_err(|e| cloud.fail(sagemaker("DeleteModel"), &d.name, &e)),
         };
         match result {
-            Ok(()) => println!("deleted {} {}", d.kind.as_str(), d.name),
+            Ok(()) => {
+                if !json {
+                    println!("deleted {} {}", d.kind.as_str(), d.name);
+                }
+                deleted.push(d);
+            }
             Err(e) => {
                 eprintln!("hawkins: {e}");
-                failed += 1;
+                failed.push((d, e.to_string()));
+                first_error.get_or_insert(exit::of(&e));
             }
         }
     }
-    if failed > 0 {
-        bail!(
-            "{failed} of {} deletions failed (see above); run again once fixed",
-            plan.delete.len()
+    if json {
+        let document = plan_json(
+            &plan,
+            &inventory.prefix,
+            &cloud.region,
+            yes,
+            &deleted,
+            &failed,
         );
+        println!("{}", serde_json::to_string_pretty(&document)?);
     }
-    Ok(())
+    match first_error {
+        Some(code) => {
+            let message = format!(
+                "{} of {} deletions failed (see above); run again once fixed",
+                failed.len(),
+                plan.delete.len()
+            );
+            Err(if json {
+                exit::coded_after_output(code, message)
+            } else {
+                exit::coded(code, message)
+            })
+        }
+        None => Ok(()),
+    }
 }
 
 /// Lists and describes what has the prefix.
@@ -524,6 +580,38 @@ mod tests {
             plan.delete.iter().all(|d| d.name.starts_with("hawkins-")),
             "{plan:?}"
         );
+    }
+
+    #[test]
+    fn the_json_lists_each_deletion_with_its_reason() {
+        let plan = plan(&inventory(), NOW, HOUR);
+        let failed = [(
+            &plan.delete[1],
+            "DeleteEndpointConfig x was refused".to_string(),
+        )];
+        let document = plan_json(
+            &plan,
+            "hawkins-",
+            "us-east-1",
+            true,
+            &[&plan.delete[0]],
+            &failed,
+        );
+        assert_eq!(
+            document["delete"].as_array().map(Vec::len),
+            Some(plan.delete.len())
+        );
+        assert_eq!(
+            document["delete"][0],
+            json!({"kind": "endpoint", "name": "hawkins-locations", "why": "Failed: image not found"})
+        );
+        assert_eq!(document["deleted"][0]["name"], "hawkins-locations");
+        assert_eq!(
+            document["failed"][0]["error"],
+            "DeleteEndpointConfig x was refused"
+        );
+        assert_eq!(document["kept_recent"][0]["name"], "hawkins-mike-v1-eeee");
+        assert_eq!(document["in_use"]["models"], 4);
     }
 
     #[test]

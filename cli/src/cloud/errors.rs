@@ -8,6 +8,8 @@
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use hawkins::error::StoreError;
 
+use crate::exit::{self, Exit};
+
 /// One AWS operation: the IAM service prefix and the API name (`sagemaker`, `ListEndpoints`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Call {
@@ -29,6 +31,28 @@ pub const fn s3(op: &'static str) -> Call {
 pub const fn logs(op: &'static str) -> Call {
     Call {
         service: "logs",
+        op,
+    }
+}
+
+pub const fn ecr(op: &'static str) -> Call {
+    Call { service: "ecr", op }
+}
+
+pub const fn secretsmanager(op: &'static str) -> Call {
+    Call {
+        service: "secretsmanager",
+        op,
+    }
+}
+
+pub const fn sns(op: &'static str) -> Call {
+    Call { service: "sns", op }
+}
+
+pub const fn servicequotas(op: &'static str) -> Call {
+    Call {
+        service: "servicequotas",
         op,
     }
 }
@@ -116,6 +140,43 @@ fn not_found(code: &str, message: &str) -> bool {
         && (message.contains("does not exist")
             || message.contains("Could not find")
             || message.contains("not found")))
+}
+
+/// Codes of a service that failed on its side: the same request may work later.
+fn unavailable(code: &str) -> bool {
+    matches!(
+        code,
+        "ServiceUnavailable"
+            | "ServiceUnavailableException"
+            | "InternalFailure"
+            | "InternalError"
+            | "InternalServerError"
+            | "InternalServiceError"
+            | "InternalServiceException"
+            | "RequestTimeout"
+            | "RequestTimeoutException"
+    )
+}
+
+/// The exit code of a failed call: refused (fix something, then rerun) or transient (rerun).
+pub fn exit_for(failure: &Failure) -> Exit {
+    match failure {
+        Failure::Service { code, .. } if throttled(code) || unavailable(code) => Exit::AwsTransient,
+        Failure::Service { code, message }
+            if denied(code) || bad_credentials(code) || not_found(code, message) =>
+        {
+            Exit::AwsRefused
+        }
+        Failure::Service { code, message }
+            if matches!(code.as_str(), "ValidationError" | "ValidationException")
+                && message.contains("does not exist") =>
+        {
+            Exit::AwsRefused
+        }
+        Failure::Service { .. } | Failure::Other(_) => Exit::Failed,
+        Failure::NoCredentials(_) => Exit::AwsRefused,
+        Failure::Unreachable(_) | Failure::Timeout => Exit::AwsTransient,
+    }
 }
 
 /// Whether the failure says the resource does not exist.
@@ -225,27 +286,41 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    anyhow::anyhow!(explain(call, resource, region, &failure(err)))
+    let failure = failure(err);
+    exit::coded(
+        exit_for(&failure),
+        explain(call, resource, region, &failure),
+    )
 }
 
 /// A [`StoreError`] from the shared adapters (S3 ledger, CloudWatch metrics), in the same words.
 pub fn store(error: &StoreError, region: &str) -> anyhow::Error {
-    let (op, resource, message) = match error {
+    let (op, resource, message, kind) = match error {
         StoreError::Transient {
             op,
             resource,
             message,
-        }
-        | StoreError::Refused {
+        } => (
+            *op,
+            resource.as_str(),
+            message.as_str(),
+            Some(Exit::AwsTransient),
+        ),
+        StoreError::Refused {
             op,
             resource,
             message,
-        }
-        | StoreError::Other {
+        } => (
+            *op,
+            resource.as_str(),
+            message.as_str(),
+            Some(Exit::AwsRefused),
+        ),
+        StoreError::Other {
             op,
             resource,
             message,
-        } => (*op, resource.as_str(), message.as_str()),
+        } => (*op, resource.as_str(), message.as_str(), None),
     };
     let service = match op {
         "GetMetricStatistics" => "cloudwatch",
@@ -260,7 +335,11 @@ pub fn store(error: &StoreError, region: &str) -> anyhow::Error {
         },
         _ => Failure::Other(message.to_string()),
     };
-    anyhow::anyhow!(explain(Call { service, op }, resource, region, &failure))
+    let exit = kind.unwrap_or_else(|| exit_for(&failure));
+    exit::coded(
+        exit,
+        explain(Call { service, op }, resource, region, &failure),
+    )
 }
 
 #[cfg(test)]
@@ -355,6 +434,50 @@ mod tests {
             model,
             "InvokeEndpoint e failed: ModelError: Received client error (400)"
         );
+    }
+
+    #[test]
+    fn each_failure_has_its_exit_code() {
+        let cases = [
+            (service("AccessDeniedException", "no"), Exit::AwsRefused),
+            (
+                service("ExpiredTokenException", "expired"),
+                Exit::AwsRefused,
+            ),
+            (
+                service("ValidationError", "Stack with id x does not exist"),
+                Exit::AwsRefused,
+            ),
+            (
+                service("ResourceNotFoundException", "gone"),
+                Exit::AwsRefused,
+            ),
+            (Failure::NoCredentials("none".into()), Exit::AwsRefused),
+            (
+                service("ThrottlingException", "Rate exceeded"),
+                Exit::AwsTransient,
+            ),
+            (service("ServiceUnavailable", "later"), Exit::AwsTransient),
+            (Failure::Unreachable("refused".into()), Exit::AwsTransient),
+            (Failure::Timeout, Exit::AwsTransient),
+            (service("ModelError", "400"), Exit::Failed),
+            (Failure::Other("x".into()), Exit::Failed),
+        ];
+        for (failure, exit) in cases {
+            assert_eq!(exit_for(&failure), exit, "{failure:?}");
+        }
+        let transient = StoreError::Transient {
+            op: "GetObject",
+            resource: "s3://b/k".into(),
+            message: "SlowDown: reduce your request rate".into(),
+        };
+        assert_eq!(crate::exit::of(&store(&transient, "r")), Exit::AwsTransient);
+        let other = StoreError::Other {
+            op: "GetObject",
+            resource: "s3://b/k".into(),
+            message: "AccessDenied: no".into(),
+        };
+        assert_eq!(crate::exit::of(&store(&other, "r")), Exit::AwsRefused);
     }
 
     #[test]

@@ -107,6 +107,7 @@ pub async fn run(
     body: &str,
     content_type: &str,
     accept: &str,
+    json: bool,
 ) -> Result<()> {
     let endpoint = resolve_endpoint(endpoint, cloud.project(), &cloud.config.models);
     let bytes = match body_source(body) {
@@ -128,11 +129,31 @@ pub async fn run(
         );
     }
     let answer = call(cloud, &endpoint, bytes, content_type, accept).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer_json(&endpoint, &answer))?
+        );
+        return Ok(());
+    }
     if let Some(variant) = &answer.variant {
         eprintln!("{endpoint}: answered by variant {variant}");
     }
     println!("{}", pretty(&answer.body));
     Ok(())
+}
+
+/// The `--json` document: the answer as JSON when it is, else as text.
+pub fn answer_json(endpoint: &str, answer: &Answer) -> serde_json::Value {
+    let body = serde_json::from_slice::<serde_json::Value>(&answer.body).unwrap_or_else(|_| {
+        serde_json::Value::String(String::from_utf8_lossy(&answer.body).into_owned())
+    });
+    serde_json::json!({
+        "endpoint": endpoint,
+        "variant": answer.variant,
+        "content_type": answer.content_type,
+        "body": body,
+    })
 }
 
 #[cfg(test)]
@@ -169,6 +190,23 @@ base_model = "Qwen/Qwen2.5-3B-Instruct"
         assert_eq!(body_source("@req.json"), BodySource::File("req.json"));
         assert_eq!(body_source("-"), BodySource::Stdin);
         assert_eq!(body_source("@"), BodySource::Text("@"));
+    }
+
+    #[test]
+    fn the_json_document_keeps_a_json_answer_as_json() {
+        let answer = Answer {
+            body: br#"{"reply":"hi"}"#.to_vec(),
+            content_type: Some("application/json".into()),
+            variant: Some("primary".into()),
+        };
+        let document = answer_json("e", &answer);
+        assert_eq!(document["body"]["reply"], "hi");
+        assert_eq!(document["variant"], "primary");
+        let text = Answer {
+            body: b"plain".to_vec(),
+            ..answer
+        };
+        assert_eq!(answer_json("e", &text)["body"], "plain");
     }
 
     #[test]

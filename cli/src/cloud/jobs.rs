@@ -10,6 +10,7 @@ use hawkins::costs::time::format_rfc3339;
 
 use super::Cloud;
 use super::errors::{self, failure, is_not_found, sagemaker};
+use crate::exit::{Exit, coded};
 
 /// How often `--follow` looks for new lines.
 const POLL: Duration = Duration::from_secs(5);
@@ -91,7 +92,33 @@ pub fn no_logs(job: &str, kind: Kind, status: &str, reason: Option<&str>) -> Str
     }
 }
 
-pub async fn logs(cloud: &Cloud, job: &str, lines: usize, follow: bool) -> Result<()> {
+/// A line as `--json` prints it: one JSON document per line.
+pub fn json_line(prefix: &str, event: &Event) -> String {
+    let instance = event
+        .stream
+        .strip_prefix(prefix)
+        .and_then(|s| s.strip_prefix('/'))
+        .unwrap_or(&event.stream);
+    serde_json::json!({
+        "stream": event.stream,
+        "instance": instance,
+        "timestamp_ms": event.timestamp,
+        "time": format_rfc3339(event.timestamp.div_euclid(1000)),
+        "message": event.message.trim_end(),
+    })
+    .to_string()
+}
+
+/// Prints one line of text or of JSON.
+pub fn print(job: &str, event: &Event, json: bool) {
+    if json {
+        println!("{}", json_line(job, event));
+    } else {
+        println!("{}", line(job, event));
+    }
+}
+
+pub async fn logs(cloud: &Cloud, job: &str, lines: usize, follow: bool, json: bool) -> Result<()> {
     let (kind, mut status, reason) = describe(cloud, job).await?;
     let client = Logs::new(&cloud.sdk);
     let group = kind.log_group();
@@ -129,7 +156,7 @@ pub async fn logs(cloud: &Cloud, job: &str, lines: usize, follow: bool) -> Resul
         );
     }
     for event in tail(events, lines) {
-        println!("{}", line(job, &event));
+        print(job, &event, json);
     }
     if !follow {
         return Ok(());
@@ -173,7 +200,7 @@ pub async fn logs(cloud: &Cloud, job: &str, lines: usize, follow: bool) -> Resul
             }
         }
         for event in tail(new, usize::MAX) {
-            println!("{}", line(job, &event));
+            print(job, &event, json);
         }
     }
 }
@@ -247,10 +274,13 @@ async fn describe(cloud: &Cloud, job: &str) -> Result<(Kind, String, Option<Stri
                 .unwrap_or_default(),
             j.failure_reason().map(str::to_string),
         )),
-        Err(e) if is_not_found(&failure(&e)) => bail!(
-            "no training or transform job named {job} in {}: `hawkins status` lists the recent ones",
-            cloud.region
-        ),
+        Err(e) if is_not_found(&failure(&e)) => Err(coded(
+            Exit::AwsRefused,
+            format!(
+                "no training or transform job named {job} in {}: `hawkins status` lists the recent ones",
+                cloud.region
+            ),
+        )),
         Err(e) => Err(cloud.fail(sagemaker("DescribeTransformJob"), job, &e)),
     }
 }
@@ -294,6 +324,20 @@ mod tests {
             text,
             "[algo-1-1795809439] 2026-11-27T19:57:19Z METRIC step=10 loss=1.5"
         );
+    }
+
+    #[test]
+    fn a_json_line_carries_the_same_facts() {
+        let text = json_line(
+            "j",
+            &event("j/algo-1-17", 1_795_809_439_673, "METRIC loss=1.5\n"),
+        );
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["instance"], "algo-1-17");
+        assert_eq!(value["time"], "2026-11-27T19:57:19Z");
+        assert_eq!(value["timestamp_ms"], 1_795_809_439_673_i64);
+        assert_eq!(value["message"], "METRIC loss=1.5");
+        assert!(!text.contains('\n'));
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! The commands that operate a deployed stack: `status`, `jobs logs`, `approve`/`reject`,
-//! `costs`, `invoke`, `chat` and `cleanup`.
+//! The commands that operate a deployed stack: `doctor`, `status`, `logs`, `jobs logs`,
+//! `approve`/`reject`, `costs`, `invoke`, `chat` and `cleanup`.
 //!
 //! Each command connects the same way ([`Connection`] → [`Cloud`]): region, profile and stack from
-//! flags or the environment, the SDK configured once (fixed test credentials when
-//! `--endpoint-url` points at the local AWS), the model config read for the project tag (every
+//! flags or the environment, the SDK configured once (fixed test credentials only when
+//! `--endpoint-url` is a loopback address, see [`endpoint`]), the model config read for the project tag (every
 //! resource name starts with `<project>-`) and the characters. The stack's outputs are found by
 //! name with DescribeStacks. What a command decides (what is unused, what a table shows, what a
 //! chat request carries, what an error says) is a pure function in its module; the SDK calls
@@ -13,7 +13,10 @@ mod approve;
 mod chat;
 mod cleanup;
 mod costs;
-mod errors;
+mod doctor;
+pub mod endpoint;
+pub mod errors;
+mod functions;
 mod invoke;
 mod jobs;
 mod status;
@@ -21,12 +24,14 @@ mod table;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use clap::{Args, Subcommand};
 use hawkins::config::Config;
 
 use errors::Call;
+
+use crate::exit::{Exit, coded};
 
 /// Where the stack is and who asks. Every flag may also come from the environment.
 #[derive(Args, Debug, Clone)]
@@ -40,7 +45,9 @@ pub struct Connection {
     /// The CloudFormation stack of the pipeline (deployed from infra/template.yaml).
     #[arg(long, env = "HAWKINS_STACK", default_value = "hawkins", global = true)]
     pub stack: String,
-    /// Send every AWS call to this endpoint, with fixed test credentials (the local AWS).
+    /// Send every AWS call to this endpoint. A loopback address (the local AWS) gets fixed test
+    /// credentials; any other endpoint the normal ones (environment, profile, SSO). Standard
+    /// error names the endpoint and the credentials.
     #[arg(long, env = "AWS_ENDPOINT_URL", global = true)]
     pub endpoint_url: Option<String>,
     /// The model config: the project tag that prefixes every resource name, and which chatbot
@@ -52,6 +59,44 @@ pub struct Connection {
 /// The commands on a deployed stack.
 #[derive(Subcommand, Debug)]
 pub enum CloudCommand {
+    /// Check that a stack is ready to train, before and after `sam deploy`.
+    ///
+    /// One line per check, `ok`, `warn` or `fail`, what was found and what to do: the stack is
+    /// deployed (CREATE_COMPLETE or UPDATE_COMPLETE, with its outputs); each training image of
+    /// the config is in ECR with its tag; each Hugging Face token secret exists and the caller
+    /// may describe it (its value is never read); the alert e-mail subscription is confirmed;
+    /// the SageMaker quotas of each configured instance type (training, spot training,
+    /// endpoints, batch transform) cover the configured instances. Exits with 6 when a check
+    /// fails; warnings do not change the exit code.
+    ///
+    /// Example: hawkins doctor --stack hawkins --region eu-west-1
+    Doctor {
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Print a pipeline function's CloudWatch logs (ingest, train, lifecycle, costs).
+    ///
+    /// The function's physical name is read from the stack's resources; its log group is
+    /// /aws/lambda/<name>. Lines of all its streams, in time order, each with its stream (the
+    /// Lambda instance) and time.
+    ///
+    /// Example: hawkins logs ingest --since 2h --filter ERROR
+    Logs {
+        #[command(flatten)]
+        connection: Connection,
+        /// The function.
+        #[arg(value_enum)]
+        function: functions::Function,
+        /// How far back to start: 90s, 15m, 1h, 2d, 1w, or combined as 1h30m.
+        #[arg(long, default_value = "1h", value_parser = functions::parse_since)]
+        since: i64,
+        /// Keep printing new lines until interrupted (Ctrl-C).
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// A CloudWatch Logs filter pattern, such as ERROR or "quarantined".
+        #[arg(long)]
+        filter: Option<String>,
+    },
     /// Show the deployed stack: uploads, jobs, packages awaiting approval, endpoints.
     ///
     /// Four tables: the newest uploads under raw/ (and whether ingest quarantined them), the
@@ -122,13 +167,11 @@ pub enum CloudCommand {
     Costs {
         #[command(flatten)]
         connection: Connection,
-        /// Days shown in the per-day table (the report's period is the month so far).
+        /// Days shown in the per-day table (the report's period is the month so far). With
+        /// --json the report is the document the scheduled run stores as
+        /// reports/costs/<date>.json.
         #[arg(long, default_value_t = 7)]
         days: usize,
-        /// Print the report as JSON, the document the scheduled run stores as
-        /// reports/costs/<date>.json.
-        #[arg(long)]
-        json: bool,
     },
     /// Send one request to an endpoint and print its answer.
     ///
@@ -218,22 +261,51 @@ pub enum JobsCommand {
     },
 }
 
-pub async fn run(command: CloudCommand) -> Result<()> {
+/// Runs a command; `json`: print one JSON document (or JSON lines) instead of text.
+pub async fn run(command: CloudCommand, json: bool) -> Result<()> {
     match command {
+        CloudCommand::Doctor { connection } => {
+            doctor::run(&Cloud::connect(&connection).await?, json).await
+        }
+        CloudCommand::Logs {
+            connection,
+            function,
+            since,
+            follow,
+            filter,
+        } => {
+            let cloud = Cloud::connect(&connection).await?;
+            let options = functions::Options {
+                since_seconds: since,
+                follow,
+                filter,
+                json,
+            };
+            functions::run(&cloud, function, &options).await
+        }
         CloudCommand::Status { connection, limit } => {
-            status::run(&Cloud::connect(&connection).await?, limit).await
+            status::run(&Cloud::connect(&connection).await?, limit, json).await
         }
         CloudCommand::Jobs {
             connection,
             command: JobsCommand::Logs { job, lines, follow },
-        } => jobs::logs(&Cloud::connect(&connection).await?, &job, lines, follow).await,
+        } => {
+            jobs::logs(
+                &Cloud::connect(&connection).await?,
+                &job,
+                lines,
+                follow,
+                json,
+            )
+            .await
+        }
         CloudCommand::Approve {
             connection,
             package,
             note,
         } => {
             let cloud = Cloud::connect(&connection).await?;
-            approve::run(&cloud, &package, approve::Decision::Approve, note).await
+            approve::run(&cloud, &package, approve::Decision::Approve, note, json).await
         }
         CloudCommand::Reject {
             connection,
@@ -241,13 +313,11 @@ pub async fn run(command: CloudCommand) -> Result<()> {
             note,
         } => {
             let cloud = Cloud::connect(&connection).await?;
-            approve::run(&cloud, &package, approve::Decision::Reject, note).await
+            approve::run(&cloud, &package, approve::Decision::Reject, note, json).await
         }
-        CloudCommand::Costs {
-            connection,
-            days,
-            json,
-        } => costs::run(&Cloud::connect(&connection).await?, days, json).await,
+        CloudCommand::Costs { connection, days } => {
+            costs::run(&Cloud::connect(&connection).await?, days, json).await
+        }
         CloudCommand::Invoke {
             connection,
             endpoint,
@@ -256,7 +326,7 @@ pub async fn run(command: CloudCommand) -> Result<()> {
             accept,
         } => {
             let cloud = Cloud::connect(&connection).await?;
-            invoke::run(&cloud, &endpoint, &body, &content_type, &accept).await
+            invoke::run(&cloud, &endpoint, &body, &content_type, &accept, json).await
         }
         CloudCommand::Chat {
             connection,
@@ -270,6 +340,7 @@ pub async fn run(command: CloudCommand) -> Result<()> {
                 max_new_tokens,
                 temperature,
                 max_turns,
+                json,
             };
             chat::run(&cloud, &character, options).await
         }
@@ -277,7 +348,7 @@ pub async fn run(command: CloudCommand) -> Result<()> {
             connection,
             yes,
             older_than,
-        } => cleanup::run(&Cloud::connect(&connection).await?, yes, older_than).await,
+        } => cleanup::run(&Cloud::connect(&connection).await?, yes, older_than, json).await,
     }
 }
 
@@ -351,20 +422,29 @@ impl Cloud {
     pub async fn connect(connection: &Connection) -> Result<Cloud> {
         let cwd = std::env::current_dir().context("reading the current folder")?;
         let path = locate(&connection.config, &cwd, Path::exists).ok_or_else(|| {
-            anyhow!(
-                "cannot find the model config {}: run hawkins inside the Hawkins checkout or pass --config <file>",
-                connection.config.display()
+            coded(
+                Exit::InvalidConfig,
+                format!(
+                    "cannot find the model config {}: run hawkins inside the Hawkins checkout or pass --config <file>",
+                    connection.config.display()
+                ),
             )
         })?;
         let config = hawkins::config::load(&path).map_err(|errors| {
-            anyhow!(
-                "{errors}\nthe model config is not valid: check it with `hawkins config check {}`",
-                path.display()
+            coded(
+                Exit::InvalidConfig,
+                format!(
+                    "{errors}\nthe model config is not valid: check it with `hawkins config check {}`",
+                    path.display()
+                ),
             )
         })?;
-        let sdk = sdk_config(connection).await;
+        let sdk = sdk_config(connection).await?;
         let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
-            anyhow!("no AWS region: pass --region, set AWS_REGION, or set a region in the profile")
+            coded(
+                Exit::Usage,
+                "no AWS region: pass --region, set AWS_REGION, or set a region in the profile",
+            )
         })?;
         Ok(Cloud {
             sdk,
@@ -454,6 +534,13 @@ impl Cloud {
 
     /// The stack's outputs, by name.
     pub async fn outputs(&self) -> Result<StackOutputs> {
+        let stack = self.describe_stack().await?;
+        StackOutputs::from_outputs(&self.stack, &stack.status, &stack.outputs)
+            .map_err(|e| coded(Exit::AwsRefused, e))
+    }
+
+    /// The stack as DescribeStacks shows it.
+    pub async fn describe_stack(&self) -> Result<StackInfo> {
         let answer = aws_sdk_cloudformation::Client::new(&self.sdk)
             .describe_stacks()
             .stack_name(&self.stack)
@@ -461,47 +548,82 @@ impl Cloud {
             .await
             .map_err(|e| self.fail(errors::cloudformation("DescribeStacks"), &self.stack, &e))?;
         let Some(stack) = answer.stacks().first() else {
-            bail!(
-                "no stack named {} in {}: deploy infra/template.yaml or pass --stack",
-                self.stack,
-                self.region
-            );
+            return Err(coded(
+                Exit::AwsRefused,
+                format!(
+                    "no stack named {} in {}: deploy infra/template.yaml or pass --stack",
+                    self.stack, self.region
+                ),
+            ));
         };
-        let outputs: Vec<(String, String)> = stack
-            .outputs()
-            .iter()
-            .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
-            .collect();
-        let status = stack
-            .stack_status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
-        StackOutputs::from_outputs(&self.stack, &status, &outputs).map_err(|e| anyhow!(e))
+        Ok(StackInfo {
+            id: stack.stack_id().unwrap_or_default().to_string(),
+            status: stack
+                .stack_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            reason: stack.stack_status_reason().map(str::to_string),
+            outputs: stack
+                .outputs()
+                .iter()
+                .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+                .collect(),
+        })
     }
 }
 
-/// The SDK configuration: the local AWS's fixed credentials when an endpoint is given, else the
-/// default chain (environment, profile, SSO, instance role) with the profile and region asked for.
-async fn sdk_config(connection: &Connection) -> SdkConfig {
-    match &connection.endpoint_url {
-        Some(endpoint) => {
-            let mut builder = hawkins::aws::local_config(endpoint).into_builder();
-            if let Some(region) = &connection.region {
-                builder.set_region(Some(Region::new(region.clone())));
-            }
-            builder.build()
-        }
-        None => {
-            let mut loader = aws_config::defaults(BehaviorVersion::latest());
-            if let Some(profile) = &connection.profile {
-                loader = loader.profile_name(profile);
-            }
-            if let Some(region) = &connection.region {
-                loader = loader.region(Region::new(region.clone()));
-            }
-            loader.load().await
-        }
+/// A stack as DescribeStacks shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StackInfo {
+    /// The stack's ARN (`arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>`).
+    pub id: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub outputs: Vec<(String, String)>,
+}
+
+impl StackInfo {
+    /// The account the stack is in, from its ARN.
+    pub fn account(&self) -> Option<&str> {
+        self.id.split(':').nth(4).filter(|a| !a.is_empty())
     }
+}
+
+/// The SDK configuration: the local AWS's fixed credentials for a loopback endpoint, else the
+/// default chain (environment, profile, SSO, instance role) with the profile and region asked for,
+/// and the endpoint when one is given. An endpoint override is named on standard error with its
+/// credentials.
+async fn sdk_config(connection: &Connection) -> Result<SdkConfig> {
+    let credentials = match &connection.endpoint_url {
+        Some(endpoint) => {
+            let environment_keys =
+                std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty());
+            let credentials =
+                endpoint::credentials(endpoint, connection.profile.as_deref(), environment_keys)
+                    .map_err(|e| coded(Exit::Usage, e))?;
+            eprintln!("{}", endpoint::note(endpoint, &credentials));
+            Some((endpoint, credentials))
+        }
+        None => None,
+    };
+    if let Some((endpoint, endpoint::Credentials::LocalTest)) = credentials {
+        let mut builder = hawkins::aws::local_config(endpoint).into_builder();
+        if let Some(region) = &connection.region {
+            builder.set_region(Some(Region::new(region.clone())));
+        }
+        return Ok(builder.build());
+    }
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(profile) = &connection.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &connection.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some((endpoint, _)) = credentials {
+        loader = loader.endpoint_url(endpoint);
+    }
+    Ok(loader.load().await)
 }
 
 /// Seconds since the epoch.
@@ -559,6 +681,16 @@ mod tests {
             error,
             "stack other (UPDATE_COMPLETE) has no output AlertTopicArn: is it deployed from infra/template.yaml? Pass --stack to name another"
         );
+    }
+
+    #[test]
+    fn the_account_is_read_from_the_stack_arn() {
+        let stack = StackInfo {
+            id: "arn:aws:cloudformation:eu-west-1:123456789012:stack/hawkins/6f1e".into(),
+            ..Default::default()
+        };
+        assert_eq!(stack.account(), Some("123456789012"));
+        assert_eq!(StackInfo::default().account(), None);
     }
 
     #[test]

@@ -7,13 +7,14 @@ use aws_sdk_sagemaker::types::{ModelApprovalStatus, SortBy, SortOrder};
 use hawkins::config::ModelConfig;
 use hawkins::ingest::quarantine_keys;
 use hawkins::lifecycle::plan::meta;
+use serde::Serialize;
 
 use super::errors::{s3, sagemaker};
 use super::table::{self, render};
 use super::{Cloud, now, secs};
 
 /// An object under `raw/`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Upload {
     pub key: String,
     pub size: u64,
@@ -48,7 +49,7 @@ pub fn uploads_table(uploads: &[Upload]) -> String {
 }
 
 /// A training job as ListTrainingJobs shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Job {
     pub name: String,
     pub status: String,
@@ -103,7 +104,7 @@ pub fn jobs_table(jobs: &[Job], models: &[ModelConfig], now: i64) -> String {
 }
 
 /// A package waiting for a person.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pending {
     pub group: String,
     pub version: i32,
@@ -159,7 +160,7 @@ pub fn pending_table(packages: &[Pending]) -> String {
 }
 
 /// One variant of an endpoint, with the model its config gives it.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct VariantView {
     pub name: String,
     pub model: String,
@@ -170,7 +171,7 @@ pub struct VariantView {
     pub desired_weight: Option<f32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct EndpointView {
     pub name: String,
     pub status: String,
@@ -272,34 +273,61 @@ pub fn endpoints_table(endpoints: &[EndpointView]) -> String {
     out
 }
 
-pub async fn run(cloud: &Cloud, limit: usize) -> Result<()> {
-    let outputs = cloud.outputs().await?;
-    let now = now();
-    println!(
-        "stack {} ({}) in {}: bucket {}, alerts to {}",
-        cloud.stack, outputs.status, cloud.region, outputs.bucket, outputs.alert_topic_arn
+/// Everything `status` shows, as `--json` prints it.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub stack: String,
+    pub stack_status: String,
+    pub region: String,
+    pub bucket: String,
+    pub alert_topic_arn: String,
+    pub uploads: Vec<Upload>,
+    pub jobs: Vec<Job>,
+    pub pending: Vec<Pending>,
+    pub endpoints: Vec<EndpointView>,
+}
+
+/// The four tables.
+pub fn render_text(status: &Status, models: &[ModelConfig], now: i64) -> String {
+    let mut out = format!(
+        "stack {} ({}) in {}: bucket {}, alerts to {}\n",
+        status.stack, status.stack_status, status.region, status.bucket, status.alert_topic_arn
     );
-    let uploads = uploads(cloud, &outputs.bucket, limit).await?;
-    println!("\nRecent uploads (s3://{}/raw/)", outputs.bucket);
-    print!("{}", uploads_table(&uploads));
-
-    let jobs = jobs(cloud, limit).await?;
-    println!("\nTraining jobs");
-    print!("{}", jobs_table(&jobs, &cloud.config.models, now));
-
-    let pending = pending(cloud).await?;
-    println!("\nPackages awaiting approval");
-    print!("{}", pending_table(&pending));
-    if let Some(first) = pending.first() {
-        println!(
-            "approve with `hawkins approve {0}/{1}`, or reject with `hawkins reject {0}/{1}`",
+    out.push_str(&format!("\nRecent uploads (s3://{}/raw/)\n", status.bucket));
+    out.push_str(&uploads_table(&status.uploads));
+    out.push_str("\nTraining jobs\n");
+    out.push_str(&jobs_table(&status.jobs, models, now));
+    out.push_str("\nPackages awaiting approval\n");
+    out.push_str(&pending_table(&status.pending));
+    if let Some(first) = status.pending.first() {
+        out.push_str(&format!(
+            "approve with `hawkins approve {0}/{1}`, or reject with `hawkins reject {0}/{1}`\n",
             first.group, first.version
-        );
+        ));
     }
+    out.push_str("\nEndpoints\n");
+    out.push_str(&endpoints_table(&status.endpoints));
+    out
+}
 
-    let endpoints = endpoints(cloud).await?;
-    println!("\nEndpoints");
-    print!("{}", endpoints_table(&endpoints));
+pub async fn run(cloud: &Cloud, limit: usize, json: bool) -> Result<()> {
+    let outputs = cloud.outputs().await?;
+    let status = Status {
+        uploads: uploads(cloud, &outputs.bucket, limit).await?,
+        jobs: jobs(cloud, limit).await?,
+        pending: pending(cloud).await?,
+        endpoints: endpoints(cloud).await?,
+        stack: cloud.stack.clone(),
+        stack_status: outputs.status,
+        region: cloud.region.clone(),
+        bucket: outputs.bucket,
+        alert_topic_arn: outputs.alert_topic_arn,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", render_text(&status, &cloud.config.models, now()));
+    }
     Ok(())
 }
 
