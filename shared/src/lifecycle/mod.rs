@@ -25,6 +25,8 @@
 pub mod alerts;
 pub mod endpoint;
 pub mod events;
+#[cfg(test)]
+mod handler_tests;
 pub mod job;
 pub mod names;
 pub mod package;
