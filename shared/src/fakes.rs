@@ -555,7 +555,8 @@ impl Guards for FakeGuards {
     }
 
     async fn register_scaling(&self, spec: &ScalingSpec) -> Result<(), StoreError> {
-        self.faults.call("RegisterScalableTarget", &spec.resource_id)?;
+        self.faults
+            .call("RegisterScalableTarget", &spec.resource_id)?;
         lock(&self.state)
             .scaling
             .insert(spec.resource_id.clone(), spec.clone());

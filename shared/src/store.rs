@@ -142,12 +142,17 @@ pub async fn send_once(
         return Ok(false);
     }
     notifier.publish(alert).await?;
-    let mut body = serde_json::json!({"id": alert.id, "kind": alert.kind, "subject": alert.subject});
+    let mut body =
+        serde_json::json!({"id": alert.id, "kind": alert.kind, "subject": alert.subject});
     if let (Some(at), Some(fields)) = (sent_at, body.as_object_mut()) {
         fields.insert("sent_at".into(), at.into());
     }
     store
-        .put_if_changed(marker_key, body.to_string().into_bytes(), "application/json")
+        .put_if_changed(
+            marker_key,
+            body.to_string().into_bytes(),
+            "application/json",
+        )
         .await?;
     Ok(true)
 }

@@ -1179,7 +1179,11 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         async fn a_job_started_before_a_crash_is_found_and_counted_as_done() {
             let parts = Parts::new();
             let (store, body) = corpus("aaa", NOW - 600);
-            parts.trainer(&store).message(&body, NOW).await.expect("first");
+            parts
+                .trainer(&store)
+                .message(&body, NOW)
+                .await
+                .expect("first");
             // The state was never written (the function died after starting the jobs).
             let (fresh, body) = corpus("aaa", NOW - 600);
             let outcome = parts
@@ -1207,7 +1211,11 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         async fn a_changed_dataset_starts_only_its_models_next_job() {
             let parts = Parts::new();
             let (store, body) = corpus("aaa", NOW - 600);
-            parts.trainer(&store).message(&body, NOW).await.expect("first");
+            parts
+                .trainer(&store)
+                .message(&body, NOW)
+                .await
+                .expect("first");
             let states = store.snapshot();
             let mut changed = manifest("ccc");
             changed.version = "fedcba9876543210".into();
@@ -1219,7 +1227,11 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
             for (key, bytes) in states.iter().filter(|(k, _)| k.starts_with(STATE_PREFIX)) {
                 next.insert(key, bytes);
             }
-            let outcome = parts.trainer(&next).message(&body, NOW).await.expect("next");
+            let outcome = parts
+                .trainer(&next)
+                .message(&body, NOW)
+                .await
+                .expect("next");
             assert_eq!(
                 results(&outcome),
                 [
@@ -1254,7 +1266,11 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                 "no state for a job that did not start"
             );
 
-            let outcome = parts.trainer(&store).message(&body, NOW).await.expect("retry");
+            let outcome = parts
+                .trainer(&store)
+                .message(&body, NOW)
+                .await
+                .expect("retry");
             assert_eq!(results(&outcome)[0].1, "created");
             assert_eq!(parts.jobs.faults.count("CreateTrainingJob"), 2);
         }
@@ -1263,10 +1279,10 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         async fn a_batch_reports_only_the_failed_message_and_a_refusal_is_not_retryable() {
             let parts = Parts::new();
             let (store, body) = corpus("aaa", NOW - 600);
-            parts
-                .jobs
-                .faults
-                .fail_on("CreateHyperParameterTuningJob", denied("CreateHyperParameterTuningJob"));
+            parts.jobs.faults.fail_on(
+                "CreateHyperParameterTuningJob",
+                denied("CreateHyperParameterTuningJob"),
+            );
             let refused = parts.trainer(&store).message(&body, NOW).await;
             let Err(error) = refused else {
                 panic!("{refused:?}")
@@ -1291,7 +1307,10 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                 .map(|f| f.item_identifier.as_str())
                 .collect();
             assert_eq!(failed, ["m-1", "m-2"]);
-            assert!(parts.queue.sent().is_empty(), "the throttled requeue sent nothing");
+            assert!(
+                parts.queue.sent().is_empty(),
+                "the throttled requeue sent nothing"
+            );
         }
     }
 }

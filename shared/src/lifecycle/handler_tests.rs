@@ -9,9 +9,7 @@ use super::package::DeployPlan;
 use super::{Lifecycle, LifecycleError, Outcome};
 use crate::config::Config;
 use crate::error::Retry;
-use crate::fakes::{
-    AlertLog, FakeGuards, FakeHosting, FakeRegistry, MemStore, denied, throttled,
-};
+use crate::fakes::{AlertLog, FakeGuards, FakeHosting, FakeRegistry, MemStore, denied, throttled};
 use crate::training::StackSettings;
 
 const ENDPOINT: &str = "hawkins-chatbot-eleven";
@@ -178,7 +176,9 @@ fn package_arn(group: &str, version: u32) -> String {
 
 /// A first job approved and deployed, and the endpoint InService on it.
 async fn serving_v1(parts: &Parts) {
-    parts.deliver(&completed("chatbot-eleven-aaaa1111", 1.6)).await;
+    parts
+        .deliver(&completed("chatbot-eleven-aaaa1111", 1.6))
+        .await;
     assert!(parts.hosting.settle(ENDPOINT));
     parts
         .deliver(&endpoint_event("sagemaker-endpoint-in-service.json"))
@@ -225,7 +225,10 @@ async fn a_job_that_passes_the_gate_is_registered_approved_and_deployed() {
         parts.hosting.endpoint_configs().keys().collect::<Vec<_>>(),
         [&rollout.config.name]
     );
-    let endpoint = parts.hosting.endpoint_state(ENDPOINT).expect("the endpoint");
+    let endpoint = parts
+        .hosting
+        .endpoint_state(ENDPOINT)
+        .expect("the endpoint");
     assert_eq!(
         (endpoint.status.as_str(), endpoint.config.as_str()),
         ("Creating", rollout.config.name.as_str())
@@ -238,7 +241,10 @@ async fn a_job_that_passes_the_gate_is_registered_approved_and_deployed() {
             "hawkins-chatbot-eleven-primary-latency"
         ]
     );
-    assert!(parts.guards.scaling().is_empty(), "scaling waits for InService");
+    assert!(
+        parts.guards.scaling().is_empty(),
+        "scaling waits for InService"
+    );
     assert_eq!(
         parts.endpoint_state().pending_config.as_deref(),
         Some(rollout.config.name.as_str())
@@ -319,7 +325,9 @@ async fn a_second_job_is_held_unless_it_beats_the_approved_one_by_enough() {
 #[tokio::test]
 async fn in_service_registers_scaling_and_says_so_once() {
     let parts = Parts::new();
-    parts.deliver(&completed("chatbot-eleven-aaaa1111", 1.6)).await;
+    parts
+        .deliver(&completed("chatbot-eleven-aaaa1111", 1.6))
+        .await;
     let config = parts
         .hosting
         .endpoint_state(ENDPOINT)
@@ -411,7 +419,11 @@ async fn a_person_approves_and_the_endpoint_is_updated_by_canary() {
     assert_eq!(endpoint.pending.as_ref(), Some(&rollout.config.name));
     let deployment = endpoint.deployment.expect("blue/green policy");
     assert_eq!(
-        (deployment.traffic, deployment.step_percent, deployment.wait_seconds),
+        (
+            deployment.traffic,
+            deployment.step_percent,
+            deployment.wait_seconds
+        ),
         ("CANARY", Some(20), 300)
     );
     assert_eq!(deployment.rollback_alarms.len(), 2);
@@ -419,7 +431,12 @@ async fn a_person_approves_and_the_endpoint_is_updated_by_canary() {
         parts.guards.scaling().is_empty(),
         "deregistered before the update"
     );
-    assert!(parts.hosting.models().contains_key("hawkins-chatbot-eleven-v2"));
+    assert!(
+        parts
+            .hosting
+            .models()
+            .contains_key("hawkins-chatbot-eleven-v2")
+    );
 
     assert!(parts.hosting.settle(ENDPOINT));
     let outcome = parts
@@ -450,7 +467,11 @@ async fn a_person_approves_and_the_endpoint_is_updated_by_canary() {
 async fn a_rolled_back_update_is_reported_once_and_not_retried_by_itself() {
     let parts = Parts::new();
     serving_v1(&parts).await;
-    let first_config = parts.hosting.endpoint_state(ENDPOINT).expect("endpoint").config;
+    let first_config = parts
+        .hosting
+        .endpoint_state(ENDPOINT)
+        .expect("endpoint")
+        .config;
     parts
         .deliver(&completed("chatbot-eleven-cccc3333", 1.2))
         .await;
@@ -478,7 +499,11 @@ async fn a_rolled_back_update_is_reported_once_and_not_retried_by_itself() {
     let alert = alerts.last().expect("the failure");
     assert!(alert.subject.contains("failed and was rolled back"));
     assert_eq!(alert.severity, crate::store::Severity::Critical);
-    assert_eq!(parts.guards.scaling().len(), 1, "scaling back on the old variant");
+    assert_eq!(
+        parts.guards.scaling().len(),
+        1,
+        "scaling back on the old variant"
+    );
     assert_eq!(
         parts.endpoint_state().failed_package,
         Some(package_arn(GROUP, 2))
@@ -493,7 +518,9 @@ async fn a_rolled_back_update_is_reported_once_and_not_retried_by_itself() {
 #[tokio::test]
 async fn a_failed_endpoint_is_told_once() {
     let parts = Parts::new();
-    parts.deliver(&completed("chatbot-eleven-aaaa1111", 1.6)).await;
+    parts
+        .deliver(&completed("chatbot-eleven-aaaa1111", 1.6))
+        .await;
     assert!(parts.hosting.set_status(
         ENDPOINT,
         "Failed",
@@ -517,7 +544,10 @@ async fn a_failed_endpoint_is_told_once() {
         .filter(|a| a.kind == "endpoint_failed")
         .count();
     assert_eq!(failures, 1);
-    assert!(parts.guards.scaling().is_empty(), "a failed endpoint does not scale");
+    assert!(
+        parts.guards.scaling().is_empty(),
+        "a failed endpoint does not scale"
+    );
 }
 
 #[tokio::test]
@@ -553,7 +583,12 @@ async fn an_approval_while_the_endpoint_is_busy_is_taken_up_when_it_is_in_servic
         parts.hosting.endpoint_state(ENDPOINT).map(|e| e.status),
         Some("Updating".to_string())
     );
-    assert!(parts.hosting.models().contains_key("hawkins-chatbot-eleven-v2"));
+    assert!(
+        parts
+            .hosting
+            .models()
+            .contains_key("hawkins-chatbot-eleven-v2")
+    );
 }
 
 #[tokio::test]
@@ -590,11 +625,12 @@ async fn a_crash_between_registering_and_deploying_is_finished_by_the_retry() {
         .faults
         .fail_on("CreateEndpoint", throttled("CreateEndpoint"));
     let failed = parts.handle(&event).await;
-    assert!(
-        failed.as_ref().is_err_and(|e| e.retryable()),
-        "{failed:?}"
+    assert!(failed.as_ref().is_err_and(|e| e.retryable()), "{failed:?}");
+    assert_eq!(
+        parts.registry.packages().len(),
+        1,
+        "registered before the failure"
     );
-    assert_eq!(parts.registry.packages().len(), 1, "registered before the failure");
     assert!(parts.hosting.endpoint_state(ENDPOINT).is_none());
 
     let outcome = parts.handle(&event).await.expect("retry");
@@ -611,16 +647,17 @@ async fn a_crash_between_registering_and_deploying_is_finished_by_the_retry() {
     );
     assert!(parts.hosting.endpoint_state(ENDPOINT).is_some());
     assert_eq!(parts.registry.packages().len(), 1);
-    assert_eq!(parts.notifier.alerts().len(), 1, "the approval is told once");
+    assert_eq!(
+        parts.notifier.alerts().len(),
+        1,
+        "the approval is told once"
+    );
 }
 
 #[tokio::test]
 async fn a_refused_call_is_not_retried() {
     let parts = Parts::new();
-    parts
-        .hosting
-        .faults
-        .fail_next(denied("DescribeEndpoint"));
+    parts.hosting.faults.fail_next(denied("DescribeEndpoint"));
     let failed = parts
         .handle(&completed("chatbot-eleven-aaaa1111", 1.6))
         .await;
@@ -663,7 +700,13 @@ async fn a_failed_job_is_recorded_and_told_once_and_a_late_in_progress_changes_n
         .deliver(&sample("sagemaker-training-in-progress.json"))
         .await;
     assert!(
-        matches!(late, Outcome::Job { recorded: false, .. }),
+        matches!(
+            late,
+            Outcome::Job {
+                recorded: false,
+                ..
+            }
+        ),
         "{late:?}"
     );
     assert_eq!(status(&parts), "Failed");

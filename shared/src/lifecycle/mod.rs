@@ -43,13 +43,13 @@ use serde_json::Value;
 use tracing::info;
 
 use self::alerts::Links;
+use self::endpoint::ScalingSpec;
 use self::endpoint::{Endpoint, EndpointOutcome};
 use self::events::{EventError, LifecycleEvent};
 use self::job::{JobOutcome, PackageSpec};
 use self::package::{
     AlarmSpec, DeployPlan, Deployment, EndpointConfigSpec, ModelSpec, Package, TransformSpec,
 };
-use self::endpoint::ScalingSpec;
 use crate::config::Config;
 use crate::error::{Retry, StoreError};
 use crate::store::{Alert, Notifier, ObjectStore};

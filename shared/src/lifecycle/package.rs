@@ -15,8 +15,7 @@ use tracing::info;
 use super::endpoint::{Endpoint, EndpointState};
 use super::events::PackageChange;
 use super::names::{
-    CHALLENGER, PRIMARY, bounded, endpoint_name, meta, model_name, model_version,
-    scaling_resource,
+    CHALLENGER, PRIMARY, bounded, endpoint_name, meta, model_name, model_version, scaling_resource,
 };
 use super::{Guards, Hosting, Lifecycle, LifecycleError, Outcome, Registry};
 use crate::config::{Deploy, ModelConfig, Strategy};
@@ -431,7 +430,10 @@ where
     H: Hosting,
     G: Guards,
 {
-    pub(super) async fn package_change(&self, change: &PackageChange) -> Result<Outcome, LifecycleError> {
+    pub(super) async fn package_change(
+        &self,
+        change: &PackageChange,
+    ) -> Result<Outcome, LifecycleError> {
         let Some(package) = self.registry.package(&change.model_package_arn).await? else {
             return Ok(Outcome::Ignored {
                 reason: format!("package {} no longer exists", change.model_package_arn),

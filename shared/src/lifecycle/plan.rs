@@ -4,8 +4,8 @@
 //! ([`super::endpoint`]), and the names they share ([`super::names`]). Nothing here calls AWS.
 
 pub use super::endpoint::{
-    Endpoint, EndpointOutcome, EndpointState, EndpointVariant, ENDPOINT_STATE_PREFIX,
-    ScalingSpec, endpoint_model, endpoint_outcome, history_needs, next_to_deploy, scaling,
+    ENDPOINT_STATE_PREFIX, Endpoint, EndpointOutcome, EndpointState, EndpointVariant, ScalingSpec,
+    endpoint_model, endpoint_outcome, history_needs, next_to_deploy, scaling,
 };
 pub use super::job::{
     JobOutcome, PackageSpec, StopCause, Verdict, gate, job_model, job_outcome, job_record,

@@ -70,7 +70,10 @@ where
     G: Guards,
 {
     /// A batch transform job: recorded in the ledger (the cost run prices it); a failure is told.
-    pub(super) async fn transform_job(&self, job: &TransformJob) -> Result<Outcome, LifecycleError> {
+    pub(super) async fn transform_job(
+        &self,
+        job: &TransformJob,
+    ) -> Result<Outcome, LifecycleError> {
         let name = &job.transform_job_name;
         let Some(model) = transform_model(job, self.project(), &self.config.models) else {
             return Ok(Outcome::Ignored {

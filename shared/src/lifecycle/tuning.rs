@@ -9,9 +9,7 @@ use super::alerts;
 use super::events::{TrainingJob, TuningJob};
 use super::job::JobOutcome;
 use super::names::tagged_model;
-use super::{
-    Guards, Hosting, Lifecycle, LifecycleError, Outcome, Registry, tuning_trial_key,
-};
+use super::{Guards, Hosting, Lifecycle, LifecycleError, Outcome, Registry, tuning_trial_key};
 use crate::config::ModelConfig;
 use crate::store::{Notifier, ObjectStore};
 use crate::training::tags as tag;
