@@ -7,7 +7,7 @@
 //!   [`datasets`] (training sets), [`manifest`] (lineage and the corpus version).
 //! - Deciding: [`source`] (what an uploaded key is), [`ingest`] (the plan for one upload).
 //! - Reaching AWS: [`events`] (envelopes), [`store`] (object store and notifier traits), and,
-//!   behind features, the SDK adapters in `aws`.
+//!   behind features, the SDK adapters in `aws` and their in-memory stand-ins in `fakes`.
 
 pub mod characters;
 pub mod clean;
@@ -19,6 +19,8 @@ pub mod dialogue;
 pub mod entry;
 pub mod error;
 pub mod events;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;
 pub mod hash;
 pub mod ingest;
 pub mod jsonl;

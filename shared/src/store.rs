@@ -123,10 +123,46 @@ pub trait Notifier: Sync {
     fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Publishes `alert` unless its marker object at `marker_key` exists; true when it was published
+/// now. Alert first, marker second: a crash in between repeats one message, never loses one; a
+/// publish that fails writes no marker, so the retried event sends it.
+///
+/// The marker holds `{"id", "kind", "subject"}` and, when given, `"sent_at"` (RFC 3339): the
+/// lifecycle's markers (`alerts/sent/<id>.json`) have no time, the cost run's
+/// (`alerts/sent/<date>/<cause>.json`) have one. Ingest's quarantine alert is sent once too, but
+/// its marker is the quarantine's reason file, written by its plan, so it does not come here.
+pub async fn send_once(
+    store: &impl ObjectStore,
+    notifier: &impl Notifier,
+    alert: &Alert,
+    marker_key: &str,
+    sent_at: Option<&str>,
+) -> Result<bool, StoreError> {
+    if store.head(marker_key).await?.is_some() {
+        return Ok(false);
+    }
+    notifier.publish(alert).await?;
+    let mut body =
+        serde_json::json!({"id": alert.id, "kind": alert.kind, "subject": alert.subject});
+    if let (Some(at), Some(fields)) = (sent_at, body.as_object_mut()) {
+        fields.insert("sent_at".into(), at.into());
+    }
+    store
+        .put_if_changed(
+            marker_key,
+            body.to_string().into_bytes(),
+            "application/json",
+        )
+        .await?;
+    Ok(true)
+}
+
 /// An in-memory bucket for unit tests and the offline CLI.
 #[derive(Debug, Default)]
 pub struct MemStore {
     objects: Mutex<BTreeMap<String, (Vec<u8>, String)>>,
+    /// LastModified of the objects a test dated (see [`MemStore::set_last_modified`]).
+    modified: Mutex<BTreeMap<String, i64>>,
     puts: Mutex<u64>,
 }
 
@@ -139,6 +175,27 @@ impl MemStore {
     pub fn insert(&self, key: &str, bytes: &[u8]) {
         self.lock()
             .insert(key.to_string(), (bytes.to_vec(), String::new()));
+        self.modified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    /// Dates an object's last write (seconds since the epoch), as S3's LastModified; a write
+    /// clears it again.
+    pub fn set_last_modified(&self, key: &str, at: i64) {
+        self.modified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), at);
+    }
+
+    fn last_modified(&self, key: &str) -> Option<i64> {
+        self.modified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .copied()
     }
 
     /// All keys and contents, sorted.
@@ -161,16 +218,18 @@ impl MemStore {
 
 impl ObjectStore for MemStore {
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
+        let last_modified = self.last_modified(key);
         Ok(self.lock().get(key).map(|(bytes, _)| Object {
             bytes: bytes.clone(),
-            last_modified: None,
+            last_modified,
         }))
     }
 
     async fn head(&self, key: &str) -> Result<Option<Head>, StoreError> {
+        let last_modified = self.last_modified(key);
         Ok(self.lock().get(key).map(|(bytes, _)| Head {
             revision: sha256_hex(bytes),
-            last_modified: None,
+            last_modified,
             size: Some(bytes.len() as u64),
         }))
     }
@@ -192,6 +251,10 @@ impl ObjectStore for MemStore {
     ) -> Result<(), StoreError> {
         self.lock()
             .insert(key.to_string(), (bytes, sha256.to_string()));
+        self.modified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
         *self.puts.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         Ok(())
     }
@@ -335,5 +398,104 @@ impl Notifier for AlertLog {
             .unwrap_or_else(|e| e.into_inner())
             .push(alert.clone());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(id: &str) -> Alert {
+        Alert {
+            kind: "training_failed".into(),
+            severity: Severity::Critical,
+            subject: "Hawkins: training of chatbot-eleven failed".into(),
+            body: "The training job failed.".into(),
+            attributes: BTreeMap::new(),
+            id: id.into(),
+        }
+    }
+
+    /// A topic that refuses every message.
+    struct Down;
+
+    impl Notifier for Down {
+        async fn publish(&self, alert: &Alert) -> Result<(), StoreError> {
+            Err(StoreError::Transient {
+                op: "Publish",
+                resource: alert.id.clone(),
+                message: "Throttling: Rate exceeded".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_alert_is_sent_then_marked_and_a_replay_sends_nothing() {
+        let store = MemStore::new();
+        let log = AlertLog::default();
+        let marker = "alerts/sent/training-failed-job-1.json";
+        let first = send_once(&store, &log, &alert("training-failed-job-1"), marker, None).await;
+        assert_eq!(first, Ok(true));
+        assert_eq!(log.alerts(), [alert("training-failed-job-1")]);
+        assert_eq!(
+            store.snapshot().get(marker).map(Vec::as_slice),
+            Some(
+                br#"{"id":"training-failed-job-1","kind":"training_failed","subject":"Hawkins: training of chatbot-eleven failed"}"#
+                    .as_slice()
+            ),
+            "the marker layout of markers already deployed"
+        );
+
+        let replay = send_once(&store, &log, &alert("training-failed-job-1"), marker, None).await;
+        assert_eq!(replay, Ok(false));
+        assert_eq!(log.alerts().len(), 1);
+        assert_eq!(store.puts(), 1, "the marker is not written again");
+    }
+
+    #[tokio::test]
+    async fn the_cost_runs_marker_carries_its_time() {
+        let store = MemStore::new();
+        let log = AlertLog::default();
+        let marker = "alerts/sent/2026-11-27/daily.json";
+        let sent = send_once(
+            &store,
+            &log,
+            &alert("2026-11-27/daily"),
+            marker,
+            Some("2026-11-27T06:00:00Z"),
+        )
+        .await;
+        assert_eq!(sent, Ok(true));
+        let body: serde_json::Value =
+            serde_json::from_slice(&store.snapshot()[marker]).expect("JSON");
+        assert_eq!(body["sent_at"], "2026-11-27T06:00:00Z");
+        assert_eq!(body["id"], "2026-11-27/daily");
+    }
+
+    #[tokio::test]
+    async fn a_failed_publish_writes_no_marker_so_the_retry_sends_it() {
+        let store = MemStore::new();
+        let marker = "alerts/sent/deployed-x.json";
+        let failed = send_once(&store, &Down, &alert("deployed-x"), marker, None).await;
+        assert!(
+            matches!(failed, Err(StoreError::Transient { .. })),
+            "{failed:?}"
+        );
+        assert!(store.snapshot().is_empty(), "no marker without the message");
+
+        let log = AlertLog::default();
+        let retried = send_once(&store, &log, &alert("deployed-x"), marker, None).await;
+        assert_eq!(retried, Ok(true));
+        assert_eq!(log.alerts().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_marker_already_there_holds_the_alert_back() {
+        let store = MemStore::new();
+        store.insert("alerts/sent/a.json", b"{}");
+        let log = AlertLog::default();
+        let sent = send_once(&store, &log, &alert("a"), "alerts/sent/a.json", None).await;
+        assert_eq!(sent, Ok(false));
+        assert!(log.alerts().is_empty());
     }
 }

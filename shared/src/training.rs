@@ -1005,4 +1005,312 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         assert!(quiet_seconds(Some("0"), &config).is_err());
         assert!(quiet_seconds(Some("soon"), &config).is_err());
     }
+
+    mod trainer {
+        use super::*;
+        use crate::error::Retry;
+        use crate::fakes::{FakeQueue, FakeTrainingJobs, MemStore, denied, throttled};
+        use crate::manifest::LATEST_KEY;
+        use crate::store::ObjectStore;
+
+        const NOW: i64 = 1_795_800_000;
+
+        /// A bucket whose latest.json is the test manifest, written at `written`; the event
+        /// that names this write.
+        fn corpus(eleven_sha: &str, written: i64) -> (MemStore, String) {
+            corpus_of(&manifest(eleven_sha), written)
+        }
+
+        fn corpus_of(manifest: &CorpusManifest, written: i64) -> (MemStore, String) {
+            let store = MemStore::new();
+            let bytes = serde_json::to_vec(manifest).expect("manifest JSON");
+            store.insert(LATEST_KEY, &bytes);
+            store.set_last_modified(LATEST_KEY, written);
+            let body = message(&crate::hash::sha256_hex(&bytes));
+            (store, body)
+        }
+
+        fn message(revision: &str) -> String {
+            serde_json::json!({"version": "0", "id": "1", "detail-type": "Object Created",
+                "source": "aws.s3", "account": "123456789012", "time": "2026-11-27T10:00:00Z",
+                "region": "eu-west-1", "resources": [],
+                "detail": {"bucket": {"name": "pipeline-bucket"},
+                    "object": {"key": LATEST_KEY, "version-id": revision}}})
+            .to_string()
+        }
+
+        struct Parts {
+            config: Config,
+            stack: StackSettings,
+            jobs: FakeTrainingJobs,
+            queue: FakeQueue,
+        }
+
+        impl Parts {
+            fn new() -> Self {
+                Parts {
+                    config: config(),
+                    stack: stack(),
+                    jobs: FakeTrainingJobs::default(),
+                    queue: FakeQueue::default(),
+                }
+            }
+
+            fn trainer<'a>(
+                &'a self,
+                store: &'a MemStore,
+            ) -> Trainer<'a, MemStore, FakeTrainingJobs, FakeQueue> {
+                Trainer {
+                    store,
+                    jobs: &self.jobs,
+                    queue: &self.queue,
+                    config: &self.config,
+                    stack: &self.stack,
+                    quiet_seconds: 120,
+                }
+            }
+        }
+
+        fn results(outcome: &MessageOutcome) -> Vec<(String, String)> {
+            match outcome {
+                MessageOutcome::Trained { models, .. } => models
+                    .iter()
+                    .map(|m| (m.model.clone(), m.result.clone()))
+                    .collect(),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[tokio::test]
+        async fn a_write_younger_than_the_quiet_period_is_queued_for_the_time_left() {
+            let parts = Parts::new();
+            let (store, body) = corpus("aaa", NOW - 30);
+            let outcome = parts.trainer(&store).message(&body, NOW).await;
+            assert_eq!(outcome, Ok(MessageOutcome::Requeued { delay_seconds: 90 }));
+            assert_eq!(parts.queue.sent(), [(body, 90)], "the same event, delayed");
+            assert!(parts.jobs.faults.calls().is_empty(), "no job yet");
+        }
+
+        #[tokio::test]
+        async fn a_long_quiet_period_is_waited_out_in_hops_of_sqs_longest_delay() {
+            let parts = Parts::new();
+            let (store, body) = corpus("aaa", NOW);
+            let mut trainer = parts.trainer(&store);
+            trainer.quiet_seconds = 3_600;
+            let outcome = trainer.message(&body, NOW).await;
+            assert_eq!(
+                outcome,
+                Ok(MessageOutcome::Requeued {
+                    delay_seconds: MAX_QUEUE_DELAY_SECONDS
+                })
+            );
+            assert_eq!(parts.queue.sent()[0].1, MAX_QUEUE_DELAY_SECONDS);
+        }
+
+        #[tokio::test]
+        async fn an_event_about_a_replaced_write_is_dropped() {
+            let parts = Parts::new();
+            let (store, _) = corpus("aaa", NOW - 600);
+            let outcome = parts
+                .trainer(&store)
+                .message(&message("an-older-revision"), NOW)
+                .await;
+            assert_eq!(outcome, Ok(MessageOutcome::Superseded));
+            assert!(parts.queue.sent().is_empty());
+            assert!(parts.jobs.jobs().is_empty());
+        }
+
+        #[tokio::test]
+        async fn a_settled_corpus_starts_one_job_per_model_and_records_it() {
+            let parts = Parts::new();
+            let (store, body) = corpus("aaa", NOW - 600);
+            let outcome = parts
+                .trainer(&store)
+                .message(&body, NOW)
+                .await
+                .expect("trained");
+            assert_eq!(
+                results(&outcome),
+                [
+                    ("chatbot-eleven".to_string(), "created".to_string()),
+                    ("locations".to_string(), "created".to_string())
+                ]
+            );
+            let jobs = parts.jobs.jobs();
+            assert_eq!(jobs.len(), 2);
+            assert!(matches!(
+                jobs.get("chatbot-eleven-0123456789abcdef"),
+                Some(JobSpec::Training(_))
+            ));
+            assert!(
+                jobs.values().any(|j| matches!(j, JobSpec::Tuning(_))),
+                "the tuned model starts a tuning job"
+            );
+            let state = store
+                .get(&TrainState::key("chatbot-eleven"))
+                .await
+                .expect("read")
+                .expect("the state of the model's last job");
+            let state: TrainState = serde_json::from_slice(&state.bytes).expect("state JSON");
+            assert_eq!(state.job_name, "chatbot-eleven-0123456789abcdef");
+            assert_eq!(state.dataset_sha256, "aaa");
+            assert!(parts.queue.sent().is_empty());
+        }
+
+        #[tokio::test]
+        async fn the_same_event_twice_starts_nothing_new() {
+            let parts = Parts::new();
+            let (store, body) = corpus("aaa", NOW - 600);
+            let trainer = parts.trainer(&store);
+            trainer.message(&body, NOW).await.expect("first delivery");
+            let again = trainer.message(&body, NOW + 5).await.expect("replay");
+            assert_eq!(
+                results(&again),
+                [
+                    ("chatbot-eleven".to_string(), "unchanged".to_string()),
+                    ("locations".to_string(), "unchanged".to_string())
+                ]
+            );
+            assert_eq!(parts.jobs.faults.count("CreateTrainingJob"), 1);
+            assert_eq!(parts.jobs.faults.count("CreateHyperParameterTuningJob"), 1);
+        }
+
+        #[tokio::test]
+        async fn a_job_started_before_a_crash_is_found_and_counted_as_done() {
+            let parts = Parts::new();
+            let (store, body) = corpus("aaa", NOW - 600);
+            parts
+                .trainer(&store)
+                .message(&body, NOW)
+                .await
+                .expect("first");
+            // The state was never written (the function died after starting the jobs).
+            let (fresh, body) = corpus("aaa", NOW - 600);
+            let outcome = parts
+                .trainer(&fresh)
+                .message(&body, NOW)
+                .await
+                .expect("replay after the crash");
+            assert_eq!(
+                results(&outcome),
+                [
+                    ("chatbot-eleven".to_string(), "already_exists".to_string()),
+                    ("locations".to_string(), "already_exists".to_string())
+                ]
+            );
+            assert_eq!(parts.jobs.jobs().len(), 2, "no second job");
+            assert!(
+                fresh
+                    .snapshot()
+                    .contains_key(&TrainState::key("chatbot-eleven")),
+                "the state is written this time"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_changed_dataset_starts_only_its_models_next_job() {
+            let parts = Parts::new();
+            let (store, body) = corpus("aaa", NOW - 600);
+            parts
+                .trainer(&store)
+                .message(&body, NOW)
+                .await
+                .expect("first");
+            let states = store.snapshot();
+            let mut changed = manifest("ccc");
+            changed.version = "fedcba9876543210".into();
+            for dataset in &mut changed.datasets {
+                dataset.key = dataset.key.replace("0123456789abcdef", "fedcba9876543210");
+            }
+            changed.datasets[1].sha256 = "bbb".into();
+            let (next, body) = corpus_of(&changed, NOW - 600);
+            for (key, bytes) in states.iter().filter(|(k, _)| k.starts_with(STATE_PREFIX)) {
+                next.insert(key, bytes);
+            }
+            let outcome = parts
+                .trainer(&next)
+                .message(&body, NOW)
+                .await
+                .expect("next");
+            assert_eq!(
+                results(&outcome),
+                [
+                    ("chatbot-eleven".to_string(), "created".to_string()),
+                    ("locations".to_string(), "unchanged".to_string())
+                ]
+            );
+            assert!(
+                parts
+                    .jobs
+                    .jobs()
+                    .contains_key("chatbot-eleven-fedcba9876543210")
+            );
+            assert_eq!(parts.jobs.jobs().len(), 3);
+        }
+
+        #[tokio::test]
+        async fn a_throttled_start_is_retried_and_the_retry_starts_the_job() {
+            let parts = Parts::new();
+            let (store, body) = corpus("aaa", NOW - 600);
+            parts.jobs.faults.fail_next(throttled("CreateTrainingJob"));
+            let failed = parts.trainer(&store).message(&body, NOW).await;
+            let Err(error) = failed else {
+                panic!("{failed:?}")
+            };
+            assert!(error.retryable(), "{error}");
+            assert!(parts.jobs.jobs().is_empty());
+            assert!(
+                !store
+                    .snapshot()
+                    .contains_key(&TrainState::key("chatbot-eleven")),
+                "no state for a job that did not start"
+            );
+
+            let outcome = parts
+                .trainer(&store)
+                .message(&body, NOW)
+                .await
+                .expect("retry");
+            assert_eq!(results(&outcome)[0].1, "created");
+            assert_eq!(parts.jobs.faults.count("CreateTrainingJob"), 2);
+        }
+
+        #[tokio::test]
+        async fn a_batch_reports_only_the_failed_message_and_a_refusal_is_not_retryable() {
+            let parts = Parts::new();
+            let (store, body) = corpus("aaa", NOW - 600);
+            parts.jobs.faults.fail_on(
+                "CreateHyperParameterTuningJob",
+                denied("CreateHyperParameterTuningJob"),
+            );
+            let refused = parts.trainer(&store).message(&body, NOW).await;
+            let Err(error) = refused else {
+                panic!("{refused:?}")
+            };
+            assert!(!error.retryable(), "{error}");
+
+            parts.queue.faults.fail_next(throttled("SendMessage"));
+            let (young, young_body) = corpus("bbb", NOW);
+            let record = |id: &str, body: &str| {
+                let mut m = aws_lambda_events::event::sqs::SqsMessage::default();
+                m.message_id = Some(id.into());
+                m.body = Some(body.into());
+                m
+            };
+            let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+            event.records = vec![record("m-1", &young_body), record("m-2", "not an event")];
+            let (outcomes, response) = handle_batch(&parts.trainer(&young), event, NOW).await;
+            assert!(outcomes.is_empty());
+            let failed: Vec<_> = response
+                .batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.as_str())
+                .collect();
+            assert_eq!(failed, ["m-1", "m-2"]);
+            assert!(
+                parts.queue.sent().is_empty(),
+                "the throttled requeue sent nothing"
+            );
+        }
+    }
 }

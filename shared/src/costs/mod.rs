@@ -32,7 +32,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::error::{Retry, StoreError};
-use crate::store::{Notifier, ObjectStore, Written};
+use crate::store::{Notifier, ObjectStore, Written, send_once};
 pub use alerts::Budgets;
 pub use compute::{Bucket, Summary, Usage};
 use ledger::{EndpointRecord, JobRecord};
@@ -377,20 +377,11 @@ pub async fn handle_schedule<S: ObjectStore, N: Notifier, M: EndpointMetrics>(
             continue;
         }
         let marker = alerts::marker_key(&alert.id);
-        if run.store.head(&marker).await?.is_some() {
+        let sent_at = time::format_rfc3339(now);
+        if !send_once(run.store, run.notifier, &alert, &marker, Some(&sent_at)).await? {
             already.push(alert.id);
             continue;
         }
-        run.notifier.publish(&alert).await?;
-        let body = serde_json::json!({
-            "id": alert.id,
-            "kind": alert.kind,
-            "subject": alert.subject,
-            "sent_at": time::format_rfc3339(now),
-        });
-        run.store
-            .put_if_changed(&marker, body.to_string().into_bytes(), "application/json")
-            .await?;
         info!(id = %alert.id, kind = %alert.kind, "cost alert sent");
         sent.push(alert.id);
     }

@@ -1,0 +1,383 @@
+//! Endpoint state changes: the endpoint's billable history in the ledger, scaling on the variants
+//! it serves, one message when a create or update finished or failed, and the approval that came
+//! while the endpoint was busy taken up once it is InService.
+//!
+//! Idempotent: the event is compared with what Hawkins asked for (`state/lifecycle/endpoints/`),
+//! not trusted on its own, so a replay finds nothing pending; history entries are added only when
+//! the status in force changes; scaling registrations are upserts; messages go out once.
+
+use serde::Serialize;
+
+use super::alerts;
+use super::events::EndpointChange;
+use super::names::{endpoint_name, group_name, model_version, scaling_resource};
+use super::package::Package;
+use super::{Guards, Hosting, Lifecycle, LifecycleError, Outcome, Registry};
+use crate::config::{Deploy, ModelConfig};
+use crate::costs::ledger::{self, EndpointRecord, HistoryEntry};
+use crate::costs::time::format_rfc3339;
+use crate::error::StoreError;
+use crate::store::{Notifier, ObjectStore};
+
+/// The model an endpoint serves, from its name.
+pub fn endpoint_model<'c>(
+    endpoint: &str,
+    project: &str,
+    models: &'c [ModelConfig],
+) -> Option<&'c ModelConfig> {
+    models
+        .iter()
+        .find(|m| endpoint_name(project, &m.name) == endpoint)
+}
+
+/// The endpoint as SageMaker shows it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Endpoint {
+    pub name: String,
+    pub status: String,
+    pub config: String,
+    pub failure_reason: Option<String>,
+    /// The variants of the current config.
+    pub variants: Vec<EndpointVariant>,
+}
+
+/// A variant of the endpoint's current config.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct EndpointVariant {
+    pub name: String,
+    pub model: String,
+    pub instance_type: Option<String>,
+    pub instance_count: Option<u32>,
+    /// (memory MB, max concurrency).
+    pub serverless: Option<(u32, u32)>,
+    /// Its share of the traffic, relative to the other variants' weights.
+    pub weight: f64,
+}
+
+/// Target tracking on a realtime variant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScalingSpec {
+    /// `endpoint/<endpoint>/variant/<variant>`.
+    pub resource_id: String,
+    pub policy_name: String,
+    pub min: u32,
+    pub max: u32,
+    pub target_invocations: u32,
+}
+
+/// Scaling of a realtime variant.
+pub fn scaling(endpoint: &str, variant: &str, deploy: &Deploy) -> Option<ScalingSpec> {
+    match deploy {
+        Deploy::Realtime {
+            min_instances,
+            max_instances,
+            target_invocations_per_instance,
+            ..
+        } => Some(ScalingSpec {
+            resource_id: scaling_resource(endpoint, variant),
+            policy_name: format!("{endpoint}-{variant}-invocations"),
+            min: *min_instances,
+            max: *max_instances,
+            target_invocations: *target_invocations_per_instance,
+        }),
+        _ => None,
+    }
+}
+
+/// What Hawkins asked of an endpoint and has not yet seen finish: `state/lifecycle/endpoints/`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
+pub struct EndpointState {
+    pub endpoint: String,
+    /// The endpoint config of the create or update in flight.
+    #[serde(default)]
+    pub pending_config: Option<String>,
+    #[serde(default)]
+    pub pending_package: Option<String>,
+    #[serde(default)]
+    pub pending_version: Option<u32>,
+    /// The last package whose update failed: not deployed again by itself (see
+    /// [`next_to_deploy`]); a person approves a newer one.
+    #[serde(default)]
+    pub failed_package: Option<String>,
+}
+
+/// The approved package an InService endpoint should take up: the newest approved one when it
+/// is newer than what the endpoint serves and its update has not already failed. This picks up
+/// an approval that arrived while the endpoint was busy with an earlier update.
+pub fn next_to_deploy<'p>(
+    latest_approved: Option<&'p Package>,
+    current: &Endpoint,
+    state: &EndpointState,
+) -> Option<&'p Package> {
+    let package = latest_approved?;
+    let serving = current
+        .variants
+        .iter()
+        .filter_map(|v| model_version(&v.model))
+        .max()
+        .unwrap_or(0);
+    (package.version > serving && state.failed_package.as_deref() != Some(package.arn.as_str()))
+        .then_some(package)
+}
+
+pub const ENDPOINT_STATE_PREFIX: &str = "state/lifecycle/endpoints/";
+
+impl EndpointState {
+    pub fn key(endpoint: &str) -> String {
+        format!("{ENDPOINT_STATE_PREFIX}{endpoint}.json")
+    }
+}
+
+/// What an endpoint's InService or Failed status means, given what was asked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum EndpointOutcome {
+    /// The create or update Hawkins asked for is serving.
+    Deployed {
+        config: String,
+    },
+    /// InService, but on another config than the one asked for: the update failed or was rolled
+    /// back (UpdateEndpoint fails this way while the endpoint stays InService).
+    UpdateFailed {
+        wanted: String,
+        serving: String,
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
+    /// Nothing was pending (a replay, or a change Hawkins did not make): nothing to say.
+    Steady,
+    /// Creating, Updating...: recorded only.
+    InProgress,
+    Deleted,
+}
+
+pub fn endpoint_outcome(current: Option<&Endpoint>, state: &EndpointState) -> EndpointOutcome {
+    let Some(current) = current else {
+        return EndpointOutcome::Deleted;
+    };
+    match current.status.as_str() {
+        "InService" => match &state.pending_config {
+            Some(wanted) if *wanted == current.config => EndpointOutcome::Deployed {
+                config: wanted.clone(),
+            },
+            Some(wanted) => EndpointOutcome::UpdateFailed {
+                wanted: wanted.clone(),
+                serving: current.config.clone(),
+                reason: current
+                    .failure_reason
+                    .clone()
+                    .unwrap_or_else(|| "SageMaker gave no reason".into()),
+            },
+            None => EndpointOutcome::Steady,
+        },
+        "Failed" => EndpointOutcome::Failed {
+            reason: current
+                .failure_reason
+                .clone()
+                .unwrap_or_else(|| "SageMaker gave no reason".into()),
+        },
+        _ => EndpointOutcome::InProgress,
+    }
+}
+
+/// Whether an endpoint's history needs `entry`: not when the entry in force at its time already
+/// says the same (a replay, or a status event that changed nothing billable).
+pub fn history_needs(
+    record: &crate::costs::ledger::EndpointRecord,
+    entry: &crate::costs::ledger::HistoryEntry,
+) -> bool {
+    let Some(at) = crate::costs::time::parse_rfc3339(&entry.at) else {
+        return false;
+    };
+    let in_force = record
+        .timeline()
+        .into_iter()
+        .take_while(|(t, _)| *t <= at)
+        .last()
+        .map(|(_, e)| e);
+    match in_force {
+        Some(e) => e.status != entry.status || e.variants != entry.variants,
+        None => true,
+    }
+}
+
+impl<S, N, R, H, G> Lifecycle<'_, S, N, R, H, G>
+where
+    S: ObjectStore,
+    N: Notifier,
+    R: Registry,
+    H: Hosting,
+    G: Guards,
+{
+    pub(super) async fn endpoint_change(
+        &self,
+        change: &EndpointChange,
+        at: i64,
+    ) -> Result<Outcome, LifecycleError> {
+        let name = &change.endpoint_name;
+        let Some(model) = endpoint_model(name, self.project(), &self.config.models) else {
+            return Ok(Outcome::Ignored {
+                reason: format!("endpoint {name} is not a Hawkins endpoint of a configured model"),
+            });
+        };
+        let current = self.hosting.endpoint(name).await?;
+        let state_key = EndpointState::key(name);
+        let state: EndpointState = self.read(&state_key).await?.unwrap_or_default();
+        let outcome = endpoint_outcome(current.as_ref(), &state);
+        self.record_endpoint(model, name, current.as_ref(), at)
+            .await?;
+        let links = self.links();
+        let alerted = match &outcome {
+            EndpointOutcome::Deployed { config } => {
+                self.scale(model, name, current.as_ref()).await?;
+                self.send_once(&alerts::deployed(&model.name, name, config, &links))
+                    .await?
+            }
+            EndpointOutcome::UpdateFailed {
+                wanted,
+                serving,
+                reason,
+            } => {
+                // The scaling targets removed before the update go back on the serving variants.
+                self.scale(model, name, current.as_ref()).await?;
+                self.send_once(&alerts::update_failed(
+                    &model.name,
+                    name,
+                    wanted,
+                    serving,
+                    reason,
+                    &links,
+                ))
+                .await?
+            }
+            EndpointOutcome::Failed { reason } => {
+                self.send_once(&alerts::endpoint_failed(&model.name, name, reason, &links))
+                    .await?
+            }
+            EndpointOutcome::Steady => {
+                self.scale(model, name, current.as_ref()).await?;
+                false
+            }
+            EndpointOutcome::InProgress | EndpointOutcome::Deleted => false,
+        };
+        // What the state is once this event is handled: a finished create or update is no
+        // longer pending.
+        let mut state = state;
+        if matches!(
+            outcome,
+            EndpointOutcome::Deployed { .. }
+                | EndpointOutcome::UpdateFailed { .. }
+                | EndpointOutcome::Failed { .. }
+        ) {
+            let settled = EndpointState {
+                endpoint: name.clone(),
+                failed_package: match &outcome {
+                    EndpointOutcome::UpdateFailed { .. } | EndpointOutcome::Failed { .. } => {
+                        state.pending_package.clone()
+                    }
+                    _ => state.failed_package.clone(),
+                },
+                ..EndpointState::default()
+            };
+            self.store
+                .put_if_changed(
+                    &state_key,
+                    serde_json::to_vec_pretty(&settled).unwrap_or_default(),
+                    "application/json",
+                )
+                .await?;
+            state = settled;
+        }
+        // An approval that came while the endpoint was busy is taken up now.
+        if let (EndpointOutcome::Deployed { .. } | EndpointOutcome::Steady, Some(current)) =
+            (&outcome, current.as_ref())
+        {
+            let group = group_name(self.project(), &model.name);
+            let latest = self.registry.latest_approved(&group).await?;
+            if let Some(package) = next_to_deploy(latest.as_ref(), current, &state) {
+                self.deploy(model, package).await?;
+            }
+        }
+        Ok(Outcome::Endpoint {
+            endpoint: name.clone(),
+            outcome,
+            alerted,
+        })
+    }
+
+    /// Target tracking on every instance variant the endpoint serves (upserts).
+    pub(super) async fn scale(
+        &self,
+        model: &ModelConfig,
+        endpoint: &str,
+        current: Option<&Endpoint>,
+    ) -> Result<(), StoreError> {
+        let (Some(deploy), Some(current)) = (model.deploy.as_ref(), current) else {
+            return Ok(());
+        };
+        for variant in &current.variants {
+            if let Some(spec) = scaling(endpoint, &variant.name, deploy) {
+                self.guards.register_scaling(&spec).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the endpoint's status to its ledger history when it changed (the cost run bills by
+    /// it). Entries are kept in time order, so a late event lands where it belongs.
+    pub(super) async fn record_endpoint(
+        &self,
+        model: &ModelConfig,
+        name: &str,
+        current: Option<&Endpoint>,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let (status, variants) = match current {
+            None => ("Deleted".to_string(), Vec::new()),
+            Some(e) if matches!(e.status.as_str(), "InService" | "Failed") => (
+                e.status.clone(),
+                e.variants
+                    .iter()
+                    .map(|v| ledger::Variant {
+                        name: v.name.clone(),
+                        instance_type: v.instance_type.clone(),
+                        instance_count: v.instance_count,
+                        serverless: v.serverless.map(|(memory_mb, c)| ledger::Serverless {
+                            memory_mb,
+                            max_concurrency: Some(c),
+                        }),
+                    })
+                    .collect(),
+            ),
+            Some(_) => return Ok(()),
+        };
+        let key = format!("{}{name}.json", ledger::ENDPOINTS_PREFIX);
+        let mut record: EndpointRecord = self.read(&key).await?.unwrap_or(EndpointRecord {
+            endpoint: name.to_string(),
+            model: model.name.clone(),
+            history: Vec::new(),
+        });
+        let entry = HistoryEntry {
+            at: format_rfc3339(at),
+            status,
+            variants,
+        };
+        if !history_needs(&record, &entry) {
+            return Ok(());
+        }
+        record.history.push(entry);
+        record
+            .history
+            .sort_by_key(|e| crate::costs::time::parse_rfc3339(&e.at).unwrap_or(0));
+        self.store
+            .put_if_changed(
+                &key,
+                serde_json::to_vec_pretty(&record).unwrap_or_default(),
+                "application/json",
+            )
+            .await?;
+        Ok(())
+    }
+}

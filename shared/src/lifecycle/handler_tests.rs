@@ -1,0 +1,746 @@
+//! The lifecycle handler over the in-memory fakes: the paths of `tests/tests/lifecycle.rs`, in
+//! milliseconds, asserting on what the fakes hold and were asked.
+
+use serde_json::Value;
+
+use super::endpoint::{EndpointOutcome, EndpointState};
+use super::job::JobOutcome;
+use super::package::DeployPlan;
+use super::{Lifecycle, LifecycleError, Outcome};
+use crate::config::Config;
+use crate::error::Retry;
+use crate::fakes::{AlertLog, FakeGuards, FakeHosting, FakeRegistry, MemStore, denied, throttled};
+use crate::training::StackSettings;
+
+const ENDPOINT: &str = "hawkins-chatbot-eleven";
+const GROUP: &str = "hawkins-chatbot-eleven";
+const NOW: i64 = 1_795_800_000;
+
+const CONFIG: &str = r#"
+[pipeline]
+training_image = "hawkins-training:1.0.0"
+project_tag = "hawkins"
+
+[defaults]
+instance_type = "ml.g5.2xlarge"
+max_runtime_seconds = 3600
+
+[[model]]
+name = "chatbot-eleven"
+kind = "chatbot"
+dataset = "chatbot/eleven.jsonl"
+character = "Eleven"
+base_model = "Qwen/Qwen2.5-3B-Instruct"
+metrics = [{ name = "eval_loss", regex = '^METRIC step=\d+ eval_loss=([0-9.eE+-]+)$' }]
+[model.gate]
+metric = "eval_loss"
+direction = "minimize"
+threshold = 2.0
+min_improvement = 0.05
+[model.deploy]
+mode = "realtime"
+instance_type = "ml.g5.xlarge"
+min_instances = 1
+max_instances = 3
+target_invocations_per_instance = 50
+strategy = "canary"
+canary_percent = 20
+wait_minutes = 5
+
+[[model]]
+name = "themes"
+kind = "theme"
+dataset = "themes/batches.jsonl"
+base_model = "facebook/bart-large-mnli"
+hyperparameters = { themes = "friendship,fear,loss" }
+[model.deploy]
+mode = "batch"
+instance_type = "ml.m5.xlarge"
+"#;
+
+struct Parts {
+    store: MemStore,
+    notifier: AlertLog,
+    registry: FakeRegistry,
+    hosting: FakeHosting,
+    guards: FakeGuards,
+    config: Config,
+    stack: StackSettings,
+}
+
+impl Parts {
+    fn new() -> Self {
+        Parts {
+            store: MemStore::new(),
+            notifier: AlertLog::default(),
+            registry: FakeRegistry::default(),
+            hosting: FakeHosting::default(),
+            guards: FakeGuards::default(),
+            config: crate::config::parse("test.toml", CONFIG).unwrap_or_else(|e| panic!("{e}")),
+            stack: StackSettings::from_role(
+                "hawkins-pipeline",
+                "arn:aws:iam::123456789012:role/hawkins-sagemaker",
+                "us-east-1",
+                "hawkins",
+            )
+            .expect("role ARN"),
+        }
+    }
+
+    fn lifecycle(
+        &self,
+    ) -> Lifecycle<'_, MemStore, AlertLog, FakeRegistry, FakeHosting, FakeGuards> {
+        Lifecycle {
+            store: &self.store,
+            notifier: &self.notifier,
+            registry: &self.registry,
+            hosting: &self.hosting,
+            guards: &self.guards,
+            config: &self.config,
+            stack: &self.stack,
+        }
+    }
+
+    async fn handle(&self, event: &Value) -> Result<Outcome, LifecycleError> {
+        self.lifecycle().handle(event.clone(), NOW).await
+    }
+
+    /// Delivers `event` twice more after the first time, as EventBridge may; the first outcome.
+    async fn deliver(&self, event: &Value) -> Outcome {
+        let first = self
+            .handle(event)
+            .await
+            .unwrap_or_else(|e| panic!("lifecycle failed: {e}"));
+        for _ in 0..2 {
+            if let Err(e) = self.handle(event).await {
+                panic!("replay failed: {e}");
+            }
+        }
+        first
+    }
+
+    /// The subjects of the alerts sent so far.
+    fn subjects(&self) -> Vec<String> {
+        self.notifier
+            .alerts()
+            .into_iter()
+            .map(|a| a.subject)
+            .collect()
+    }
+
+    fn endpoint_state(&self) -> EndpointState {
+        let bytes = self
+            .store
+            .snapshot()
+            .remove(&EndpointState::key(ENDPOINT))
+            .expect("the endpoint's state");
+        serde_json::from_slice(&bytes).expect("state JSON")
+    }
+}
+
+fn sample(name: &str) -> Value {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).expect("the sample is JSON")
+}
+
+/// The completed-job sample for `job`, reporting `eval_loss`.
+fn completed(job: &str, eval_loss: f64) -> Value {
+    let mut event = sample("sagemaker-training-completed.json");
+    let d = &mut event["detail"];
+    d["TrainingJobName"] = job.into();
+    d["TrainingJobArn"] =
+        format!("arn:aws:sagemaker:us-east-1:123456789012:training-job/{job}").into();
+    d["FinalMetricDataList"][1]["Value"] = eval_loss.into();
+    d["ModelArtifacts"]["S3ModelArtifacts"] =
+        format!("s3://hawkins-pipeline/training-output/chatbot-eleven/{job}/output/model.tar.gz")
+            .into();
+    event
+}
+
+fn endpoint_event(name: &str) -> Value {
+    let mut event = sample(name);
+    event["detail"]["EndpointName"] = ENDPOINT.into();
+    event
+}
+
+fn approval(arn: &str) -> Value {
+    let mut event = sample("sagemaker-package-approved.json");
+    event["detail"]["ModelPackageArn"] = arn.into();
+    event
+}
+
+fn package_arn(group: &str, version: u32) -> String {
+    format!("arn:aws:sagemaker:us-east-1:123456789012:model-package/{group}/{version}")
+}
+
+/// A first job approved and deployed, and the endpoint InService on it.
+async fn serving_v1(parts: &Parts) {
+    parts
+        .deliver(&completed("chatbot-eleven-aaaa1111", 1.6))
+        .await;
+    assert!(parts.hosting.settle(ENDPOINT));
+    parts
+        .deliver(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await;
+}
+
+#[tokio::test]
+async fn a_job_that_passes_the_gate_is_registered_approved_and_deployed() {
+    let parts = Parts::new();
+    let outcome = parts
+        .deliver(&completed("chatbot-eleven-aaaa1111", 1.6))
+        .await;
+    let Outcome::Registered {
+        approval,
+        created: true,
+        deploy: Some(DeployPlan::Create(rollout)),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(approval, "Approved");
+
+    let packages = parts.registry.packages();
+    assert_eq!(packages.len(), 1, "one package for three deliveries");
+    let package = &packages[0].package;
+    assert_eq!(
+        (package.arn.as_str(), package.version),
+        (package_arn(GROUP, 1).as_str(), 1)
+    );
+    assert_eq!(package.job(), Some("chatbot-eleven-aaaa1111"));
+    assert_eq!(
+        packages[0].spec.metrics_s3_uri,
+        "s3://hawkins-pipeline/models/chatbot-eleven/chatbot-eleven-aaaa1111/metrics.json"
+    );
+    assert!(parts.registry.groups().contains_key(GROUP));
+    assert_eq!(parts.registry.faults.count("CreateModelPackage"), 1);
+
+    assert_eq!(
+        parts.hosting.models().keys().collect::<Vec<_>>(),
+        ["hawkins-chatbot-eleven-v1"]
+    );
+    assert_eq!(
+        parts.hosting.endpoint_configs().keys().collect::<Vec<_>>(),
+        [&rollout.config.name]
+    );
+    let endpoint = parts
+        .hosting
+        .endpoint_state(ENDPOINT)
+        .expect("the endpoint");
+    assert_eq!(
+        (endpoint.status.as_str(), endpoint.config.as_str()),
+        ("Creating", rollout.config.name.as_str())
+    );
+    assert_eq!(parts.hosting.faults.count("CreateEndpoint"), 1);
+    assert_eq!(
+        parts.guards.alarms().keys().collect::<Vec<_>>(),
+        [
+            "hawkins-chatbot-eleven-primary-5xx",
+            "hawkins-chatbot-eleven-primary-latency"
+        ]
+    );
+    assert!(
+        parts.guards.scaling().is_empty(),
+        "scaling waits for InService"
+    );
+    assert_eq!(
+        parts.endpoint_state().pending_config.as_deref(),
+        Some(rollout.config.name.as_str())
+    );
+
+    let stored = parts.store.snapshot();
+    let ledger: Value =
+        serde_json::from_slice(&stored["ledger/training/chatbot-eleven-aaaa1111.json"])
+            .expect("ledger JSON");
+    assert_eq!(ledger["status"], "Completed");
+    assert!(stored.contains_key("models/chatbot-eleven/chatbot-eleven-aaaa1111/metrics.json"));
+    assert_eq!(parts.subjects().len(), 1, "{:?}", parts.subjects());
+    assert!(parts.subjects()[0].contains("approved"));
+    assert!(
+        stored.contains_key(&super::sent_marker(&format!(
+            "package-approved-{}",
+            package_arn(GROUP, 1)
+        ))),
+        "the message's marker"
+    );
+}
+
+#[tokio::test]
+async fn a_job_that_misses_the_gate_waits_for_a_person_and_is_told_once() {
+    let parts = Parts::new();
+    let outcome = parts
+        .deliver(&completed("chatbot-eleven-aaaa1111", 2.5))
+        .await;
+    assert!(
+        matches!(&outcome, Outcome::Registered { approval, created: true, deploy: None, .. } if approval == "PendingManualApproval"),
+        "{outcome:?}"
+    );
+    let packages = parts.registry.packages();
+    assert_eq!(packages.len(), 1);
+    assert!(
+        packages[0].package.metadata["hawkins:gate"].contains("misses the threshold 2"),
+        "{:?}",
+        packages[0].package.metadata
+    );
+    assert_eq!(parts.registry.faults.count("CreateModelPackage"), 1);
+    assert!(
+        parts.hosting.faults.calls().is_empty(),
+        "nothing deployed: {:?}",
+        parts.hosting.faults.calls()
+    );
+    let alerts = parts.notifier.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].subject.contains("waits for your approval"));
+    assert!(
+        alerts[0]
+            .body
+            .contains(&format!("hawkins approve {}", package_arn(GROUP, 1)))
+    );
+}
+
+#[tokio::test]
+async fn a_second_job_is_held_unless_it_beats_the_approved_one_by_enough() {
+    let parts = Parts::new();
+    serving_v1(&parts).await;
+    let outcome = parts
+        .deliver(&completed("chatbot-eleven-bbbb2222", 1.58))
+        .await;
+    assert!(
+        matches!(&outcome, Outcome::Registered { approval, deploy: None, .. } if approval == "PendingManualApproval"),
+        "{outcome:?}"
+    );
+    let alerts = parts.notifier.alerts();
+    assert!(
+        alerts
+            .last()
+            .is_some_and(|a| a.body.contains("not better than the approved version 1")),
+        "{alerts:?}"
+    );
+    assert_eq!(parts.hosting.faults.count("UpdateEndpoint"), 0);
+    assert_eq!(parts.registry.packages().len(), 2);
+}
+
+#[tokio::test]
+async fn in_service_registers_scaling_and_says_so_once() {
+    let parts = Parts::new();
+    parts
+        .deliver(&completed("chatbot-eleven-aaaa1111", 1.6))
+        .await;
+    let config = parts
+        .hosting
+        .endpoint_state(ENDPOINT)
+        .expect("created")
+        .config;
+    assert!(parts.hosting.settle(ENDPOINT));
+    let outcome = parts
+        .deliver(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await;
+    assert_eq!(
+        outcome,
+        Outcome::Endpoint {
+            endpoint: ENDPOINT.into(),
+            outcome: EndpointOutcome::Deployed {
+                config: config.clone()
+            },
+            alerted: true,
+        }
+    );
+    let scaling = parts.guards.scaling();
+    let target = scaling
+        .get("endpoint/hawkins-chatbot-eleven/variant/primary")
+        .expect("the primary variant scales");
+    assert_eq!(
+        (target.min, target.max, target.target_invocations),
+        (1, 3, 50)
+    );
+    assert_eq!(
+        parts
+            .notifier
+            .alerts()
+            .iter()
+            .filter(|a| a.subject.contains("serving"))
+            .count(),
+        1
+    );
+    assert_eq!(parts.endpoint_state().pending_config, None, "settled");
+    let history: Value = serde_json::from_slice(
+        &parts.store.snapshot()["ledger/endpoints/hawkins-chatbot-eleven.json"],
+    )
+    .expect("history JSON");
+    assert_eq!(history["history"].as_array().map(Vec::len), Some(1));
+    assert_eq!(history["history"][0]["status"], "InService");
+
+    // A later replay is steady: nothing more is said.
+    let again = parts
+        .handle(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await
+        .expect("replay");
+    assert!(
+        matches!(
+            again,
+            Outcome::Endpoint {
+                outcome: EndpointOutcome::Steady,
+                alerted: false,
+                ..
+            }
+        ),
+        "{again:?}"
+    );
+    assert_eq!(parts.notifier.alerts().len(), 2);
+}
+
+#[tokio::test]
+async fn a_person_approves_and_the_endpoint_is_updated_by_canary() {
+    let parts = Parts::new();
+    serving_v1(&parts).await;
+    parts
+        .deliver(&completed("chatbot-eleven-bbbb2222", 1.58))
+        .await;
+    let arn = package_arn(GROUP, 2);
+    assert!(parts.registry.set_approval(&arn, "Approved"));
+    let outcome = parts.deliver(&approval(&arn)).await;
+    let Outcome::Package {
+        deploy: Some(DeployPlan::Update(rollout)),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        parts.hosting.faults.count("UpdateEndpoint"),
+        1,
+        "the replays find the endpoint updating: {:?}",
+        parts.hosting.faults.calls()
+    );
+    let endpoint = parts.hosting.endpoint_state(ENDPOINT).expect("endpoint");
+    assert_eq!(endpoint.status, "Updating");
+    assert_eq!(endpoint.pending.as_ref(), Some(&rollout.config.name));
+    let deployment = endpoint.deployment.expect("blue/green policy");
+    assert_eq!(
+        (
+            deployment.traffic,
+            deployment.step_percent,
+            deployment.wait_seconds
+        ),
+        ("CANARY", Some(20), 300)
+    );
+    assert_eq!(deployment.rollback_alarms.len(), 2);
+    assert!(
+        parts.guards.scaling().is_empty(),
+        "deregistered before the update"
+    );
+    assert!(
+        parts
+            .hosting
+            .models()
+            .contains_key("hawkins-chatbot-eleven-v2")
+    );
+
+    assert!(parts.hosting.settle(ENDPOINT));
+    let outcome = parts
+        .deliver(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await;
+    assert!(
+        matches!(&outcome, Outcome::Endpoint { outcome: EndpointOutcome::Deployed { config }, alerted: true, .. } if *config == rollout.config.name),
+        "{outcome:?}"
+    );
+    assert_eq!(parts.guards.scaling().len(), 1, "scaling back on");
+
+    // The first package's approval arrives late: nothing changes.
+    let late = parts.deliver(&approval(&package_arn(GROUP, 1))).await;
+    assert!(
+        matches!(
+            late,
+            Outcome::Package {
+                deploy: Some(DeployPlan::AlreadyServing { version: 2 }),
+                ..
+            }
+        ),
+        "{late:?}"
+    );
+    assert_eq!(parts.hosting.faults.count("UpdateEndpoint"), 1);
+}
+
+#[tokio::test]
+async fn a_rolled_back_update_is_reported_once_and_not_retried_by_itself() {
+    let parts = Parts::new();
+    serving_v1(&parts).await;
+    let first_config = parts
+        .hosting
+        .endpoint_state(ENDPOINT)
+        .expect("endpoint")
+        .config;
+    parts
+        .deliver(&completed("chatbot-eleven-cccc3333", 1.2))
+        .await;
+    assert_eq!(parts.hosting.faults.count("UpdateEndpoint"), 1);
+    assert!(parts.hosting.roll_back(
+        ENDPOINT,
+        "Alarm hawkins-chatbot-eleven-primary-5xx went into ALARM during the canary"
+    ));
+    let before = parts.notifier.alerts().len();
+
+    let outcome = parts
+        .deliver(&endpoint_event("sagemaker-endpoint-update-failed.json"))
+        .await;
+    let Outcome::Endpoint {
+        outcome: EndpointOutcome::UpdateFailed { serving, .. },
+        alerted: true,
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(serving, &first_config);
+    let alerts = parts.notifier.alerts();
+    assert_eq!(alerts.len(), before + 1, "{alerts:?}");
+    let alert = alerts.last().expect("the failure");
+    assert!(alert.subject.contains("failed and was rolled back"));
+    assert_eq!(alert.severity, crate::store::Severity::Critical);
+    assert_eq!(
+        parts.guards.scaling().len(),
+        1,
+        "scaling back on the old variant"
+    );
+    assert_eq!(
+        parts.endpoint_state().failed_package,
+        Some(package_arn(GROUP, 2))
+    );
+    assert_eq!(
+        parts.hosting.faults.count("UpdateEndpoint"),
+        1,
+        "the failed package is not deployed again by itself"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_endpoint_is_told_once() {
+    let parts = Parts::new();
+    parts
+        .deliver(&completed("chatbot-eleven-aaaa1111", 1.6))
+        .await;
+    assert!(parts.hosting.set_status(
+        ENDPOINT,
+        "Failed",
+        Some("The primary container did not pass the ping health check.")
+    ));
+    let event = endpoint_event("sagemaker-endpoint-failed.json");
+    let outcome = parts.handle(&event).await.expect("handled");
+    assert!(
+        matches!(&outcome, Outcome::Endpoint { outcome: EndpointOutcome::Failed { reason }, alerted: true, .. } if reason.contains("ping health check")),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        parts.endpoint_state().failed_package,
+        Some(package_arn(GROUP, 1))
+    );
+    parts.deliver(&event).await;
+    let failures = parts
+        .notifier
+        .alerts()
+        .into_iter()
+        .filter(|a| a.kind == "endpoint_failed")
+        .count();
+    assert_eq!(failures, 1);
+    assert!(
+        parts.guards.scaling().is_empty(),
+        "a failed endpoint does not scale"
+    );
+}
+
+#[tokio::test]
+async fn an_approval_while_the_endpoint_is_busy_is_taken_up_when_it_is_in_service() {
+    let parts = Parts::new();
+    serving_v1(&parts).await;
+    parts
+        .deliver(&completed("chatbot-eleven-bbbb2222", 1.58))
+        .await;
+    // Someone else's change keeps the endpoint busy when the approval comes.
+    assert!(parts.hosting.set_status(ENDPOINT, "Updating", None));
+    let arn = package_arn(GROUP, 2);
+    assert!(parts.registry.set_approval(&arn, "Approved"));
+    let outcome = parts.deliver(&approval(&arn)).await;
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Package {
+                deploy: Some(DeployPlan::Busy { .. }),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(parts.hosting.faults.count("UpdateEndpoint"), 0);
+
+    assert!(parts.hosting.set_status(ENDPOINT, "InService", None));
+    parts
+        .deliver(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await;
+    assert_eq!(parts.hosting.faults.count("UpdateEndpoint"), 1);
+    assert_eq!(
+        parts.hosting.endpoint_state(ENDPOINT).map(|e| e.status),
+        Some("Updating".to_string())
+    );
+    assert!(
+        parts
+            .hosting
+            .models()
+            .contains_key("hawkins-chatbot-eleven-v2")
+    );
+}
+
+#[tokio::test]
+async fn a_throttled_registry_is_retried_and_the_retry_registers_once() {
+    let parts = Parts::new();
+    let event = completed("chatbot-eleven-aaaa1111", 1.6);
+    parts
+        .registry
+        .faults
+        .fail_on("CreateModelPackage", throttled("CreateModelPackage"));
+    let failed = parts.handle(&event).await;
+    let Err(error) = failed else {
+        panic!("{failed:?}")
+    };
+    assert!(error.retryable(), "{error}");
+    assert!(parts.registry.packages().is_empty());
+    assert!(parts.notifier.alerts().is_empty(), "nothing said yet");
+
+    let outcome = parts.deliver(&event).await;
+    assert!(
+        matches!(outcome, Outcome::Registered { created: true, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(parts.registry.packages().len(), 1);
+    assert_eq!(parts.notifier.alerts().len(), 1);
+}
+
+#[tokio::test]
+async fn a_crash_between_registering_and_deploying_is_finished_by_the_retry() {
+    let parts = Parts::new();
+    let event = completed("chatbot-eleven-aaaa1111", 1.6);
+    parts
+        .hosting
+        .faults
+        .fail_on("CreateEndpoint", throttled("CreateEndpoint"));
+    let failed = parts.handle(&event).await;
+    assert!(failed.as_ref().is_err_and(|e| e.retryable()), "{failed:?}");
+    assert_eq!(
+        parts.registry.packages().len(),
+        1,
+        "registered before the failure"
+    );
+    assert!(parts.hosting.endpoint_state(ENDPOINT).is_none());
+
+    let outcome = parts.handle(&event).await.expect("retry");
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Registered {
+                created: false,
+                deploy: Some(DeployPlan::Create(_)),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(parts.hosting.endpoint_state(ENDPOINT).is_some());
+    assert_eq!(parts.registry.packages().len(), 1);
+    assert_eq!(
+        parts.notifier.alerts().len(),
+        1,
+        "the approval is told once"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_call_is_not_retried() {
+    let parts = Parts::new();
+    parts.hosting.faults.fail_next(denied("DescribeEndpoint"));
+    let failed = parts
+        .handle(&completed("chatbot-eleven-aaaa1111", 1.6))
+        .await;
+    let Err(error) = failed else {
+        panic!("{failed:?}")
+    };
+    assert!(!error.retryable(), "{error}");
+    assert!(matches!(error, LifecycleError::Aws(_)));
+}
+
+#[tokio::test]
+async fn a_failed_job_is_recorded_and_told_once_and_a_late_in_progress_changes_nothing() {
+    let parts = Parts::new();
+    let failed = sample("sagemaker-training-failed.json");
+    let outcome = parts.deliver(&failed).await;
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Job {
+                outcome: JobOutcome::Failed { .. },
+                recorded: true,
+                alerted: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let alerts = parts.notifier.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].body.contains("CUDA out of memory"));
+    let key = "ledger/training/chatbot-eleven-9ff9935c8ed10b50.json";
+    let status = |parts: &Parts| -> Value {
+        let ledger: Value =
+            serde_json::from_slice(&parts.store.snapshot()[key]).expect("ledger JSON");
+        ledger["status"].clone()
+    };
+    assert_eq!(status(&parts), "Failed");
+
+    let late = parts
+        .deliver(&sample("sagemaker-training-in-progress.json"))
+        .await;
+    assert!(
+        matches!(
+            late,
+            Outcome::Job {
+                recorded: false,
+                ..
+            }
+        ),
+        "{late:?}"
+    );
+    assert_eq!(status(&parts), "Failed");
+    assert!(parts.registry.faults.calls().is_empty(), "no package");
+}
+
+#[tokio::test]
+async fn a_batch_models_approval_runs_one_transform_job() {
+    let parts = Parts::new();
+    let mut themes = completed("themes-9ff9935c8ed10b50", 0.0);
+    themes["detail"]["Tags"]["hawkins:model"] = "themes".into();
+    themes["detail"]["Tags"]["hawkins:kind"] = "theme".into();
+    parts.deliver(&themes).await;
+    let arn = package_arn("hawkins-themes", 1);
+    assert!(parts.registry.set_approval(&arn, "Approved"));
+    let outcome = parts.deliver(&approval(&arn)).await;
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Package {
+                deploy: Some(DeployPlan::Batch(_)),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let jobs = parts.hosting.transform_jobs();
+    let job = jobs.get("hawkins-themes-v1").expect("the transform job");
+    assert_eq!(job.model, "hawkins-themes-v1");
+    assert_eq!(
+        job.input_s3_uri,
+        "s3://hawkins-pipeline/datasets/9ff9935c8ed10b50d1c7e2a8f43b6e01/themes/batches.jsonl"
+    );
+    assert_eq!(jobs.len(), 1);
+    assert!(parts.hosting.models().contains_key("hawkins-themes-v1"));
+    assert!(parts.hosting.endpoint_state("hawkins-themes").is_none());
+}

@@ -1,0 +1,130 @@
+//! Batch transform job state changes: recorded in the ledger (the cost run prices them), and a
+//! failure told once.
+//!
+//! Idempotent: the record is written only when it changes and never replaces a later status; the
+//! message goes out once.
+
+use std::collections::BTreeMap;
+
+use super::alerts;
+use super::events::TransformJob;
+use super::job::{JobOutcome, StopCause, job_status, rank, supersedes};
+use super::names::tagged_model;
+use super::{Guards, Hosting, Lifecycle, LifecycleError, Outcome, Registry};
+use crate::config::ModelConfig;
+use crate::costs::ledger::{self, JobRecord};
+use crate::costs::time::format_rfc3339;
+use crate::store::{Notifier, ObjectStore};
+use crate::training::tags as tag;
+
+/// The model of a transform job, by its tags.
+pub fn transform_model<'c>(
+    job: &TransformJob,
+    project: &str,
+    models: &'c [ModelConfig],
+) -> Option<&'c ModelConfig> {
+    tagged_model(&job.tags, project, models)
+}
+
+/// The ledger record of a transform job event.
+pub fn transform_record(job: &TransformJob, model: &ModelConfig, region: &str) -> JobRecord {
+    let resources = job.transform_resources.clone().unwrap_or_default();
+    let status = job_status(&job.transform_job_status);
+    let seconds = match (job.transform_start_time, job.transform_end_time) {
+        (Some(a), Some(b)) if b >= a => Some((b - a) as u64),
+        _ => None,
+    };
+    JobRecord {
+        job_name: job.transform_job_name.clone(),
+        model: model.name.clone(),
+        kind: model.kind.as_str().to_string(),
+        corpus_version: job
+            .tags
+            .get(tag::CORPUS_VERSION)
+            .cloned()
+            .unwrap_or_default(),
+        instance_type: resources.instance_type.unwrap_or_default(),
+        instance_count: resources.instance_count.unwrap_or(1),
+        spot: false,
+        training_seconds: seconds,
+        billable_seconds: seconds,
+        status,
+        started_at: job.transform_start_time.map(format_rfc3339),
+        ended_at: if rank(status) == 2 {
+            job.transform_end_time.map(format_rfc3339)
+        } else {
+            None
+        },
+        expected_seconds: None,
+        region: Some(region.to_string()),
+        metrics: BTreeMap::new(),
+    }
+}
+
+impl<S, N, R, H, G> Lifecycle<'_, S, N, R, H, G>
+where
+    S: ObjectStore,
+    N: Notifier,
+    R: Registry,
+    H: Hosting,
+    G: Guards,
+{
+    /// A batch transform job: recorded in the ledger (the cost run prices it); a failure is told.
+    pub(super) async fn transform_job(
+        &self,
+        job: &TransformJob,
+    ) -> Result<Outcome, LifecycleError> {
+        let name = &job.transform_job_name;
+        let Some(model) = transform_model(job, self.project(), &self.config.models) else {
+            return Ok(Outcome::Ignored {
+                reason: format!("transform job {name} has no project tag of a configured model"),
+            });
+        };
+        let record = transform_record(job, model, &self.stack.region);
+        let key = format!("{}{name}.json", ledger::TRANSFORMS_PREFIX);
+        let stored: Option<JobRecord> = self.read(&key).await?;
+        let recorded = supersedes(stored.as_ref(), &record)
+            && self
+                .store
+                .put_if_changed(
+                    &key,
+                    serde_json::to_vec_pretty(&record).unwrap_or_default(),
+                    "application/json",
+                )
+                .await?
+                == crate::store::Written::Stored;
+        let outcome = match job.transform_job_status.as_str() {
+            "Failed" => JobOutcome::Failed {
+                reason: job
+                    .failure_reason
+                    .clone()
+                    .unwrap_or_else(|| "SageMaker gave no reason".into()),
+                spot_capacity: false,
+            },
+            "Completed" => JobOutcome::Completed,
+            "Stopped" => JobOutcome::Stopped {
+                cause: StopCause::Requested,
+                reason: job.failure_reason.clone(),
+            },
+            _ => JobOutcome::Running,
+        };
+        let alerted = match &outcome {
+            JobOutcome::Failed { reason, .. } => {
+                self.send_once(&alerts::transform_failed(
+                    &model.name,
+                    name,
+                    reason,
+                    &self.links(),
+                ))
+                .await?
+            }
+            _ => false,
+        };
+        Ok(Outcome::Job {
+            job: name.clone(),
+            outcome,
+            recorded,
+            alerted,
+        })
+    }
+}
