@@ -25,7 +25,7 @@ use aws_sdk_sagemaker::types::{
 use aws_sdk_sagemakerruntime::primitives::Blob;
 use hawkins::aws::s3::S3Store;
 use hawkins::costs::PriceTable;
-use hawkins::costs::time::format_rfc3339;
+use hawkins::time::format_rfc3339;
 use hawkins_localaws::LocalAws;
 use serde_json::{Value, json};
 

@@ -9,9 +9,9 @@
 
 use std::time::Instant;
 
-use hawkins::costs::time::{DAY, HOUR, format_rfc3339, parse_rfc3339};
 use hawkins::costs::{Bucket, Budgets, CostRun, MemMetrics, PriceTable, handle_schedule};
 use hawkins::store::{AlertLog, MemStore};
+use hawkins::time::{DAY, HOUR, format_rfc3339, parse_rfc3339};
 use serde_json::json;
 
 const ENDPOINTS: usize = 200;

@@ -2,12 +2,23 @@
 //! and the narrow traits through which the functions reach AWS.
 //!
 //! - Reading user files: [`text`] (bytes to text), [`srt`] (cues), [`clean`] (dialogue lines with
-//!   speakers), [`transcript`] (`name,line` CSV), [`jsonl`] (locations and characters lists).
+//!   speakers; [`dialogue`] is one line), [`transcript`] (`name,line` CSV), [`jsonl`] (locations
+//!   and characters lists).
 //! - What the files become: [`characters`] (who is who), [`network`] (co-occurrence graph),
-//!   [`datasets`] (training sets), [`manifest`] (lineage and the corpus version).
-//! - Deciding: [`source`] (what an uploaded key is), [`ingest`] (the plan for one upload).
-//! - Reaching AWS: [`events`] (envelopes), [`store`] (object store and notifier traits), and,
-//!   behind features, the SDK adapters in `aws` and their in-memory stand-ins in `fakes`.
+//!   [`datasets`] (training sets), [`manifest`] (lineage and the corpus version), [`hash`].
+//! - The model config: [`config`] (`infra/hawkins.toml`, one module per section).
+//! - Deciding, one module per function: [`source`] (what an uploaded key is) and [`ingest`] (the
+//!   plan for one upload); [`training`] (the quiet period, one job per model per corpus version);
+//!   [`lifecycle`] (one module per SageMaker event: job, tuning, transform, package, endpoint);
+//!   [`costs`] (prices, figures, report, budget alerts).
+//! - Shared records: [`ledger`] (what ran and what is deployed), [`time`] (UTC instants and days).
+//! - Reaching AWS: [`events`] (envelopes), [`store`] (the object store and notifier traits, and
+//!   the send-once alert), [`error`] (retryable or not); behind features, the SDK adapters in
+//!   `aws`, the in-memory stand-ins of every trait in `fakes`, and `entry`, what every function's
+//!   `main.rs` shares.
+//!
+//! The local AWS that `hawkins local` and the end-to-end tests run against is not here: it is the
+//! `hawkins-localaws` crate (`tests/localaws`).
 
 pub mod characters;
 pub mod clean;
@@ -24,6 +35,7 @@ pub mod fakes;
 pub mod hash;
 pub mod ingest;
 pub mod jsonl;
+pub mod ledger;
 pub mod lifecycle;
 pub mod manifest;
 pub mod network;

@@ -6,8 +6,8 @@
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use hawkins::aws::cloudwatch::CloudWatchMetrics;
-use hawkins::costs::time::{HOUR, parse_rfc3339};
 use hawkins::costs::{Budgets, CostRun, PriceTable, handle_schedule};
+use hawkins::time::{HOUR, parse_rfc3339};
 use hawkins_localaws::LocalStack;
 use hawkins_tests::{read, read_json, stack};
 use serde_json::json;

@@ -14,10 +14,10 @@ use anyhow::{Result, anyhow};
 use hawkins::aws::cloudwatch::CloudWatchMetrics;
 use hawkins::aws::s3::S3Store;
 use hawkins::costs::compute::CostKind;
-use hawkins::costs::time::parse_rfc3339;
 use hawkins::costs::{Budgets, EndpointMetrics, PriceTable, Summary, alerts, budgets, report};
 use hawkins::error::StoreError;
 use hawkins::store::{Alert, ObjectStore};
+use hawkins::time::parse_rfc3339;
 
 use super::table::{self, render, usd};
 use super::{Cloud, errors, now};

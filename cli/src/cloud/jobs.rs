@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use aws_sdk_cloudwatchlogs::Client as Logs;
-use hawkins::costs::time::format_rfc3339;
+use hawkins::time::format_rfc3339;
 
 use super::Cloud;
 use super::errors::{self, failure, is_not_found, sagemaker};

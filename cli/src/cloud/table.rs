@@ -1,7 +1,7 @@
 //! Plain-text tables and the formats of times, sizes, durations and dollars the cloud commands
 //! print.
 
-use hawkins::costs::time::format_rfc3339;
+use hawkins::time::format_rfc3339;
 
 /// Columns left-aligned to their widest cell, two spaces apart, a header line first; no trailing
 /// spaces. No rows: the header and `(none)`.

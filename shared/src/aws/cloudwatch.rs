@@ -10,8 +10,8 @@ use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use super::store_error;
 use crate::costs::EndpointMetrics;
 use crate::costs::compute::Bucket;
-use crate::costs::time::HOUR;
 use crate::error::StoreError;
+use crate::time::HOUR;
 
 /// GetMetricStatistics answers at most 1,440 datapoints: 60 days of hours per request.
 const MAX_HOURS_PER_CALL: i64 = 1_440;

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::ledger::{EndpointRecord, JobRecord};
 use super::prices::PriceTable;
-use super::time::{DAY, Date, HOUR};
+use crate::ledger::{EndpointRecord, JobRecord};
+use crate::time::{DAY, Date, HOUR};
 
 /// Invocations and inference time of one variant in one hour, from its CloudWatch metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
@@ -535,11 +535,11 @@ pub fn summarize(inputs: &Inputs<'_>, now: i64) -> Summary {
     }
     let mut summary = Summary {
         date: date.to_string(),
-        generated_at: super::time::format_rfc3339(now),
+        generated_at: crate::time::format_rfc3339(now),
         region: inputs.region.to_string(),
         month: date.month_label(),
         days_in_month: date.days_in_month(),
-        previous_report_at: inputs.previous_report_at.map(super::time::format_rfc3339),
+        previous_report_at: inputs.previous_report_at.map(crate::time::format_rfc3339),
         jobs_since_last_report: 0,
         jobs_since_last_report_usd: 0.0,
         last_24h_usd: 0.0,

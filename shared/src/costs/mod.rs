@@ -1,7 +1,7 @@
 //! Costs: a scheduled run that prices what the pipeline ran and deployed, writes a report, emits
 //! metrics and tells the team before the bill hurts.
 //!
-//! The run reads the ledger (`ledger/{training,transforms,endpoints}/*.json`, see [`ledger`]) and
+//! The run reads the ledger (`ledger/{training,transforms,endpoints}/*.json`, see [`crate::ledger`]) and
 //! each endpoint variant's hourly invocations through the narrow [`EndpointMetrics`] trait, then
 //! [`compute::summarize`] turns them into figures (the arithmetic is documented there) and
 //! [`alerts::decide`] into alerts. [`handle_schedule`] executes that: the report goes to
@@ -14,11 +14,9 @@
 
 pub mod alerts;
 pub mod compute;
-pub mod ledger;
 pub mod pricelist;
 pub mod prices;
 pub mod report;
-pub mod time;
 
 #[cfg(test)]
 mod tests;
@@ -32,12 +30,12 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::error::{Retry, StoreError};
+use crate::ledger::{self, EndpointRecord, JobRecord};
 use crate::store::{Notifier, ObjectStore, Written, send_once};
+use crate::time::{self, DAY, Date, HOUR};
 pub use alerts::Budgets;
 pub use compute::{Bucket, Summary, Usage};
-use ledger::{EndpointRecord, JobRecord};
 pub use prices::PriceTable;
-use time::{DAY, Date, HOUR};
 
 /// Reads the CloudWatch metrics of SageMaker endpoints.
 pub trait EndpointMetrics: Sync {

@@ -3,10 +3,10 @@
 //! ml.p4d.24xlarge 37.69 dollars per hour.
 
 use super::compute::{self, Bucket, CostKind, Inputs, Usage};
-use super::ledger::{EndpointRecord, JobRecord};
-use super::time::parse_rfc3339;
 use super::*;
+use crate::ledger::{EndpointRecord, JobRecord};
 use crate::store::{AlertLog, MemStore};
+use crate::time::parse_rfc3339;
 
 const REGION: &str = "us-east-1";
 
@@ -560,7 +560,7 @@ fn deleted_endpoints_are_not_measured() {
         {"at": "2026-11-01T00:00:00Z", "status": "InService", "variants": [{"name": "a", "instance_type": "ml.m5.large"}]},
         {"at": "2026-11-02T00:00:00Z", "status": "Deleted"}]}))
     .expect("record");
-    let deleted = super::time::parse_rfc3339("2026-11-02T00:00:00Z").expect("time");
+    let deleted = crate::time::parse_rfc3339("2026-11-02T00:00:00Z").expect("time");
     assert!(super::variants_to_read(&record, deleted + 1).is_empty());
     assert_eq!(
         super::variants_to_read(&record, deleted - 1),

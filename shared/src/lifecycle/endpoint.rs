@@ -14,10 +14,10 @@ use super::names::{endpoint_name, group_name, model_version, scaling_resource};
 use super::package::Package;
 use super::{Guards, Hosting, Lifecycle, LifecycleError, Outcome, Registry};
 use crate::config::{Deploy, ModelConfig};
-use crate::costs::ledger::{self, EndpointRecord, HistoryEntry};
-use crate::costs::time::format_rfc3339;
 use crate::error::StoreError;
+use crate::ledger::{self, EndpointRecord, HistoryEntry};
 use crate::store::{Notifier, ObjectStore};
+use crate::time::format_rfc3339;
 
 /// The model an endpoint serves, from its name.
 pub fn endpoint_model<'c>(
@@ -185,10 +185,10 @@ pub fn endpoint_outcome(current: Option<&Endpoint>, state: &EndpointState) -> En
 /// Whether an endpoint's history needs `entry`: not when the entry in force at its time already
 /// says the same (a replay, or a status event that changed nothing billable).
 pub fn history_needs(
-    record: &crate::costs::ledger::EndpointRecord,
-    entry: &crate::costs::ledger::HistoryEntry,
+    record: &crate::ledger::EndpointRecord,
+    entry: &crate::ledger::HistoryEntry,
 ) -> bool {
-    let Some(at) = crate::costs::time::parse_rfc3339(&entry.at) else {
+    let Some(at) = crate::time::parse_rfc3339(&entry.at) else {
         return false;
     };
     let in_force = record
@@ -370,7 +370,7 @@ where
         record.history.push(entry);
         record
             .history
-            .sort_by_key(|e| crate::costs::time::parse_rfc3339(&e.at).unwrap_or(0));
+            .sort_by_key(|e| crate::time::parse_rfc3339(&e.at).unwrap_or(0));
         self.store
             .put_if_changed(
                 &key,

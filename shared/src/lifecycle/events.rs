@@ -232,7 +232,7 @@ pub struct TransformJob {
 fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     Ok(match Value::deserialize(d)? {
         Value::Number(n) => n.as_f64().map(|ms| (ms / 1000.0) as i64),
-        Value::String(s) => crate::costs::time::parse_rfc3339(&s),
+        Value::String(s) => crate::time::parse_rfc3339(&s),
         _ => None,
     })
 }
@@ -316,7 +316,7 @@ mod tests {
         assert_eq!(job.tags["a"], "b");
         assert_eq!(
             job.training_start_time,
-            crate::costs::time::parse_rfc3339("2026-11-27T10:00:00Z")
+            crate::time::parse_rfc3339("2026-11-27T10:00:00Z")
         );
         assert_eq!(job.last_modified_time, Some(1_795_000_000));
     }

@@ -17,9 +17,9 @@ use super::events::TrainingJob;
 use super::names::{group_name, meta, tagged_model};
 use super::{Guards, Hosting, Lifecycle, LifecycleError, Outcome, Registry, tuning_trial_key};
 use crate::config::{Direction, Gate, ModelConfig};
-use crate::costs::ledger::{self, JobRecord, JobStatus};
-use crate::costs::time::format_rfc3339;
+use crate::ledger::{self, JobRecord, JobStatus};
 use crate::store::{Notifier, ObjectStore};
+use crate::time::format_rfc3339;
 use crate::training::tags as tag;
 
 /// The model a job belongs to, when Hawkins started it: its project tag matches and its model is

@@ -241,7 +241,7 @@ where
         let (event, time) = events::parse(event)?;
         let at = time
             .as_deref()
-            .and_then(crate::costs::time::parse_rfc3339)
+            .and_then(crate::time::parse_rfc3339)
             .unwrap_or(now);
         let outcome = match event {
             LifecycleEvent::TrainingJob(job) => self.training_job(&job, &detail).await?,

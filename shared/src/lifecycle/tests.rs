@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::events::{self, LifecycleEvent, TrainingJob};
 use super::plan::*;
 use crate::config::{Config, Direction, Gate};
-use crate::costs::ledger::{EndpointRecord, HistoryEntry, JobStatus};
+use crate::ledger::{EndpointRecord, HistoryEntry, JobStatus};
 
 const CONFIG: &str = r#"
 [pipeline]

@@ -12,9 +12,9 @@ use super::job::{JobOutcome, StopCause, job_status, rank, supersedes};
 use super::names::tagged_model;
 use super::{Guards, Hosting, Lifecycle, LifecycleError, Outcome, Registry};
 use crate::config::ModelConfig;
-use crate::costs::ledger::{self, JobRecord};
-use crate::costs::time::format_rfc3339;
+use crate::ledger::{self, JobRecord};
 use crate::store::{Notifier, ObjectStore};
+use crate::time::format_rfc3339;
 use crate::training::tags as tag;
 
 /// The model of a transform job, by its tags.

@@ -1,12 +1,12 @@
 //! The ledger: what ran and what is deployed, one JSON object per job or endpoint, written by the
-//! lifecycle function and read here. Every field a running job or an older writer may lack is
+//! lifecycle function and read by the cost run. Every field a running job or an older writer may lack is
 //! optional, so a partial record is costed as far as it goes instead of failing the run.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::time::parse_rfc3339;
+use crate::time::parse_rfc3339;
 
 /// Training jobs: `ledger/training/<job-name>.json`.
 pub const TRAINING_PREFIX: &str = "ledger/training/";
