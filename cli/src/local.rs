@@ -66,6 +66,8 @@ pub async fn up(out: &Path, json: bool) -> Result<()> {
     let bytes =
         std::fs::read(&episode).with_context(|| format!("reading {}", episode.display()))?;
     stack.upload(&key, bytes).await?;
+    // Listen for Ctrl-C before the environment is printed: whoever reads it may stop us at once.
+    let interrupted = interrupt()?;
     let env: String = stack
         .function_env()
         .iter()
@@ -93,9 +95,27 @@ pub async fn up(out: &Path, json: bool) -> Result<()> {
         stack.server.endpoint(),
         file = file.display(),
     );
-    tokio::signal::ctrl_c().await?;
+    interrupted.await;
     eprintln!("stopping the local AWS");
     Ok(())
+}
+
+/// A future that ends at the first Ctrl-C (SIGINT) after this call: the handler is in place when
+/// it returns, not when the future is first polled.
+#[cfg(unix)]
+fn interrupt() -> Result<impl std::future::Future<Output = ()>> {
+    let mut signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("listening for Ctrl-C")?;
+    Ok(async move {
+        signal.recv().await;
+    })
+}
+
+#[cfg(not(unix))]
+fn interrupt() -> Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 fn bar(progress: &MultiProgress, stage: &str, len: u64) -> ProgressBar {

@@ -70,3 +70,75 @@ fn the_local_run_takes_the_samples_from_upload_to_endpoints_and_costs() {
     assert!(page.contains("Eleven"));
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The README's `cargo lambda` recipe, without cargo-lambda: `hawkins local up` must print and
+/// write the functions' environment, hold the upload `events/s3-object-created.json` announces in
+/// the bucket that sample names, so that the real ingest handler, configured from that environment
+/// alone, processes the sample event; and Ctrl-C must stop it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_up_serves_the_samples_to_the_functions_and_stops_on_ctrl_c() {
+    use std::collections::BTreeMap;
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::env::temp_dir().join(format!("hawkins-local-up-{}", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hawkins"))
+        .current_dir(&root)
+        .args(["local", "up", "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the hawkins binary runs");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut env = BTreeMap::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("stdout reads");
+        let (name, value) = line.split_once('=').expect("NAME=value lines");
+        env.insert(name.to_string(), value.to_string());
+        if name == "HAWKINS_SAGEMAKER_ROLE_ARN" {
+            break;
+        }
+    }
+    let written = std::fs::read_to_string(out.join("lambda.env")).expect("lambda.env written");
+    assert_eq!(written.lines().count(), env.len(), "{written}");
+    assert_eq!(env["HAWKINS_BUCKET"], "hawkins-pipeline-123456789012");
+    assert_eq!(env["AWS_ACCESS_KEY_ID"], "test");
+    assert!(
+        env["AWS_ENDPOINT_URL"].starts_with("http://127.0.0.1:"),
+        "{env:?}"
+    );
+
+    let sdk = hawkins::aws::local_config(&env["AWS_ENDPOINT_URL"]);
+    let store = hawkins::aws::s3::S3Store::from_config(&sdk, &env["HAWKINS_BUCKET"]);
+    let notifier =
+        hawkins::aws::sns::SnsNotifier::from_config(&sdk, env["HAWKINS_ALERT_TOPIC_ARN"].clone());
+    let ingest = hawkins::ingest::Ingest {
+        store: &store,
+        notifier: &notifier,
+        location: format!("s3://{}", env["HAWKINS_BUCKET"]),
+        network_window: hawkins::ingest::DEFAULT_NETWORK_WINDOW,
+    };
+    let sample = std::fs::read_to_string(root.join("events/s3-object-created.json"))
+        .expect("the sample event");
+    let event: serde_json::Value = serde_json::from_str(&sample).expect("the sample is JSON");
+    let report = hawkins::ingest::handle_event(&ingest, &env["HAWKINS_BUCKET"], event)
+        .await
+        .expect("ingest handles the sample against the local stack");
+    let report = serde_json::to_value(&report).expect("the report serialises");
+    assert_eq!(report["objects"][0]["outcome"], "processed", "{report}");
+    assert_eq!(
+        report["objects"][0]["source"], "subtitles/S02E03",
+        "{report}"
+    );
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(interrupted.success());
+    let status = child.wait().expect("hawkins local up ends");
+    assert!(status.success(), "Ctrl-C ends it cleanly: {status:?}");
+    let _ = std::fs::remove_dir_all(&out);
+}
