@@ -1369,7 +1369,7 @@ fn assemble(
     })
 }
 
-/// "line N" or "[defaults] line N": where a merged value was set.
+/// `line N` or `[defaults] line N`: where a merged value was set.
 fn where_set(cx: &Cx<'_>, at: &At) -> String {
     let line = cx.line_of(at);
     if at.field.starts_with("defaults.") {
