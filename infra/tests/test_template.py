@@ -735,7 +735,7 @@ def test_the_budgets_reach_costs_only_when_set(variable: str, condition: str, pa
 )
 def test_the_idle_hours_parameter_takes_what_costs_accepts(value: str, accepted: bool):
     # hawkins::costs::budgets refuses anything outside 1..=MAX_IDLE_HOURS (720) at start.
-    config = (stack.ROOT / "shared" / "src" / "config.rs").read_text(encoding="utf-8")
+    config = (stack.ROOT / "shared" / "src" / "config" / "costs.rs").read_text(encoding="utf-8")
     assert "pub const MAX_IDLE_HOURS: u32 = 720;" in config
     pattern = TEMPLATE["Parameters"]["IdleEndpointHours"]["AllowedPattern"]
     assert (re.fullmatch(pattern, value) is not None) == accepted
@@ -786,10 +786,15 @@ def test_the_cost_panels_read_the_metrics_costs_emits():
 
 LIFECYCLE_SAMPLES = sorted(EVENTS.glob("sagemaker-*.json"))
 CONFIG = tomllib.loads((stack.INFRA / "hawkins.toml").read_text(encoding="utf-8"))
-# The prefix and tag value of everything the pipeline creates (default "hawkins", config.rs).
+# The prefix and tag value of everything the pipeline creates (default "hawkins", shared/src/config/pipeline.rs).
 PROJECT = CONFIG.get("pipeline", {}).get("project_tag", "hawkins")
 LIFECYCLE_EVENTS_RS = (stack.ROOT / "shared" / "src" / "lifecycle" / "events.rs").read_text(encoding="utf-8")
-LIFECYCLE_PLAN_RS = (stack.ROOT / "shared" / "src" / "lifecycle" / "plan.rs").read_text(encoding="utf-8")
+# The lifecycle's decisions, one module per event (names, alarms, transform specs), without its tests.
+LIFECYCLE_PLAN_RS = "\n".join(
+    path.read_text(encoding="utf-8")
+    for path in sorted((stack.ROOT / "shared" / "src" / "lifecycle").glob("*.rs"))
+    if not path.name.endswith("tests.rs")
+)
 TRAINING_RS = (stack.ROOT / "shared" / "src" / "training.rs").read_text(encoding="utf-8")
 PROJECT_TAG_KEY = re.search(r'pub const PROJECT: &str = "([^"]+)";', TRAINING_RS).group(1)
 # The detail-types hawkins::lifecycle::events parses; any other is an error there.

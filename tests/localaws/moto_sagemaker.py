@@ -2,7 +2,7 @@
 
 moto 5.2.5 answers CreateEndpoint but not UpdateEndpoint, and checks instance types against a list
 from before the g5/g6/inf2/trn1 families. This module, imported by the server wrapper in
-shared/src/aws/local_aws.rs, adds:
+tests/localaws/src/process.rs, adds:
 
 - UpdateEndpoint with SageMaker's observable result: the endpoint switches to the new endpoint
   config (its variants), stays InService, clears FailureReason, and shows the request's
