@@ -21,29 +21,29 @@ pub enum Credentials {
     },
 }
 
-/// The host of an endpoint URL (without brackets for IPv6), or why it is not a URL.
+/// The host of an endpoint URL (without brackets for IPv6), or why it is not an http(s) URL.
 pub fn host(endpoint: &str) -> Result<&str, String> {
     let bad = || {
         format!(
             "--endpoint-url {endpoint} is not a URL: write it as http://127.0.0.1:5000 or https://<host>"
         )
     };
-    let scheme_end = endpoint.find("://").ok_or_else(bad)?;
-    let scheme = &endpoint[..scheme_end];
-    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+    let uri: http::Uri = endpoint.parse().map_err(|_| bad())?;
+    if !matches!(uri.scheme_str(), Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"))
+    {
         return Err(bad());
     }
-    let rest = &endpoint[scheme_end + 3..];
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').map(|(h, _)| h).ok_or_else(bad)?,
-        None => authority.split(':').next().unwrap_or_default(),
-    };
+    let host = uri.host().ok_or_else(bad)?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     if host.is_empty() {
         return Err(bad());
     }
-    Ok(host)
+    // The host borrowed from `endpoint`, not from the parsed value.
+    let at = endpoint.find(host).ok_or_else(bad)?;
+    Ok(&endpoint[at..at + host.len()])
 }
 
 /// Whether the endpoint is on this machine: 127.0.0.0/8, `localhost`, `::1` (also as an
