@@ -58,32 +58,11 @@ pub fn log_group(function_name: &str) -> String {
 /// `90s`, `15m`, `1h`, `2d`, `1w`, or several as `1h30m`: seconds.
 pub fn parse_since(text: &str) -> Result<i64, String> {
     let bad = || format!("{text:?} is not a duration: write it as 90s, 15m, 1h, 2d, 1w or 1h30m");
-    let mut total: i64 = 0;
-    let mut number = String::new();
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 7 * 86_400,
-            _ => return Err(bad()),
-        };
-        let n: i64 = number.parse().map_err(|_| bad())?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|s| total.checked_add(s))
-            .ok_or_else(bad)?;
-        number.clear();
+    let duration = humantime::parse_duration(text.trim()).map_err(|_| bad())?;
+    match i64::try_from(duration.as_secs()) {
+        Ok(seconds) if seconds > 0 => Ok(seconds),
+        _ => Err(bad()),
     }
-    if !number.is_empty() || total <= 0 {
-        return Err(bad());
-    }
-    Ok(total)
 }
 
 /// The physical id of a logical resource, from DescribeStackResources' `(logical, physical)`
@@ -261,16 +240,9 @@ mod tests {
         assert_eq!(parse_since("2d"), Ok(172_800));
         assert_eq!(parse_since("1w"), Ok(604_800));
         assert_eq!(parse_since("1h30m"), Ok(5400));
-        for bad in [
-            "",
-            "1",
-            "h",
-            "1x",
-            "-1h",
-            "0m",
-            "1.5h",
-            "99999999999999999999h",
-        ] {
+        assert_eq!(parse_since("1h 30m"), Ok(5400));
+        assert_eq!(parse_since("1.5h"), Ok(5400));
+        for bad in ["", "1", "h", "1x", "-1h", "0m", "99999999999999999999h"] {
             let error = parse_since(bad).unwrap_err();
             assert!(error.contains("1h30m"), "{bad}: {error}");
         }
