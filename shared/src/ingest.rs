@@ -484,12 +484,23 @@ pub enum IngestError {
         "{key} is not what ingest writes ({message}); delete it so the next upload rebuilds it"
     )]
     Corrupt { key: String, message: String },
+    /// A source's data and its entry disagree and cannot be made to agree now: another upload
+    /// of the same source is being processed; the event comes back once it is done.
+    #[error(
+        "{key} does not match its entry (made from {raw_key}): {why}; the build is tried again"
+    )]
+    Torn {
+        key: String,
+        raw_key: String,
+        why: String,
+    },
 }
 
 impl Retry for IngestError {
     fn retryable(&self) -> bool {
         match self {
             IngestError::Store(e) => e.retryable(),
+            IngestError::Torn { .. } => true,
             IngestError::Corrupt { .. } => false,
         }
     }
@@ -806,7 +817,7 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
         let mut episodes = Vec::new();
         let mut locations = Vec::new();
         for entry in &entries {
-            let Some(object) = self.store.get(&entry.processed_key).await? else {
+            let Some(object) = self.processed(entry, &cast).await? else {
                 warn!(source = %entry.id, key = %entry.processed_key, "processed data missing; source skipped until re-uploaded");
                 continue;
             };
@@ -873,14 +884,76 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
     async fn cast_from(&self, entries: &[SourceEntry]) -> Result<(Cast, String), IngestError> {
         let mut uploaded = Vec::new();
         for entry in entries.iter().filter(|e| e.kind == SourceKind::Characters) {
-            if let Some(list) = self
-                .read_json::<Vec<Character>>(&entry.processed_key)
-                .await?
-            {
+            // A characters list is read with the built-in cast, as when it was uploaded.
+            if let Some(object) = self.processed(entry, &Cast::builtin()).await? {
+                let list: Vec<Character> =
+                    serde_json::from_slice(&object.bytes).map_err(|e| IngestError::Corrupt {
+                        key: entry.processed_key.clone(),
+                        message: e.to_string(),
+                    })?;
                 uploaded.push((entry.id.clone(), list));
             }
         }
         Ok(corpus_cast(&uploaded))
+    }
+
+    /// A source's processed data, checked against its entry. The data and the entry are two
+    /// writes, so they can disagree: two uploads of the same source (two names for one
+    /// episode) processed at once can each write one of the pair, and a function that stops
+    /// between the writes leaves new data beside the old entry. The entry names the upload it
+    /// describes, so the data is made again from that upload; when that upload has changed
+    /// since (its own event is on its way), the build waits for it: a retryable error.
+    async fn processed(
+        &self,
+        entry: &SourceEntry,
+        cast: &Cast,
+    ) -> Result<Option<Object>, IngestError> {
+        let Some(object) = self.store.get(&entry.processed_key).await? else {
+            return Ok(None);
+        };
+        if sha256_hex(&object.bytes) == entry.processed_sha256 {
+            return Ok(Some(object));
+        }
+        warn!(source = %entry.id, key = %entry.processed_key, raw_key = %entry.raw_key, "processed data does not match its entry: made again from the entry's upload");
+        let torn = |why: &str| IngestError::Torn {
+            key: entry.processed_key.clone(),
+            raw_key: entry.raw_key.clone(),
+            why: why.to_string(),
+        };
+        let raw = self
+            .store
+            .get(&entry.raw_key)
+            .await?
+            .ok_or_else(|| torn("the upload it was made from is gone"))?;
+        if sha256_hex(&raw.bytes) != entry.raw_sha256 {
+            return Err(torn("the upload it was made from has changed since"));
+        }
+        let source =
+            source::classify(&entry.raw_key).map_err(|_| torn("the entry names no source"))?;
+        let plan = plan_source(&source, &entry.raw_key, &raw, cast)
+            .map_err(|r| torn(&format!("its upload no longer reads: {}", r.message)))?;
+        if plan.entry.processed_sha256 != entry.processed_sha256 {
+            // Made with another cast or another release than the entry's: the entry is
+            // rewritten with the data, so the two agree again.
+            self.store
+                .put_if_changed(
+                    &SourceEntry::key(&source),
+                    serde_json::to_vec_pretty(&plan.entry).unwrap_or_default(),
+                    "application/json",
+                )
+                .await?;
+        }
+        self.store
+            .put_if_changed(
+                &entry.processed_key,
+                plan.processed.clone(),
+                content_type(source.kind),
+            )
+            .await?;
+        Ok(Some(Object {
+            bytes: plan.processed,
+            ..object
+        }))
     }
 
     async fn read_json<T: serde::de::DeserializeOwned>(
@@ -1107,5 +1180,71 @@ mod tests {
             "raw/a.srt",
             Some(9)
         ));
+    }
+
+    const OTHER_EPISODE: &str = "1\r\n00:00:01,000 --> 00:00:02,000\r\nDUSTIN: Curiosity door.\r\n";
+
+    #[test]
+    fn two_names_for_one_episode_written_across_each_other_are_built_from_one_upload() {
+        let (store, alerts) = (MemStore::new(), AlertLog::default());
+        let ingest = ingest(&store, &alerts);
+        let (first, second) = ("raw/a/S01E01.srt", "raw/b/S01E01.srt");
+        let id = |key| source::classify(key).map(|s| s.id()).ok();
+        assert_eq!(id(first), id(second), "the same source");
+        run(async {
+            store.insert(first, EPISODE.as_bytes());
+            ingest.object(first).await.expect("first");
+            let entry_key = SourceEntry::key(&source::classify(first).expect("source"));
+            let entry = store.snapshot()[&entry_key].clone();
+            // The second upload ran at the same time: its data landed last, the first's entry
+            // last, so the pair now disagrees.
+            store.insert(second, OTHER_EPISODE.as_bytes());
+            ingest.object(second).await.expect("second");
+            store.insert(&entry_key, &entry);
+            let corpus = ingest.corpus().await.expect("corpus");
+            assert!(corpus.latest_changed);
+            let snapshot = store.snapshot();
+            let entry: SourceEntry = serde_json::from_slice(&snapshot[&entry_key]).expect("entry");
+            assert_eq!(entry.raw_key, first);
+            let data = &snapshot[&entry.processed_key];
+            assert_eq!(
+                sha256_hex(data),
+                entry.processed_sha256,
+                "data matches its entry again"
+            );
+            let text = String::from_utf8_lossy(data);
+            assert!(
+                text.contains("Gone.") && !text.contains("Curiosity"),
+                "{text}"
+            );
+            let datasets = snapshot
+                .iter()
+                .filter(|(k, _)| k.starts_with("datasets/") && k.ends_with(".jsonl"))
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                .collect::<String>();
+            assert!(!datasets.contains("Curiosity"), "{datasets}");
+        });
+    }
+
+    #[test]
+    fn data_that_matches_no_current_upload_makes_the_build_wait() {
+        let (store, alerts) = (MemStore::new(), AlertLog::default());
+        let ingest = ingest(&store, &alerts);
+        run(async {
+            store.insert("raw/S01E01.srt", EPISODE.as_bytes());
+            ingest.object("raw/S01E01.srt").await.expect("first");
+            let entry_key = SourceEntry::key(&source::classify("raw/S01E01.srt").expect("source"));
+            let entry: SourceEntry =
+                serde_json::from_slice(&store.snapshot()[&entry_key]).expect("entry");
+            // A re-upload is half processed: its data is written, its entry not yet.
+            store.insert("raw/S01E01.srt", OTHER_EPISODE.as_bytes());
+            store.insert(&entry.processed_key, b"{}\n");
+            let error = ingest.corpus().await.expect_err("torn");
+            assert!(matches!(error, IngestError::Torn { .. }), "{error}");
+            assert!(error.retryable(), "{error}");
+            // Its event comes: the pair agrees and the build goes through.
+            ingest.object("raw/S01E01.srt").await.expect("re-upload");
+            ingest.corpus().await.expect("corpus");
+        });
     }
 }
