@@ -576,15 +576,21 @@ def test_train_starts_only_tagged_jobs_in_its_own_account_and_region():
     assert granted == allowed, sorted(allowed - granted)
 
 
-def test_train_reads_the_corpus_manifest_and_writes_only_its_state():
+def test_train_reads_the_corpus_manifest_and_writes_only_its_state_and_alert_markers():
     for statement in policy_statements("TrainRole"):
         actions = set(as_list(statement["Action"]))
         resources = [str(r) for r in as_list(statement["Resource"])]
         assert not actions & {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:*"}
         if "s3:GetObject" in actions:
-            assert all(re.search(r"/(datasets|state/training)/\*", r) for r in resources), resources
+            assert all(re.search(r"/(datasets|state/training|alerts/sent)/\*", r) for r in resources), resources
         if "s3:PutObject" in actions:
-            assert all(r.endswith("/state/training/*'") for r in resources), resources
+            assert all(re.search(r"/(state/training|alerts/sent)/\*'$", r) for r in resources), resources
+
+
+def test_train_publishes_only_to_the_alert_topic():
+    published = [s for s in policy_statements("TrainRole") if "sns:Publish" in as_list(s["Action"])]
+    assert len(published) == 1
+    assert published[0]["Resource"] == stack._Tag("Ref", "AlertTopic"), published
 
 
 def test_the_token_secret_is_readable_only_when_the_parameter_names_one():

@@ -380,12 +380,16 @@ pub enum TrainError {
         "{key} does not read back as a corpus manifest ({message}); the next upload rewrites it"
     )]
     Corrupt { key: String, message: String },
+    /// Some models' jobs could not start for now (throttling, a service error); the others did.
+    #[error("jobs not started for now, the message comes back: {failed}")]
+    StartsFailed { failed: String },
 }
 
 impl crate::error::Retry for TrainError {
     fn retryable(&self) -> bool {
         match self {
             TrainError::Store(e) => crate::error::Retry::retryable(e),
+            TrainError::StartsFailed { .. } => true,
             TrainError::BadMessage(_) | TrainError::Corrupt { .. } => false,
         }
     }
@@ -395,10 +399,13 @@ impl crate::error::Retry for TrainError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelOutcome {
     pub model: String,
-    /// `created`, `already_exists`, `no_dataset` or `unchanged`.
+    /// `created`, `already_exists`, `no_dataset`, `unchanged` or `failed`.
     pub result: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_name: Option<String>,
+    /// Why the job did not start (`failed` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What one queued event came to.
@@ -418,20 +425,23 @@ pub enum MessageOutcome {
 }
 
 /// Everything the train function needs, built once per container.
-pub struct Trainer<'a, S, J, Q> {
+pub struct Trainer<'a, S, J, Q, N> {
     pub store: &'a S,
     pub jobs: &'a J,
     pub queue: &'a Q,
+    /// Where a model whose job could not start is reported.
+    pub notifier: &'a N,
     pub config: &'a Config,
     pub stack: &'a StackSettings,
     pub quiet_seconds: u32,
 }
 
-impl<S, J, Q> Trainer<'_, S, J, Q>
+impl<S, J, Q, N> Trainer<'_, S, J, Q, N>
 where
     S: crate::store::ObjectStore,
     J: TrainingJobs,
     Q: Queue,
+    N: crate::store::Notifier,
 {
     /// Handles one queued event (the body EventBridge put on the queue) at time `now`.
     pub async fn message(&self, body: &str, now: i64) -> Result<MessageOutcome, TrainError> {
@@ -480,7 +490,10 @@ where
                 states.insert(model.name.clone(), state);
             }
         }
+        // Each model succeeds or fails on its own: one model's refused start (a quota, a bad
+        // instance type) must not keep the others from training on this corpus version.
         let mut models = Vec::new();
+        let mut retry = Vec::new();
         for decision in plan(self.config, &manifest, &states, self.stack) {
             let outcome = match decision.action {
                 Action::Skip(skip) => {
@@ -493,45 +506,117 @@ where
                         model: decision.model,
                         result: result.into(),
                         job_name: None,
+                        error: None,
                     }
                 }
                 Action::Start {
                     job,
                     dataset_sha256,
                 } => {
-                    let started = self.jobs.start(&job).await?;
                     let state = TrainState {
                         model: decision.model.clone(),
                         job_name: job.name().to_string(),
                         corpus_version: manifest.version.clone(),
                         dataset_sha256,
                     };
-                    let bytes = serde_json::to_vec_pretty(&state).unwrap_or_default();
-                    self.store
-                        .put_if_changed(
-                            &TrainState::key(&decision.model),
-                            bytes,
-                            "application/json",
-                        )
-                        .await?;
-                    tracing::info!(model = %decision.model, corpus_version = %manifest.version, job = job.name(), ?started, "job started");
-                    let result = match started {
-                        Started::Created => "created",
-                        Started::AlreadyExists => "already_exists",
-                    };
-                    ModelOutcome {
-                        model: decision.model,
-                        result: result.into(),
-                        job_name: Some(job.name().to_string()),
+                    match self.start(&job, &state).await {
+                        Ok(started) => {
+                            tracing::info!(model = %decision.model, corpus_version = %manifest.version, job = job.name(), ?started, "job started");
+                            let result = match started {
+                                Started::Created => "created",
+                                Started::AlreadyExists => "already_exists",
+                            };
+                            ModelOutcome {
+                                model: decision.model,
+                                result: result.into(),
+                                job_name: Some(job.name().to_string()),
+                                error: None,
+                            }
+                        }
+                        Err(error) => {
+                            let retryable = crate::error::Retry::retryable(&error);
+                            tracing::error!(model = %decision.model, corpus_version = %manifest.version, job = job.name(), %error, retryable, "job not started");
+                            if retryable {
+                                retry.push(format!("{}: {error}", decision.model));
+                            } else {
+                                self.report_refused(&decision.model, job.name(), &error)
+                                    .await?;
+                            }
+                            ModelOutcome {
+                                model: decision.model,
+                                result: "failed".into(),
+                                job_name: Some(job.name().to_string()),
+                                error: Some(error.to_string()),
+                            }
+                        }
                     }
                 }
             };
             models.push(outcome);
         }
+        if !retry.is_empty() {
+            // The whole message comes back; the models started this time are found again by
+            // name (AlreadyExists) or by their state (unchanged), so only the failed ones start.
+            return Err(TrainError::StartsFailed {
+                failed: retry.join("; "),
+            });
+        }
         Ok(MessageOutcome::Trained {
             corpus_version: manifest.version,
             models,
         })
+    }
+
+    /// Starts one job and records it as the model's last; a start that SageMaker answers with
+    /// "already exists" is the same job, started by an earlier delivery.
+    async fn start(&self, job: &JobSpec, state: &TrainState) -> Result<Started, StoreError> {
+        let started = self.jobs.start(job).await?;
+        let bytes = serde_json::to_vec_pretty(state).unwrap_or_default();
+        self.store
+            .put_if_changed(&TrainState::key(&state.model), bytes, "application/json")
+            .await?;
+        Ok(started)
+    }
+
+    /// Tells a person that a model's job was refused for good (the same request fails the same
+    /// way until the config or the account changes); once per job name, however often the
+    /// message is delivered.
+    async fn report_refused(
+        &self,
+        model: &str,
+        job: &str,
+        error: &StoreError,
+    ) -> Result<(), StoreError> {
+        let alert = start_refused(model, job, error);
+        let marker = format!("alerts/sent/{}.json", alert.id);
+        crate::store::send_once(self.store, self.notifier, &alert, &marker, None).await?;
+        Ok(())
+    }
+}
+
+/// The alert for a job SageMaker refused to start.
+pub fn start_refused(model: &str, job: &str, error: &StoreError) -> crate::store::Alert {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("model".to_string(), model.to_string());
+    crate::store::Alert {
+        kind: "training_start_failed".into(),
+        severity: crate::store::Severity::Critical,
+        subject: format!("Hawkins: the training job of {model} could not start")
+            .chars()
+            .take(100)
+            .collect(),
+        body: format!(
+            "SageMaker refused to start the job {job} of the model {model}:\n\n{error}\n\n\
+             The other models of this corpus version were started on their own.\n\n\
+             Next steps:\n\
+             - A quota (ResourceLimitExceeded): ask for more in Service Quotas, or pick another \
+             instance type for {model} in infra/hawkins.toml; `hawkins doctor` checks the quotas.\n\
+             - A permission (AccessDenied): check the train function's role in the stack.\n\
+             - A validation error: fix the model's section of infra/hawkins.toml and deploy.\n\
+             The model trains again when its dataset changes (a new or corrected upload).\n"
+        ),
+        attributes,
+        id: format!("training-start-failed-{job}"),
     }
 }
 
@@ -563,8 +648,8 @@ pub fn latest_revision(body: &str) -> Result<String, TrainError> {
 
 /// Handles an SQS batch: every message on its own; the ones that failed are reported back so
 /// SQS redelivers only them (and, past the queue's receive limit, moves them to its DLQ).
-pub async fn handle_batch<S, J, Q>(
-    trainer: &Trainer<'_, S, J, Q>,
+pub async fn handle_batch<S, J, Q, N>(
+    trainer: &Trainer<'_, S, J, Q, N>,
     event: aws_lambda_events::event::sqs::SqsEvent,
     now: i64,
 ) -> (
@@ -575,6 +660,7 @@ where
     S: crate::store::ObjectStore,
     J: TrainingJobs,
     Q: Queue,
+    N: crate::store::Notifier,
 {
     let mut outcomes = Vec::new();
     let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
@@ -1011,7 +1097,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         use crate::error::Retry;
         use crate::fakes::{FakeQueue, FakeTrainingJobs, MemStore, denied, throttled};
         use crate::manifest::LATEST_KEY;
-        use crate::store::ObjectStore;
+        use crate::store::{AlertLog, ObjectStore};
 
         const NOW: i64 = 1_795_800_000;
 
@@ -1044,6 +1130,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
             stack: StackSettings,
             jobs: FakeTrainingJobs,
             queue: FakeQueue,
+            alerts: AlertLog,
         }
 
         impl Parts {
@@ -1053,17 +1140,19 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                     stack: stack(),
                     jobs: FakeTrainingJobs::default(),
                     queue: FakeQueue::default(),
+                    alerts: AlertLog::default(),
                 }
             }
 
             fn trainer<'a>(
                 &'a self,
                 store: &'a MemStore,
-            ) -> Trainer<'a, MemStore, FakeTrainingJobs, FakeQueue> {
+            ) -> Trainer<'a, MemStore, FakeTrainingJobs, FakeQueue, AlertLog> {
                 Trainer {
                     store,
                     jobs: &self.jobs,
                     queue: &self.queue,
+                    notifier: &self.alerts,
                     config: &self.config,
                     stack: &self.stack,
                     quiet_seconds: 120,
@@ -1258,7 +1347,11 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                 panic!("{failed:?}")
             };
             assert!(error.retryable(), "{error}");
-            assert!(parts.jobs.jobs().is_empty());
+            assert_eq!(
+                parts.jobs.jobs().len(),
+                1,
+                "only the other model's (tuning) job"
+            );
             assert!(
                 !store
                     .snapshot()
@@ -1276,19 +1369,105 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         }
 
         #[tokio::test]
-        async fn a_batch_reports_only_the_failed_message_and_a_refusal_is_not_retryable() {
+        async fn a_refused_start_is_reported_once_and_the_other_models_still_train() {
+            let parts = Parts::new();
+            let (store, body) = corpus("aaa", NOW - 600);
+            // The first model in the config is refused for good (a quota, a permission).
+            parts
+                .jobs
+                .faults
+                .fail_on("CreateTrainingJob", denied("CreateTrainingJob"));
+            let outcome = parts
+                .trainer(&store)
+                .message(&body, NOW)
+                .await
+                .expect("a refusal is reported, not retried");
+            assert_eq!(
+                results(&outcome),
+                [
+                    ("chatbot-eleven".to_string(), "failed".to_string()),
+                    ("locations".to_string(), "created".to_string())
+                ]
+            );
+            let MessageOutcome::Trained { models, .. } = &outcome else {
+                panic!("{outcome:?}")
+            };
+            assert!(
+                models[0]
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("AccessDenied")),
+                "{:?}",
+                models[0]
+            );
+            assert_eq!(parts.jobs.jobs().len(), 1, "the tuning job started");
+            assert!(
+                !store
+                    .snapshot()
+                    .contains_key(&TrainState::key("chatbot-eleven")),
+                "no state for the job that did not start"
+            );
+            let alerts = parts.alerts.alerts();
+            assert_eq!(alerts.len(), 1, "{alerts:?}");
+            assert_eq!(alerts[0].kind, "training_start_failed");
+            assert!(alerts[0].subject.contains("chatbot-eleven"));
+            assert!(alerts[0].body.contains("chatbot-eleven-0123456789abcdef"));
+
+            // Delivered again and refused again: the alert is not repeated.
+            parts
+                .jobs
+                .faults
+                .fail_on("CreateTrainingJob", denied("CreateTrainingJob"));
+            let again = parts.trainer(&store).message(&body, NOW).await;
+            assert_eq!(
+                again.map(|o| results(&o)),
+                Ok(vec![
+                    ("chatbot-eleven".to_string(), "failed".to_string()),
+                    ("locations".to_string(), "unchanged".to_string())
+                ])
+            );
+            assert_eq!(parts.alerts.alerts().len(), 1, "told once");
+        }
+
+        #[tokio::test]
+        async fn a_throttled_model_brings_the_message_back_after_the_others_started() {
             let parts = Parts::new();
             let (store, body) = corpus("aaa", NOW - 600);
             parts.jobs.faults.fail_on(
                 "CreateHyperParameterTuningJob",
-                denied("CreateHyperParameterTuningJob"),
+                throttled("CreateHyperParameterTuningJob"),
             );
-            let refused = parts.trainer(&store).message(&body, NOW).await;
-            let Err(error) = refused else {
-                panic!("{refused:?}")
+            let failed = parts.trainer(&store).message(&body, NOW).await;
+            let Err(error) = failed else {
+                panic!("{failed:?}")
             };
-            assert!(!error.retryable(), "{error}");
+            assert!(error.retryable(), "{error}");
+            assert!(error.to_string().contains("locations"), "{error}");
+            assert_eq!(
+                parts.jobs.jobs().keys().collect::<Vec<_>>(),
+                ["chatbot-eleven-0123456789abcdef"],
+                "the model before the throttled one started"
+            );
+            assert!(parts.alerts.alerts().is_empty(), "a retry is not an alert");
 
+            let outcome = parts
+                .trainer(&store)
+                .message(&body, NOW)
+                .await
+                .expect("the message again");
+            assert_eq!(
+                results(&outcome),
+                [
+                    ("chatbot-eleven".to_string(), "unchanged".to_string()),
+                    ("locations".to_string(), "created".to_string())
+                ]
+            );
+            assert_eq!(parts.jobs.faults.count("CreateTrainingJob"), 1);
+        }
+
+        #[tokio::test]
+        async fn a_batch_reports_only_the_failed_messages() {
+            let parts = Parts::new();
             parts.queue.faults.fail_next(throttled("SendMessage"));
             let (young, young_body) = corpus("bbb", NOW);
             let record = |id: &str, body: &str| {

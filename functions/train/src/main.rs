@@ -4,7 +4,8 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use hawkins::aws::{
-    config_from_env, required_env, s3::S3Store, sagemaker::SageMakerJobs, sqs::SqsQueue,
+    config_from_env, required_env, s3::S3Store, sagemaker::SageMakerJobs, sns::SnsNotifier,
+    sqs::SqsQueue,
 };
 use hawkins::entry::{init_logs, now};
 use hawkins::training::{StackSettings, Trainer, handle_batch};
@@ -32,10 +33,12 @@ async fn main() -> Result<(), Error> {
     let store = S3Store::from_config(&sdk, &bucket);
     let jobs = SageMakerJobs::from_config(&sdk);
     let queue = SqsQueue::from_config(&sdk, required_env("HAWKINS_TRAIN_QUEUE_URL")?);
+    let notifier = SnsNotifier::from_config(&sdk, required_env("HAWKINS_ALERT_TOPIC_ARN")?);
     let trainer = Trainer {
         store: &store,
         jobs: &jobs,
         queue: &queue,
+        notifier: &notifier,
         config: &config,
         stack: &stack,
         quiet_seconds,
