@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use hawkins::aws::autoscaling::EndpointGuards;
-use hawkins::aws::cloudwatch::CloudWatchMetrics;
 use hawkins::aws::lifecycle::SageMakerLifecycle;
 use hawkins::costs::{CostRun, PriceTable, RunOutcome, budgets, handle_schedule};
 use hawkins::error::Retry;
@@ -22,6 +21,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::Value;
 
 use hawkins_localaws::deployment::Deployment;
+use hawkins_localaws::faults::{FaultPlan, Faults};
 use hawkins_localaws::router::Router;
 use hawkins_localaws::standin::{Clients, Scenario, StandIn};
 use hawkins_localaws::template::routes;
@@ -34,12 +34,54 @@ use crate::summary::Summary;
 const LOCAL_QUIET_SECONDS: u32 = 3;
 /// Rounds of SageMaker events and lifecycle deliveries before the run gives up settling.
 const MAX_ROUNDS: usize = 12;
+/// With the fault layer: more rounds, as events fail and come back.
+const MAX_ROUNDS_WITH_FAULTS: usize = 60;
+/// How often one event is delivered to a handler that keeps failing in a way that may pass.
+const MAX_DELIVERIES: u32 = 10;
+
+/// Delivers one event as Lambda does: again while the handler fails in a way that may pass (a
+/// retryable error, or a crash of the fault layer's making), at most [`MAX_DELIVERIES`] times.
+/// The error of the last delivery otherwise.
+async fn deliver<T, E, F, Fut>(faults: Option<&Faults>, mut handler: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: Retry + std::fmt::Display,
+{
+    let mut attempt = 1;
+    loop {
+        if let Some(faults) = faults {
+            faults.begin_invocation();
+        }
+        let result = handler().await;
+        let crashed = faults.is_some_and(Faults::crashed);
+        let again = match &result {
+            _ if crashed => true,
+            Ok(_) => false,
+            Err(e) => e.retryable(),
+        };
+        if !again {
+            return result.map_err(|e| e.to_string());
+        }
+        if attempt == MAX_DELIVERIES {
+            return Err(match result {
+                Err(e) => format!("{e} (after {attempt} deliveries)"),
+                Ok(_) => format!("crashed on each of {attempt} deliveries"),
+            });
+        }
+        attempt += 1;
+        if let Some(faults) = faults {
+            faults.redelivered();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
 /// Runs the pipeline; Ctrl-C stops it and everything it started (the local AWS goes with the
 /// dropped stack).
-pub async fn run(samples: &[PathBuf], out: &Path, json: bool) -> Result<()> {
+pub async fn run(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bool) -> Result<()> {
     tokio::select! {
-        result = pipeline(samples, out, json) => result,
+        result = pipeline(samples, out, faults, json) => result,
         _ = tokio::signal::ctrl_c() => bail!("interrupted: the local AWS and everything the run started were stopped"),
     }
 }
@@ -129,7 +171,7 @@ fn bar(progress: &MultiProgress, stage: &str, len: u64) -> ProgressBar {
     bar
 }
 
-async fn pipeline(samples: &[PathBuf], out: &Path, json: bool) -> Result<()> {
+async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bool) -> Result<()> {
     let root = workspace_root();
     let samples = if samples.is_empty() {
         vec![
@@ -143,7 +185,7 @@ async fn pipeline(samples: &[PathBuf], out: &Path, json: bool) -> Result<()> {
         hawkins::config::load(&root.join("infra/hawkins.toml")).map_err(|e| anyhow!("{e}"))?;
     let scenario = Scenario::load(&root.join("tests/fixtures/local/sagemaker.json"))?;
     eprintln!("starting the local AWS...");
-    let stack = LocalStack::start(&root)
+    let mut stack = LocalStack::start(&root)
         .await
         .context("starting the local AWS")?;
     eprintln!(
@@ -156,6 +198,13 @@ async fn pipeline(samples: &[PathBuf], out: &Path, json: bool) -> Result<()> {
         routes(&root.join("infra/template.yaml"), &stack.bucket)?,
     )
     .await?;
+    if let Some(seed) = faults {
+        stack.inject_faults(FaultPlan::campaign(seed));
+        eprintln!(
+            "fault layer on (seed {seed}): the functions' calls to the local AWS fail at random"
+        );
+    }
+    let faults = stack.faults();
     let progress = MultiProgress::new();
     let mut failures: Vec<String> = Vec::new();
 
@@ -185,7 +234,11 @@ async fn pipeline(samples: &[PathBuf], out: &Path, json: bool) -> Result<()> {
     let ingest_bar = bar(&progress, "ingest", pending.len() as u64);
     while !pending.is_empty() {
         for event in std::mem::take(&mut pending) {
-            match handle_event(&ingest, &stack.bucket, event).await {
+            match deliver(faults, || {
+                handle_event(&ingest, &stack.bucket, event.clone())
+            })
+            .await
+            {
                 Ok(report) => {
                     outcomes.extend(report.objects);
                     corpus = report.corpus.or(corpus);
@@ -224,6 +277,7 @@ async fn pipeline(samples: &[PathBuf], out: &Path, json: bool) -> Result<()> {
         scenario: &scenario,
     };
     let registry = stack.sagemaker_lifecycle();
+    let harness_registry = SageMakerLifecycle::from_config(&stack.config);
     let guards: EndpointGuards = stack.guards();
     let settings = stack.stack_settings(&config.pipeline.project_tag);
     let lifecycle = Lifecycle {
@@ -238,17 +292,36 @@ async fn pipeline(samples: &[PathBuf], out: &Path, json: bool) -> Result<()> {
     let lifecycle_bar = bar(&progress, "lifecycle", 0);
     let mut standin = StandIn::default();
     let mut retry: Vec<Value> = Vec::new();
-    for round in 0..MAX_ROUNDS {
+    let max_rounds = if faults.is_some() {
+        MAX_ROUNDS_WITH_FAULTS
+    } else {
+        MAX_ROUNDS
+    };
+    for round in 0..max_rounds {
         let published = standin.step(&clients).await?;
         let mut batch = std::mem::take(&mut retry);
         batch.extend(router.take(&stack, "lifecycle").await?);
         lifecycle_bar.inc_length(batch.len() as u64);
         let delivered = batch.len();
         for event in batch {
-            match lifecycle.handle(event.clone(), hawkins::time::now()).await {
-                Ok(_) => {}
-                Err(e) if e.retryable() && round + 1 < MAX_ROUNDS => retry.push(event),
-                Err(e) => failures.push(format!("lifecycle: {e}")),
+            if let Some(faults) = faults {
+                faults.begin_invocation();
+            }
+            let result = lifecycle.handle(event.clone(), hawkins::time::now()).await;
+            // A crashed invocation comes back whatever it returned; so does a retryable failure
+            // (the event may be early: an endpoint not in service yet), in the next round.
+            let crashed = faults.is_some_and(Faults::crashed);
+            match result {
+                Ok(_) if !crashed => {}
+                Err(e) if !crashed && !(e.retryable() && round + 1 < max_rounds) => {
+                    failures.push(format!("lifecycle: {e}"))
+                }
+                _ => {
+                    if let Some(faults) = faults.filter(|_| crashed) {
+                        faults.redelivered();
+                    }
+                    retry.push(event)
+                }
             }
             lifecycle_bar.inc(1);
         }
@@ -262,7 +335,7 @@ async fn pipeline(samples: &[PathBuf], out: &Path, json: bool) -> Result<()> {
     // 5. The schedules: the cost run, once.
     let costs_bar = bar(&progress, "costs", router.schedules.len() as u64);
     let prices = PriceTable::bundled()?.with_overrides(&config.costs.prices);
-    let metrics = CloudWatchMetrics::from_config(&stack.config);
+    let metrics = stack.metrics();
     let run = CostRun {
         store: &store,
         notifier: &notifier,
@@ -281,7 +354,7 @@ async fn pipeline(samples: &[PathBuf], out: &Path, json: bool) -> Result<()> {
             ));
             continue;
         }
-        match handle_schedule(&run, hawkins::time::now()).await {
+        match deliver(faults, || handle_schedule(&run, hawkins::time::now())).await {
             Ok(outcome) => cost = Some(outcome),
             Err(e) => failures.push(format!("costs: {e}")),
         }
@@ -303,10 +376,13 @@ async fn pipeline(samples: &[PathBuf], out: &Path, json: bool) -> Result<()> {
             id: String::new(),
         })
         .collect();
+    // Read back past the fault layer: the summary is what the local AWS holds.
+    let store = stack.harness_store();
     let mut summary = Summary::read(&store, outcomes, corpus, alerts).await?;
     summary.add_training(&trained);
     summary.deployment =
-        Some(Deployment::read(&sagemaker, &registry, &config.pipeline.project_tag).await?);
+        Some(Deployment::read(&sagemaker, &harness_registry, &config.pipeline.project_tag).await?);
+    summary.faults = stack.faults().map(Faults::report);
     std::fs::create_dir_all(out)?;
     let mut pages = vec![
         ("processed/network/corpus.html".to_string(), "corpus.html"),

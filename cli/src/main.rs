@@ -65,6 +65,11 @@ enum Command {
         /// Where to copy the pages to open (character network).
         #[arg(long, default_value = "target/hawkins-local")]
         out: PathBuf,
+        /// Put a fault layer between the functions and the local AWS, seeded with SEED: a fifth
+        /// of their calls are throttled, fail or time out, and some invocations crash between two
+        /// writes. The run must still end with every upload, job, package and alert, once.
+        #[arg(long, value_name = "SEED")]
+        faults: Option<u64>,
     },
     #[command(flatten)]
     Cloud(cloud::CloudCommand),
@@ -112,7 +117,12 @@ async fn main() -> ExitCode {
             action: Some(LocalCommand::Up { out }),
             ..
         } => local::up(&out, json).await,
-        Command::Local { samples, out, .. } => local::run(&samples, &out, json).await,
+        Command::Local {
+            samples,
+            out,
+            faults,
+            ..
+        } => local::run(&samples, &out, faults, json).await,
         Command::Cloud(command) => cloud::run(command, json).await,
         Command::Config {
             command: ConfigCommand::Check { file },

@@ -39,6 +39,8 @@ pub struct Summary {
     pub pages: Vec<std::path::PathBuf>,
     /// Stages that failed.
     pub failures: Vec<String>,
+    /// The local run with `--faults`: what the fault layer did.
+    pub faults: Option<hawkins_localaws::faults::FaultReport>,
 }
 
 impl Summary {
@@ -82,6 +84,7 @@ impl Summary {
             cost: None,
             pages: Vec::new(),
             failures: Vec::new(),
+            faults: None,
         };
         for outcome in outcomes {
             match outcome {
@@ -262,6 +265,9 @@ impl Summary {
             if let Some(first) = text.lines().find(|l| !l.trim().is_empty()) {
                 let _ = writeln!(out, "      {first}");
             }
+        }
+        if let Some(faults) = &self.faults {
+            let _ = writeln!(out, "  {}", faults.line());
         }
         for failure in &self.failures {
             let _ = writeln!(out, "  FAILED {failure}");

@@ -142,3 +142,85 @@ async fn local_up_serves_the_samples_to_the_functions_and_stops_on_ctrl_c() {
     assert!(status.success(), "Ctrl-C ends it cleanly: {status:?}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Runs `hawkins local --json` with the given extra arguments; the summary it printed.
+fn local_json(name: &str, extra: &[&str]) -> serde_json::Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::env::temp_dir().join(format!("hawkins-{name}-{}", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_hawkins"))
+        .current_dir(&root)
+        .args(["--json", "local", "--out"])
+        .arg(&out)
+        .args(extra)
+        .output()
+        .expect("the hawkins binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{name}: exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    let _ = std::fs::remove_dir_all(&out);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{name}: {e}\n{stdout}"))
+}
+
+/// What a user gets out of a run, without what depends on the clock or on retries: the uploads'
+/// fates, the corpus version, the jobs, the registry, the endpoints and the alerts (as a sorted
+/// list, so a lost or repeated alert shows).
+fn results(summary: &serde_json::Value) -> serde_json::Value {
+    let jobs: std::collections::BTreeSet<(String, String)> = summary["jobs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|j| (j[0].to_string(), j[1].to_string()))
+        .collect();
+    let mut alerts: Vec<String> = summary["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| a[0].to_string())
+        .collect();
+    alerts.sort();
+    serde_json::json!({
+        "files": summary["files"],
+        "processed": summary["processed"],
+        "quarantined": summary["quarantined"],
+        "corpus": summary["manifest"]["version"],
+        "jobs": jobs,
+        "packages": summary["deployment"]["packages"],
+        "endpoints": summary["deployment"]["endpoints"],
+        "transforms": summary["deployment"]["transforms"],
+        "alerts": alerts,
+    })
+}
+
+/// The reliability campaign: the whole local pipeline with a fifth of the functions' calls to
+/// the local AWS throttled, failed or timed out and some invocations crashing between two writes
+/// (seeded, so a failure reproduces with `hawkins local --faults 7`). It must end as the run
+/// without faults does: no upload, job, package, endpoint or alert lost, none repeated.
+#[test]
+fn the_local_run_under_injected_faults_ends_as_the_run_without() {
+    let calm = local_json("calm", &[]);
+    let stormy = local_json("faults", &["--faults", "7"]);
+    assert!(calm["faults"].is_null());
+    let faults = &stormy["faults"];
+    // The figures, for whoever reads the test's output.
+    println!("{faults}");
+    let count = |field: &str| faults[field].as_u64().unwrap_or_default();
+    assert!(count("calls") > 500, "{faults}");
+    let injected = count("throttled") + count("server_errors") + count("timeouts");
+    assert!(
+        injected * 100 / count("calls") >= 15,
+        "about a fifth of the calls fail: {faults}"
+    );
+    assert!(count("crashes") >= 1, "{faults}");
+    assert!(count("retries") > 0 && count("redeliveries") > 0, "{faults}");
+    assert_eq!(stormy["failures"], serde_json::json!([]), "{stormy}");
+    let (calm, stormy) = (results(&calm), results(&stormy));
+    assert!(
+        calm["alerts"].as_array().is_some_and(|a| a.len() > 5),
+        "{calm}"
+    );
+    assert_eq!(stormy, calm);
+}

@@ -10,8 +10,11 @@
 //! - [`standin`]: SageMaker's side, which the local AWS does not run (jobs finishing, endpoints
 //!   coming into service), publishing the state-change events the real service would.
 //! - [`deployment`]: what the lifecycle left in SageMaker, read back for summaries and checks.
+//! - [`faults`]: a fault-injecting layer between the functions and the local AWS (throttling,
+//!   server errors, timeouts, crashes between writes), seeded, for the reliability campaign.
 
 pub mod deployment;
+pub mod faults;
 pub mod process;
 pub mod router;
 pub mod stack;

@@ -16,7 +16,12 @@ use hawkins::aws::local_config;
 use hawkins::aws::s3::S3Store;
 use hawkins::aws::sns::SnsNotifier;
 
+use crate::faults::{FaultPlan, Faults};
 use crate::process::{LocalAws, LocalAwsError};
+
+/// How often the train queue hands out a message before it goes to the dead-letter queue (the
+/// template's `maxReceiveCount` is smaller; the local run is more patient, as its faults are many).
+const MAX_RECEIVES: u32 = 10;
 
 /// The local AWS's account.
 pub const LOCAL_ACCOUNT: &str = "123456789012";
@@ -49,7 +54,12 @@ pub struct Delivered {
 #[derive(Debug)]
 pub struct LocalStack {
     pub server: LocalAws,
+    /// The harness's own configuration: uploads, routing, the SageMaker stand-in, reading back.
     pub config: SdkConfig,
+    /// What the functions' clients are built from: `config`, or `config` behind the fault layer
+    /// (see [`LocalStack::inject_faults`]).
+    functions: SdkConfig,
+    faults: Option<std::sync::Arc<Faults>>,
     pub bucket: String,
     pub topic_arn: String,
     pub queue_url: String,
@@ -135,6 +145,8 @@ impl LocalStack {
             .map_err(call("Subscribe"))?;
         Ok(LocalStack {
             server,
+            functions: config.clone(),
+            faults: None,
             config,
             bucket,
             topic_arn,
@@ -162,17 +174,59 @@ impl LocalStack {
         ]
     }
 
+    /// Puts the fault layer between the functions and the local AWS: every client the
+    /// functions' adapters below are built from goes through it from now on; the harness's own
+    /// calls do not. The SDK retries as in a Lambda (standard mode), with short back-offs so a
+    /// run takes seconds.
+    pub fn inject_faults(&mut self, plan: FaultPlan) -> std::sync::Arc<Faults> {
+        use aws_smithy_http_client::tls;
+        let faults = Faults::new(plan);
+        let inner = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https();
+        self.functions = self
+            .config
+            .to_builder()
+            .http_client(faults.http_client(inner))
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(4)
+                    .with_initial_backoff(std::time::Duration::from_millis(2))
+                    .with_max_backoff(std::time::Duration::from_millis(40)),
+            )
+            .build();
+        self.faults = Some(std::sync::Arc::clone(&faults));
+        faults
+    }
+
+    /// The fault layer, when one was put in.
+    pub fn faults(&self) -> Option<&Faults> {
+        self.faults.as_deref()
+    }
+
+    /// The configuration the functions' clients are built from.
+    pub fn functions_config(&self) -> &SdkConfig {
+        &self.functions
+    }
+
     /// The SageMaker side of the lifecycle (registry and hosting).
     pub fn sagemaker_lifecycle(&self) -> hawkins::aws::lifecycle::SageMakerLifecycle {
-        hawkins::aws::lifecycle::SageMakerLifecycle::from_config(&self.config)
+        hawkins::aws::lifecycle::SageMakerLifecycle::from_config(&self.functions)
     }
 
     /// Alarms (notifying the alert topic) and auto scaling.
     pub fn guards(&self) -> hawkins::aws::autoscaling::EndpointGuards {
         hawkins::aws::autoscaling::EndpointGuards::from_config(
-            &self.config,
+            &self.functions,
             vec![self.topic_arn.clone()],
         )
+    }
+
+    /// The cost run's metrics.
+    pub fn metrics(&self) -> hawkins::aws::cloudwatch::CloudWatchMetrics {
+        hawkins::aws::cloudwatch::CloudWatchMetrics::from_config(&self.functions)
     }
 
     /// The stack settings of the local pipeline (its execution role is a made-up ARN: the local
@@ -223,14 +277,19 @@ impl LocalStack {
         }
     }
 
-    /// The pipeline bucket as an object store.
+    /// The pipeline bucket as an object store, as the functions reach it.
     pub fn store(&self) -> S3Store {
+        S3Store::from_config(&self.functions, &self.bucket)
+    }
+
+    /// The pipeline bucket as the harness reads it (never through the fault layer).
+    pub fn harness_store(&self) -> S3Store {
         S3Store::new(self.s3.clone(), &self.bucket)
     }
 
     /// The alert topic as a notifier.
     pub fn notifier(&self) -> SnsNotifier {
-        SnsNotifier::from_config(&self.config, &self.topic_arn)
+        SnsNotifier::from_config(&self.functions, &self.topic_arn)
     }
 
     /// The SQS client.
@@ -348,7 +407,7 @@ impl LocalStack {
         }
         let key = hawkins::manifest::LATEST_KEY;
         let head = self
-            .store()
+            .harness_store()
             .head(key)
             .await
             .map_err(call("HeadObject"))?
@@ -384,8 +443,10 @@ impl LocalStack {
         use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
         use hawkins::training::{MessageOutcome, StackSettings, Trainer, handle_batch};
         let store = self.store();
-        let jobs = hawkins::aws::sagemaker::SageMakerJobs::from_config(&self.config);
-        let queue = hawkins::aws::sqs::SqsQueue::from_config(&self.config, &self.train_queue_url);
+        let jobs = hawkins::aws::sagemaker::SageMakerJobs::from_config(&self.functions);
+        let queue =
+            hawkins::aws::sqs::SqsQueue::from_config(&self.functions, &self.train_queue_url);
+        let notifier = self.notifier();
         let settings = StackSettings::from_role(
             &self.bucket,
             LOCAL_SAGEMAKER_ROLE,
@@ -400,6 +461,7 @@ impl LocalStack {
             store: &store,
             jobs: &jobs,
             queue: &queue,
+            notifier: &notifier,
             config,
             stack: &settings,
             quiet_seconds,
@@ -413,6 +475,7 @@ impl LocalStack {
         let started = std::time::Instant::now();
         let mut quiet_until = now();
         let mut outcomes = Vec::new();
+        let mut redelivered = BTreeMap::new();
         while started.elapsed() < std::time::Duration::from_secs(u64::from(quiet_seconds) * 4 + 60)
         {
             let received = self
@@ -438,23 +501,53 @@ impl LocalStack {
                 record.body = message.body.clone();
                 event.records.push(record);
             }
-            let (batch, response) = handle_batch(&trainer, event, now()).await;
-            if !response.batch_item_failures.is_empty() {
-                return Err(LocalError::Call {
-                    op: "train handler",
-                    message: format!(
-                        "{} messages failed (see the log)",
-                        response.batch_item_failures.len()
-                    ),
-                });
+            if let Some(faults) = self.faults() {
+                faults.begin_invocation();
             }
+            let (batch, response) = handle_batch(&trainer, event, now()).await;
+            // As the SQS event source does: a crashed invocation returns its whole batch to the
+            // queue, a finished one only the messages it reports as failed; a message received
+            // too often goes to the dead-letter queue, which here ends the run.
+            let crashed = self.faults().is_some_and(|f| f.crashed());
+            let failed: Vec<&str> = response
+                .batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.as_str())
+                .collect();
             for outcome in &batch {
                 if let MessageOutcome::Requeued { delay_seconds } = outcome {
                     quiet_until = quiet_until.max(now() + i64::from(*delay_seconds));
                 }
             }
-            outcomes.extend(batch);
+            if !crashed {
+                outcomes.extend(batch);
+            }
             for message in messages {
+                let id = message.message_id.clone().unwrap_or_default();
+                if crashed || failed.contains(&id.as_str()) {
+                    let receives = redelivered.entry(id).or_insert(0u32);
+                    *receives += 1;
+                    if *receives >= MAX_RECEIVES {
+                        return Err(LocalError::Call {
+                            op: "train handler",
+                            message: format!(
+                                "a message failed {MAX_RECEIVES} times (see the log); SQS would move it to the dead-letter queue"
+                            ),
+                        });
+                    }
+                    if let Some(faults) = self.faults() {
+                        faults.redelivered();
+                    }
+                    self.sqs
+                        .change_message_visibility()
+                        .queue_url(&self.train_queue_url)
+                        .receipt_handle(message.receipt_handle.unwrap_or_default())
+                        .visibility_timeout(0)
+                        .send()
+                        .await
+                        .map_err(call("ChangeMessageVisibility"))?;
+                    continue;
+                }
                 self.sqs
                     .delete_message()
                     .queue_url(&self.train_queue_url)
