@@ -10,6 +10,7 @@
 - the roles grant what the functions and jobs call and no more (no writes to raw/, train passing
   only the training role and lifecycle only the hosting role, to SageMaker only; the token secret
   only to training jobs, when one is named; no writes to training output for endpoints);
+- every rule with a dead-letter queue has alarms on EventBridge's own delivery failures;
 - the cost schedule invokes the costs function with the scheduled event it reads, and the budget
   parameters reach it only when set;
 - the SAM transform accepts the template and the dashboard body is valid JSON, its cost panels
@@ -1212,9 +1213,48 @@ def test_the_hosting_role_never_reads_the_token_secret():
     for statement in policy_statements("SageMakerHostingRole"):
         if any(a.startswith("kms:") for a in as_list(statement["Action"])):
             assert stack.ref_name(statement["Resource"]) == "PipelineKey", statement["Resource"]
-            assert statement["Condition"] == {"StringEquals": {"kms:ViaService": stack._Tag("Sub", "s3.${AWS::Region}.amazonaws.com")}}
+            through_s3 = stack._Tag("Sub", "s3.${AWS::Region}.amazonaws.com")
+            assert statement["Condition"] == {"StringEquals": {"kms:ViaService": through_s3}}, statement
     # Nor anything else the training jobs need (network interfaces, the training key).
     assert not any(refers_to(role, p) for p in ("TrainingSubnetIds", "TrainingKmsKeyArn"))
+
+
+def rules_with_dead_letter_queues() -> list[str]:
+    return sorted(
+        rule_id
+        for rule_id, rule in stack.rules(TEMPLATE).items()
+        if any("DeadLetterConfig" in target for target in rule["Properties"].get("Targets", []))
+    )
+
+
+def test_the_rules_into_the_functions_have_dead_letter_queues():
+    # Each rule that invokes a function or feeds its queue has one (the event paths above), so the
+    # alarms below are checked for each of them, not for an empty list.
+    targets = {f.logical_id for f in FUNCTIONS}
+    targets |= {stack.ref_name(m["EventSourceArn"]) for t in set(targets) for _, m in mappings_into(t)}
+    feeding = {rule_id for target in targets for rule_id, _ in rules_targeting(target)}
+    assert feeding and feeding <= set(rules_with_dead_letter_queues()), sorted(feeding)
+
+
+@pytest.mark.parametrize("rule_id", rules_with_dead_letter_queues())
+@pytest.mark.parametrize("metric", ["FailedInvocations", "InvocationsFailedToBeSentToDlq"])
+def test_every_rule_with_a_dead_letter_queue_alarms_on_its_delivery_failures(rule_id: str, metric: str):
+    alarms = [
+        (alarm_id, a["Properties"])
+        for alarm_id, a in resources_of("AWS::CloudWatch::Alarm").items()
+        if a["Properties"].get("Namespace") == "AWS/Events" and a["Properties"].get("MetricName") == metric
+        and any(refers_to(d.get("Value"), rule_id) for d in a["Properties"].get("Dimensions", []))
+    ]
+    assert len(alarms) == 1, f"{rule_id}: {len(alarms)} alarms on {metric}"
+    alarm_id, alarm = alarms[0]
+    # A rule of the default bus: its metrics carry RuleName only, the name being the rule's Ref.
+    assert alarm["Dimensions"] == [{"Name": "RuleName", "Value": stack._Tag("Ref", rule_id)}], alarm_id
+    assert [stack.ref_name(a) for a in alarm["AlarmActions"]] == ["AlertTopic"], alarm_id
+    assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 1, alarm_id
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold", alarm_id
+    # EventBridge sends these metrics only when they are not zero: no data is the good case.
+    assert alarm["TreatMissingData"] == "notBreaching", alarm_id
+    assert rule_id in alarm["AlarmDescription"], alarm_id
 
 
 def test_sam_transform_accepts_the_template(monkeypatch):
