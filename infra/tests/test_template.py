@@ -7,8 +7,10 @@
 - the event rules route the sample events as intended (EventBridge patterns evaluated by the
   pinned local AWS, moto, the same matcher the local run uses): uploads to ingest, new corpus
   versions to the train queue;
-- the roles grant what the functions and jobs call and no more (no writes to raw/, the execution
-  role passed only to SageMaker, the token secret only when one is named);
+- the roles grant what the functions and jobs call and no more (no writes to raw/, train passing
+  only the training role and lifecycle only the hosting role, to SageMaker only; the token secret
+  only to training jobs, when one is named; no writes to training output for endpoints);
+- every rule with a dead-letter queue has alarms on EventBridge's own delivery failures;
 - the cost schedule invokes the costs function with the scheduled event it reads, and the budget
   parameters reach it only when set;
 - the SAM transform accepts the template and the dashboard body is valid JSON, its cost panels
@@ -526,33 +528,58 @@ def test_ingest_never_writes_raw_uploads():
                 assert "/raw/" not in str(resource)
 
 
-def test_sagemaker_role_reads_datasets_and_models_and_writes_only_output_and_checkpoints():
+def test_the_training_role_reads_datasets_and_checkpoints_and_writes_only_output_and_checkpoints():
     for statement in policy_statements("SageMakerExecutionRole"):
         actions = set(as_list(statement["Action"]))
         resources = [str(r) for r in as_list(statement["Resource"])]
-        # training-output/: the model artifacts the endpoints of registered packages load.
+        # The model artifacts and predictions are the hosting role's: training jobs read neither.
         if "s3:GetObject" in actions:
-            assert all(re.search(r"/(datasets|checkpoints|training-output)/\*", r) for r in resources), resources
-        # predictions/: the output of the transform jobs of batch models.
+            assert all(re.search(r"/(datasets|checkpoints)/\*", r) for r in resources), resources
         if "s3:PutObject" in actions:
-            assert all(re.search(r"/(training-output|checkpoints|predictions)/\*", r) for r in resources), resources
+            assert all(re.search(r"/(training-output|checkpoints)/\*", r) for r in resources), resources
         assert "iam:PassRole" not in actions
 
 
-def test_only_train_and_lifecycle_pass_a_role_and_only_the_execution_role_to_sagemaker():
-    passing = []
+def function_role(binary: str) -> str:
+    return stack.ref_name(next(f for f in FUNCTIONS if f.binary == binary).properties["Role"])
+
+
+def passed_roles() -> dict[str, set[str]]:
+    """The roles each role may pass (iam:PassRole), each statement checked to pass to SageMaker only."""
+    passing: dict[str, set[str]] = {}
     for role_id in resources_of("AWS::IAM::Role"):
         for statement in policy_statements(role_id):
             if "iam:PassRole" not in as_list(statement["Action"]):
                 continue
-            passing.append(role_id)
             assert as_list(statement["Action"]) == ["iam:PassRole"], f"{role_id}: PassRole in its own statement"
-            assert [stack.ref_name(r) for r in as_list(statement["Resource"])] == ["SageMakerExecutionRole"], role_id
             assert statement.get("Condition") == {
                 "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
             }, f"{role_id}: the role may be passed to SageMaker only"
-    # Train for its jobs, lifecycle for the models of its endpoints.
-    assert sorted(passing) == ["LifecycleRole", "TrainRole"], passing
+            passing.setdefault(role_id, set()).update(stack.ref_name(r) for r in as_list(statement["Resource"]))
+    return passing
+
+
+def test_train_passes_only_the_training_role_and_lifecycle_only_the_hosting_role():
+    # Train for its training and tuning jobs, lifecycle for the models of its endpoints and
+    # transform jobs; no other role passes one.
+    assert passed_roles() == {
+        function_role("train"): {"SageMakerExecutionRole"},
+        function_role("lifecycle"): {"SageMakerHostingRole"},
+    }
+    # And each function is told the role it may pass: the one its code hands to SageMaker.
+    train = next(f for f in FUNCTIONS if f.binary == "train").properties["Environment"]["Variables"]
+    assert train["HAWKINS_SAGEMAKER_ROLE_ARN"] == stack._Tag("GetAtt", "SageMakerExecutionRole.Arn")
+    assert "HAWKINS_HOSTING_ROLE_ARN" not in train
+    lifecycle = lifecycle_function().properties["Environment"]["Variables"]
+    assert lifecycle["HAWKINS_HOSTING_ROLE_ARN"] == stack._Tag("GetAtt", "SageMakerHostingRole.Arn")
+
+
+@pytest.mark.parametrize("role_id", ["SageMakerExecutionRole", "SageMakerHostingRole"])
+def test_only_sagemaker_assumes_the_sagemaker_roles(role_id: str):
+    statements = RESOURCES[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [(s["Effect"], s["Principal"], s["Action"]) for s in statements] == [
+        ("Allow", {"Service": "sagemaker.amazonaws.com"}, "sts:AssumeRole")
+    ]
 
 
 def test_train_starts_only_tagged_jobs_in_its_own_account_and_region():
@@ -973,9 +1000,12 @@ def test_bucket_and_schedule_events_do_not_reach_lifecycle():
         assert lifecycle_rules_matching(event) == []
 
 
-def test_lifecycle_knows_its_execution_role():
+def test_lifecycle_knows_its_hosting_role():
     variables = lifecycle_function().properties["Environment"]["Variables"]
-    assert variables["HAWKINS_SAGEMAKER_ROLE_ARN"] == stack._Tag("GetAtt", "SageMakerExecutionRole.Arn")
+    assert variables["HAWKINS_HOSTING_ROLE_ARN"] == stack._Tag("GetAtt", "SageMakerHostingRole.Arn")
+    # Read by functions/lifecycle: the models' role comes from there, not from the training role.
+    main = (stack.ROOT / "functions" / "lifecycle" / "src" / "main.rs").read_text(encoding="utf-8")
+    assert 'required_env("HAWKINS_HOSTING_ROLE_ARN")' in main
     assert stack.ref_name(variables["HAWKINS_BUCKET"]) == "PipelineBucket"
     assert stack.ref_name(variables["HAWKINS_ALERT_TOPIC_ARN"]) == "AlertTopic"
 
@@ -1077,9 +1107,11 @@ def test_lifecycle_puts_only_its_endpoint_alarms_and_those_of_their_scaling():
     assert alarms == {f"{PROJECT}-*-5xx", f"{PROJECT}-*-latency", f"TargetTracking-endpoint/{PROJECT}-*"}, alarms
 
 
-def test_lifecycle_passes_only_the_execution_role_and_creates_only_the_scaling_role():
+def test_lifecycle_passes_only_the_hosting_role_and_creates_only_the_scaling_role():
     iam = [s for s in policy_statements(lifecycle_role()) if any(a.startswith("iam:") for a in as_list(s["Action"]))]
     assert sorted(a for s in iam for a in as_list(s["Action"])) == ["iam:CreateServiceLinkedRole", "iam:PassRole"]
+    passing = next(s for s in iam if s["Action"] == "iam:PassRole")
+    assert passing["Resource"] == stack._Tag("GetAtt", "SageMakerHostingRole.Arn")
     linked = next(s for s in iam if s["Action"] == "iam:CreateServiceLinkedRole")
     service = "sagemaker.application-autoscaling.amazonaws.com"
     assert linked["Condition"] == {"StringEquals": {"iam:AWSServiceName": service}}
@@ -1124,25 +1156,111 @@ def test_the_endpoint_alarms_can_mail_the_encrypted_alert_topic():
             ), "the alert topic's policy must let CloudWatch alarms publish"
 
 
-def test_the_execution_role_hosts_what_lifecycle_deploys():
+def hosting_grants() -> list[tuple[set[str], set[str]]]:
+    """(actions, resources as text) of each statement of the hosting role."""
+    return [
+        (set(as_list(statement["Action"])), {arn_text(r) for r in as_list(statement["Resource"])})
+        for statement in policy_statements("SageMakerHostingRole")
+    ]
+
+
+def test_the_hosting_role_hosts_what_lifecycle_deploys():
     # Jobs write their model.tar.gz under training-output/ (hawkins::training), which the
-    # endpoints and transform jobs of registered packages load with the execution role; transform
-    # jobs write under predictions/; a blue/green update reads the rollback alarms with it.
+    # endpoints and transform jobs of registered packages load with the hosting role; a transform
+    # job reads its corpus's dataset as an S3 prefix under datasets/ and writes under
+    # predictions/; a blue/green update reads the rollback alarms with it.
     assert 'output_s3_uri: format!("s3://{bucket}/training-output/{}/"' in TRAINING_RS
+    assert 'input_s3_uri: format!("s3://{bucket}/{}", model.dataset_key(&corpus))' in LIFECYCLE_PLAN_RS
     assert 'output_s3_uri: format!("s3://{bucket}/predictions/{}/{corpus}/"' in LIFECYCLE_PLAN_RS
-    reads, writes, described = set(), set(), set()
-    for statement in policy_statements("SageMakerExecutionRole"):
-        actions = set(as_list(statement["Action"]))
-        resources = {arn_text(r) for r in as_list(statement["Resource"])}
+    adapter = (stack.ROOT / "shared" / "src" / "aws" / "lifecycle.rs").read_text(encoding="utf-8")
+    assert ".s3_data_type(S3DataType::S3Prefix)" in adapter
+    reads, writes, described, pulled, logs = set(), set(), set(), set(), set()
+    listed = []
+    for actions, resources in hosting_grants():
         if "s3:GetObject" in actions:
             reads |= resources
         if "s3:PutObject" in actions:
             writes |= resources
         if "cloudwatch:DescribeAlarms" in actions:
             described |= resources
-    assert {"${PipelineBucket.Arn}/training-output/*", "${PipelineBucket.Arn}/datasets/*"} <= reads, reads
-    assert "${PipelineBucket.Arn}/predictions/*" in writes, writes
+        if "ecr:BatchGetImage" in actions:
+            pulled |= resources
+        if "logs:PutLogEvents" in actions:
+            logs |= resources
+    for statement in policy_statements("SageMakerHostingRole"):
+        if "s3:ListBucket" in as_list(statement["Action"]):
+            listed.append(statement["Condition"])
+    assert reads == {"${PipelineBucket.Arn}/training-output/*", "${PipelineBucket.Arn}/datasets/*"}, reads
+    assert writes == {"${PipelineBucket.Arn}/predictions/*"}, writes
+    assert listed == [{"StringLike": {"s3:prefix": "datasets/*"}}], listed
     assert {r.rsplit(":alarm:", 1)[1] for r in described} == {f"{PROJECT}-*-5xx", f"{PROJECT}-*-latency"}, described
+    assert {r.rsplit(":repository/", 1)[1] for r in pulled} == {f"{PROJECT}-*"}, pulled
+    assert {r.rsplit(":log-group:", 1)[1] for r in logs} == {"/aws/sagemaker/*"}, logs
+
+
+def test_the_hosting_role_never_writes_training_output_or_checkpoints():
+    # A serving container runs the model's own code: it must not be able to rewrite the artifact
+    # a later deployment loads, nor the checkpoints a training job resumes from.
+    for actions, resources in hosting_grants():
+        s3 = {a for a in actions if a.startswith("s3:")}
+        assert not any("*" in a for a in s3), s3
+        writes = s3 - {"s3:GetObject", "s3:ListBucket"}
+        if writes:
+            assert writes <= {"s3:PutObject", "s3:AbortMultipartUpload"}, writes
+            assert resources == {"${PipelineBucket.Arn}/predictions/*"}, resources
+
+
+def test_the_hosting_role_never_reads_the_token_secret():
+    role = RESOURCES["SageMakerHostingRole"]
+    assert not refers_to(role, "HuggingFaceTokenSecretArn")
+    for actions, _resources in hosting_grants():
+        assert not any(a.startswith("secretsmanager:") for a in actions), actions
+    # The pipeline key, through S3 only: never through Secrets Manager, nor any other key.
+    for statement in policy_statements("SageMakerHostingRole"):
+        if any(a.startswith("kms:") for a in as_list(statement["Action"])):
+            assert stack.ref_name(statement["Resource"]) == "PipelineKey", statement["Resource"]
+            through_s3 = stack._Tag("Sub", "s3.${AWS::Region}.amazonaws.com")
+            assert statement["Condition"] == {"StringEquals": {"kms:ViaService": through_s3}}, statement
+    # Nor anything else the training jobs need (network interfaces, the training key).
+    assert not any(refers_to(role, p) for p in ("TrainingSubnetIds", "TrainingKmsKeyArn"))
+
+
+def rules_with_dead_letter_queues() -> list[str]:
+    return sorted(
+        rule_id
+        for rule_id, rule in stack.rules(TEMPLATE).items()
+        if any("DeadLetterConfig" in target for target in rule["Properties"].get("Targets", []))
+    )
+
+
+def test_the_rules_into_the_functions_have_dead_letter_queues():
+    # Each rule that invokes a function or feeds its queue has one (the event paths above), so the
+    # alarms below are checked for each of them, not for an empty list.
+    targets = {f.logical_id for f in FUNCTIONS}
+    targets |= {stack.ref_name(m["EventSourceArn"]) for t in set(targets) for _, m in mappings_into(t)}
+    feeding = {rule_id for target in targets for rule_id, _ in rules_targeting(target)}
+    assert feeding and feeding <= set(rules_with_dead_letter_queues()), sorted(feeding)
+
+
+@pytest.mark.parametrize("rule_id", rules_with_dead_letter_queues())
+@pytest.mark.parametrize("metric", ["FailedInvocations", "InvocationsFailedToBeSentToDlq"])
+def test_every_rule_with_a_dead_letter_queue_alarms_on_its_delivery_failures(rule_id: str, metric: str):
+    alarms = [
+        (alarm_id, a["Properties"])
+        for alarm_id, a in resources_of("AWS::CloudWatch::Alarm").items()
+        if a["Properties"].get("Namespace") == "AWS/Events" and a["Properties"].get("MetricName") == metric
+        and any(refers_to(d.get("Value"), rule_id) for d in a["Properties"].get("Dimensions", []))
+    ]
+    assert len(alarms) == 1, f"{rule_id}: {len(alarms)} alarms on {metric}"
+    alarm_id, alarm = alarms[0]
+    # A rule of the default bus: its metrics carry RuleName only, the name being the rule's Ref.
+    assert alarm["Dimensions"] == [{"Name": "RuleName", "Value": stack._Tag("Ref", rule_id)}], alarm_id
+    assert [stack.ref_name(a) for a in alarm["AlarmActions"]] == ["AlertTopic"], alarm_id
+    assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 1, alarm_id
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold", alarm_id
+    # EventBridge sends these metrics only when they are not zero: no data is the good case.
+    assert alarm["TreatMissingData"] == "notBreaching", alarm_id
+    assert rule_id in alarm["AlarmDescription"], alarm_id
 
 
 def test_sam_transform_accepts_the_template(monkeypatch):

@@ -74,8 +74,12 @@ pub fn settle(event_revision: &str, current: &LatestHead, now: i64, quiet_second
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackSettings {
     pub bucket: String,
-    /// The SageMaker execution role.
+    /// The SageMaker execution role: training and tuning jobs run as it (train passes it).
     pub role_arn: String,
+    /// The role the deployed models (endpoints, batch transform jobs) run as (lifecycle passes
+    /// it): it reads model artifacts and writes predictions, never training output or the token
+    /// secret. `None` for the train function, which deploys nothing and need not be told it.
+    pub hosting_role_arn: Option<String>,
     /// The project tag on every job (cost attribution).
     pub project: String,
     /// For image names given as `repository:tag`.
@@ -684,27 +688,71 @@ where
 
 impl StackSettings {
     /// The settings for a stack, the account taken from the execution role's ARN
-    /// (`arn:aws:iam::<account>:role/...`).
+    /// (`arn:aws:iam::<account>:role/...`). Without a hosting role: what the train function needs.
     pub fn from_role(
         bucket: &str,
         role_arn: &str,
         region: &str,
         project: &str,
     ) -> Result<Self, String> {
-        let account = role_arn
-            .strip_prefix("arn:")
-            .and_then(|rest| rest.split(':').nth(3))
-            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| {
-                format!("'{role_arn}' is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
-            })?;
+        let account = role_account(role_arn)?;
         Ok(StackSettings {
             bucket: bucket.into(),
             role_arn: role_arn.into(),
+            hosting_role_arn: None,
             project: project.into(),
             account: account.into(),
             region: region.into(),
         })
+    }
+
+    /// These settings with the role the deployed models run as (the lifecycle function's). It
+    /// must be a role of the stack's account, and not the execution role itself: that one may
+    /// write training output and read the token secret, which no serving container should.
+    pub fn with_hosting_role(self, hosting_role_arn: &str) -> Result<Self, String> {
+        let account = role_account(hosting_role_arn)?;
+        if account != self.account {
+            return Err(format!(
+                "the hosting role '{hosting_role_arn}' is in account {account}, the stack in {}",
+                self.account
+            ));
+        }
+        if hosting_role_arn == self.role_arn {
+            return Err(format!(
+                "the hosting role '{hosting_role_arn}' is the training jobs' execution role: the models must run as the stack's hosting role"
+            ));
+        }
+        Ok(StackSettings {
+            hosting_role_arn: Some(hosting_role_arn.into()),
+            ..self
+        })
+    }
+}
+
+/// The account of an IAM role ARN (`arn:<partition>:iam::<account>:role/<name>`).
+fn role_account(role_arn: &str) -> Result<&str, String> {
+    let mut parts = role_arn.splitn(6, ':');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource))
+            if !partition.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource
+                    .strip_prefix("role/")
+                    .is_some_and(|n| !n.is_empty()) =>
+        {
+            Ok(account)
+        }
+        _ => Err(format!(
+            "'{role_arn}' is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+        )),
     }
 }
 
@@ -785,6 +833,65 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
             "hawkins",
         )
         .expect("role arn")
+    }
+
+    const HOSTING_ROLE: &str = "arn:aws:iam::123456789012:role/hawkins-hosting";
+
+    #[test]
+    fn the_account_comes_from_an_iam_role_arn_and_anything_else_is_refused() {
+        let cases = [
+            (
+                "arn:aws:iam::123456789012:role/hawkins-sagemaker",
+                Some("123456789012"),
+            ),
+            (
+                "arn:aws-cn:iam::210987654321:role/path/to/r",
+                Some("210987654321"),
+            ),
+            ("arn:aws:iam::12345678901:role/short-account", None),
+            ("arn:aws:iam::1234567890ab:role/letters", None),
+            ("arn:aws:iam::123456789012:user/not-a-role", None),
+            ("arn:aws:iam::123456789012:role/", None),
+            ("arn:aws:sts::123456789012:assumed-role/r/s", None),
+            ("arn:aws:iam:eu-west-1:123456789012:role/regional", None),
+            ("hawkins-sagemaker", None),
+            ("", None),
+        ];
+        for (arn, account) in cases {
+            let settings = StackSettings::from_role("b", arn, "eu-west-1", "hawkins");
+            assert_eq!(
+                settings.as_ref().ok().map(|s| s.account.as_str()),
+                account,
+                "{arn}"
+            );
+            if let Ok(settings) = settings {
+                assert_eq!(
+                    settings.hosting_role_arn, None,
+                    "train's settings name no hosting role"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_hosting_role_is_a_role_of_the_stacks_account_other_than_the_execution_role() {
+        let settings = stack()
+            .with_hosting_role(HOSTING_ROLE)
+            .expect("hosting role");
+        assert_eq!(settings.hosting_role_arn.as_deref(), Some(HOSTING_ROLE));
+        let execution = stack().role_arn;
+        assert_eq!(settings.role_arn, execution, "the execution role is kept");
+        for refused in [
+            "arn:aws:iam::210987654321:role/hawkins-hosting",
+            "arn:aws:iam::123456789012:user/hawkins-hosting",
+            "hawkins-hosting",
+            execution.as_str(),
+        ] {
+            let error = stack()
+                .with_hosting_role(refused)
+                .expect_err("refused hosting role");
+            assert!(error.contains(refused), "{error}");
+        }
     }
 
     fn manifest(eleven_sha: &str) -> CorpusManifest {

@@ -12,7 +12,7 @@ use hawkins::config::Config;
 use hawkins::lifecycle::plan::DeployPlan;
 use hawkins::lifecycle::{Lifecycle, Outcome};
 use hawkins::training::StackSettings;
-use hawkins_localaws::{Delivered, LocalStack};
+use hawkins_localaws::{Delivered, LOCAL_HOSTING_ROLE, LocalStack};
 use hawkins_tests::{read_json, root, stack, test_config};
 use serde_json::Value;
 
@@ -138,6 +138,19 @@ async fn endpoint(
         .expect("DescribeEndpoint")
 }
 
+/// The role a model runs as.
+async fn model_role(stack: &LocalStack, model: &str) -> String {
+    aws_sdk_sagemaker::Client::new(&stack.config)
+        .describe_model()
+        .model_name(model)
+        .send()
+        .await
+        .expect("DescribeModel")
+        .execution_role_arn()
+        .unwrap_or_default()
+        .to_string()
+}
+
 async fn scaling_targets(stack: &LocalStack) -> Vec<(String, i32, i32)> {
     let aas = aws_sdk_applicationautoscaling::Client::new(&stack.config);
     let out = aas
@@ -219,6 +232,11 @@ async fn approved_models_are_deployed_and_held_ones_wait_for_a_person() {
     assert!(
         first_config.starts_with("hawkins-chatbot-eleven-v1-"),
         "{first_config}"
+    );
+    assert_eq!(
+        model_role(&stack, "hawkins-chatbot-eleven-v1").await,
+        LOCAL_HOSTING_ROLE,
+        "the endpoint's model runs as the hosting role"
     );
     assert_eq!(
         alarms(&stack).await,
@@ -651,6 +669,11 @@ async fn tuning_jobs_register_their_best_trial_and_batch_models_run_a_transform(
         .await
         .expect("the transform job exists");
     assert_eq!(job.model_name(), Some("hawkins-themes-v1"));
+    assert_eq!(
+        model_role(&stack, "hawkins-themes-v1").await,
+        LOCAL_HOSTING_ROLE,
+        "the transform job's model runs as the hosting role"
+    );
     let input = job
         .transform_input()
         .and_then(|i| i.data_source())

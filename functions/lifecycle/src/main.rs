@@ -22,12 +22,15 @@ async fn main() -> Result<(), Error> {
     let config = hawkins::embedded_config!()?;
     let bucket = required_env("HAWKINS_BUCKET")?;
     let topic = required_env("HAWKINS_ALERT_TOPIC_ARN")?;
+    // Its models run as the hosting role, the only role this function may pass; the training
+    // jobs' role completes the stack's settings (the account) and is never handed to SageMaker.
     let stack = StackSettings::from_role(
         &bucket,
         &required_env("HAWKINS_SAGEMAKER_ROLE_ARN")?,
         &required_env("AWS_REGION")?,
         &config.pipeline.project_tag,
-    )?;
+    )?
+    .with_hosting_role(&required_env("HAWKINS_HOSTING_ROLE_ARN")?)?;
     let sdk = config_from_env().await;
     let store = S3Store::from_config(&sdk, &bucket);
     let notifier = SnsNotifier::from_config(&sdk, topic.clone());

@@ -15,6 +15,8 @@ use crate::training::StackSettings;
 const ENDPOINT: &str = "hawkins-chatbot-eleven";
 const GROUP: &str = "hawkins-chatbot-eleven";
 const NOW: i64 = 1_795_800_000;
+const EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/hawkins-sagemaker";
+const HOSTING_ROLE: &str = "arn:aws:iam::123456789012:role/hawkins-hosting";
 
 const CONFIG: &str = r#"
 [pipeline]
@@ -79,11 +81,12 @@ impl Parts {
             config: crate::config::parse("test.toml", CONFIG).unwrap_or_else(|e| panic!("{e}")),
             stack: StackSettings::from_role(
                 "hawkins-pipeline",
-                "arn:aws:iam::123456789012:role/hawkins-sagemaker",
+                EXECUTION_ROLE,
                 "us-east-1",
                 "hawkins",
             )
-            .expect("role ARN"),
+            .and_then(|s| s.with_hosting_role(HOSTING_ROLE))
+            .expect("role ARNs"),
         }
     }
 
@@ -743,4 +746,77 @@ async fn a_batch_models_approval_runs_one_transform_job() {
     assert_eq!(jobs.len(), 1);
     assert!(parts.hosting.models().contains_key("hawkins-themes-v1"));
     assert!(parts.hosting.endpoint_state("hawkins-themes").is_none());
+}
+
+#[tokio::test]
+async fn deployed_models_run_as_the_hosting_role_never_the_training_role() {
+    let parts = Parts::new();
+    parts
+        .deliver(&completed("chatbot-eleven-aaaa1111", 1.6))
+        .await;
+    let mut themes = completed("themes-9ff9935c8ed10b50", 0.0);
+    themes["detail"]["Tags"]["hawkins:model"] = "themes".into();
+    themes["detail"]["Tags"]["hawkins:kind"] = "theme".into();
+    parts.deliver(&themes).await;
+    let arn = package_arn("hawkins-themes", 1);
+    assert!(parts.registry.set_approval(&arn, "Approved"));
+    parts.deliver(&approval(&arn)).await;
+
+    let models = parts.hosting.models();
+    let roles: Vec<(&str, &str)> = models
+        .iter()
+        .map(|(name, spec)| (name.as_str(), spec.role_arn.as_str()))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("hawkins-chatbot-eleven-v1", HOSTING_ROLE),
+            ("hawkins-themes-v1", HOSTING_ROLE)
+        ],
+        "the endpoint's model and the transform job's model"
+    );
+}
+
+#[tokio::test]
+async fn without_a_hosting_role_nothing_is_deployed_and_the_event_is_not_retried_by_itself() {
+    let mut parts = Parts::new();
+    parts.stack =
+        StackSettings::from_role("hawkins-pipeline", EXECUTION_ROLE, "us-east-1", "hawkins")
+            .expect("role ARN");
+    let error = parts
+        .handle(&completed("chatbot-eleven-aaaa1111", 1.6))
+        .await
+        .expect_err("no role for the models");
+    assert!(
+        matches!(error, LifecycleError::NoHostingRole { .. }),
+        "{error:?}"
+    );
+    assert!(!error.retryable());
+    assert!(
+        error.to_string().contains("HAWKINS_HOSTING_ROLE_ARN"),
+        "{error}"
+    );
+    assert!(
+        parts.hosting.models().is_empty(),
+        "no model as the execution role"
+    );
+    assert_eq!(parts.hosting.faults.count("CreateModel"), 0);
+    // Registered before the deployment failed: the replay, once the role is set, deploys it.
+    assert_eq!(parts.registry.packages().len(), 1);
+    parts.stack = parts
+        .stack
+        .clone()
+        .with_hosting_role(HOSTING_ROLE)
+        .expect("hosting role");
+    parts
+        .deliver(&completed("chatbot-eleven-aaaa1111", 1.6))
+        .await;
+    assert_eq!(
+        parts
+            .hosting
+            .models()
+            .get("hawkins-chatbot-eleven-v1")
+            .map(|m| m.role_arn.as_str()),
+        Some(HOSTING_ROLE)
+    );
 }

@@ -141,6 +141,11 @@ pub enum LifecycleError {
         "tuning job {tuning} names {best} as its best training job, whose Completed event has not been recorded yet: retried"
     )]
     BestJobNotRecorded { tuning: String, best: String },
+    /// An approved package of a deployed model, and no role for its models to run as.
+    #[error(
+        "package {package} is approved but the stack settings name no hosting role (HAWKINS_HOSTING_ROLE_ARN) for its models to run as: nothing was deployed; set it and replay the event"
+    )]
+    NoHostingRole { package: String },
 }
 
 impl Retry for LifecycleError {
@@ -149,6 +154,7 @@ impl Retry for LifecycleError {
             LifecycleError::Event(_) => false,
             LifecycleError::Aws(e) => e.retryable(),
             LifecycleError::BestJobNotRecorded { .. } => true,
+            LifecycleError::NoHostingRole { .. } => false,
         }
     }
 }

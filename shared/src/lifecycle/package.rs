@@ -470,6 +470,17 @@ where
         model: &ModelConfig,
         package: &Package,
     ) -> Result<DeployPlan, LifecycleError> {
+        if model.deploy.is_none() {
+            return Ok(DeployPlan::NotDeployed);
+        }
+        // The models run as the hosting role, never as the training jobs' execution role, which
+        // may write training output and read the token secret. Without it nothing is created,
+        // and the event fails (not retried by itself) to be replayed once the stack names it.
+        let Some(role_arn) = self.stack.hosting_role_arn.as_deref() else {
+            return Err(LifecycleError::NoHostingRole {
+                package: package.arn.clone(),
+            });
+        };
         let endpoint = endpoint_name(self.project(), &model.name);
         let current = self.hosting.endpoint(&endpoint).await?;
         let plan = plan_deploy(
@@ -477,7 +488,7 @@ where
             package,
             current.as_ref(),
             self.project(),
-            &self.stack.role_arn,
+            role_arn,
             &self.stack.bucket,
         );
         let (rollout, create) = match &plan {

@@ -299,15 +299,29 @@ fn a_package_spec_has_lineage_and_the_decision() {
     );
 }
 
+/// The role the deployed models run as, as the lifecycle function is given it.
+const HOSTING: &str = "arn:aws:iam::123456789012:role/hawkins-hosting";
+
 #[test]
 fn a_first_deployment_creates_the_endpoint_with_alarms() {
     let config = config();
-    let plan = plan_deploy(&config.models[0], &package(3), None, "hawkins", "role", "b");
+    let plan = plan_deploy(
+        &config.models[0],
+        &package(3),
+        None,
+        "hawkins",
+        HOSTING,
+        "b",
+    );
     let DeployPlan::Create(r) = plan else {
         panic!("{plan:?}")
     };
     assert_eq!(r.endpoint, "hawkins-chatbot-eleven");
     assert_eq!(r.model.name, "hawkins-chatbot-eleven-v3");
+    assert_eq!(
+        r.model.role_arn, HOSTING,
+        "the model runs as the role given"
+    );
     assert_eq!(r.model.model_data_url, "s3://b/models/3/model.tar.gz");
     assert!(r.config.name.starts_with("hawkins-chatbot-eleven-v3-"));
     assert_eq!(r.config.variants.len(), 1);
@@ -326,7 +340,14 @@ fn a_first_deployment_creates_the_endpoint_with_alarms() {
     );
     assert!(r.deployment.is_none() && r.deregister.is_empty());
     // Same package, same settings: same names.
-    let again = plan_deploy(&config.models[0], &package(3), None, "hawkins", "role", "b");
+    let again = plan_deploy(
+        &config.models[0],
+        &package(3),
+        None,
+        "hawkins",
+        HOSTING,
+        "b",
+    );
     assert_eq!(DeployPlan::Create(r), again);
 }
 
@@ -628,11 +649,15 @@ fn a_batch_model_gets_a_transform_job_over_its_corpus() {
     p.metadata
         .insert(meta::CORPUS_VERSION.into(), "abc123".into());
     let DeployPlan::Batch(batch) =
-        plan_deploy(&config.models[2], &p, None, "hawkins", "role", "bucket")
+        plan_deploy(&config.models[2], &p, None, "hawkins", HOSTING, "bucket")
     else {
         panic!("a transform")
     };
     assert_eq!(batch.job.name, "hawkins-locations-v4");
+    assert_eq!(
+        batch.model.role_arn, HOSTING,
+        "the transform's model runs as the role given"
+    );
     assert_eq!(batch.job.model, batch.model.name);
     assert_eq!(
         batch.job.input_s3_uri,

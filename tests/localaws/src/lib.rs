@@ -22,7 +22,9 @@ pub mod standin;
 pub mod template;
 
 pub use process::{LocalAws, LocalAwsError};
-pub use stack::{Delivered, LOCAL_ACCOUNT, LOCAL_SAGEMAKER_ROLE, LocalError, LocalStack};
+pub use stack::{
+    Delivered, LOCAL_ACCOUNT, LOCAL_HOSTING_ROLE, LOCAL_SAGEMAKER_ROLE, LocalError, LocalStack,
+};
 
 use std::path::{Path, PathBuf};
 

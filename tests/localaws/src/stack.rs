@@ -170,6 +170,7 @@ impl LocalStack {
             ("HAWKINS_BUCKET", self.bucket.clone()),
             ("HAWKINS_ALERT_TOPIC_ARN", self.topic_arn.clone()),
             ("HAWKINS_TRAIN_QUEUE_URL", self.train_queue_url.clone()),
+            ("HAWKINS_HOSTING_ROLE_ARN", LOCAL_HOSTING_ROLE.into()),
             ("HAWKINS_SAGEMAKER_ROLE_ARN", LOCAL_SAGEMAKER_ROLE.into()),
         ]
     }
@@ -229,12 +230,13 @@ impl LocalStack {
         hawkins::aws::cloudwatch::CloudWatchMetrics::from_config(&self.functions)
     }
 
-    /// The stack settings of the local pipeline (its execution role is a made-up ARN: the local
-    /// AWS checks none).
+    /// The stack settings of the local pipeline, as the lifecycle function has them (its roles are
+    /// made-up ARNs: the local AWS checks none).
     pub fn stack_settings(&self, project: &str) -> hawkins::training::StackSettings {
         hawkins::training::StackSettings {
             bucket: self.bucket.clone(),
             role_arn: LOCAL_SAGEMAKER_ROLE.to_string(),
+            hosting_role_arn: Some(LOCAL_HOSTING_ROLE.to_string()),
             project: project.to_string(),
             account: LOCAL_ACCOUNT.to_string(),
             region: "us-east-1".to_string(),
@@ -566,3 +568,5 @@ impl LocalStack {
 
 /// The SageMaker execution role the local run names (the local AWS does not check it).
 pub const LOCAL_SAGEMAKER_ROLE: &str = "arn:aws:iam::123456789012:role/hawkins-sagemaker";
+/// The role the local pipeline's deployed models run as (infra/template.yaml's hosting role).
+pub const LOCAL_HOSTING_ROLE: &str = "arn:aws:iam::123456789012:role/hawkins-hosting";
