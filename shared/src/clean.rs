@@ -517,8 +517,9 @@ fn is_closing_punctuation(c: char) -> bool {
 }
 
 /// Bytes that end a run of plain text in [`clean_body`]: cue brackets, `&` (which may start a
-/// character reference), ASCII whitespace but the space, and the lead bytes of non-ASCII whitespace and lyric marks (other characters with those
-/// lead bytes are plain, and go the slow way one by one). The second table adds `#`.
+/// character reference), ASCII whitespace but the space, and the lead bytes of non-ASCII
+/// whitespace and lyric marks (other characters with those lead bytes are plain, and go the slow
+/// way one by one). The second table adds `#`.
 static SPECIAL_BYTES: [[bool; 256]; 2] = {
     let mut tables = [[false; 256]; 2];
     let bytes = b"()[]&\t\n\x0B\x0C\r\xC2\xE1\xE2\xE3";
@@ -657,7 +658,7 @@ const REFERENCE_MAX: usize = 33;
 /// its length, and the characters it stands for. `None` where the `&` starts none: a name HTML
 /// does not have (`&foo;`), no `;` to end it (`& `, `&amp` as older HTML allowed), digits that
 /// are not (`&#xZZ;`), or a number that is no character or a control character (`&#0;`,
-/// `&#xD800;`, `&#x80;`). Such text stays as it is, as a browser shows most of it.
+/// `&#xD800;`, `&#x80;`). Such text stays as it is.
 fn reference(text: &str) -> Option<(usize, String)> {
     // `&`, a name or `#` and digits, `;`: found here, then read by the HTML table's crate.
     let body = text.as_bytes().get(1..)?;
