@@ -1,6 +1,6 @@
 """The Python baseline for the subtitle reader: the `srt` package's parser and a regex cleaner that
 follows the same rules as `hawkins::clean` (tags, sound cues, lyrics, speaker labels, dialogue
-dashes), timed over a folder of .srt files held in memory.
+dashes, HTML character references), timed over a folder of .srt files held in memory.
 
     python reference_srt.py DIR [--iterations N]
 
@@ -16,6 +16,7 @@ reader's, line for line: `digest` lets the comparison check that.
 import argparse
 import gc
 import hashlib
+import html.entities
 import importlib.metadata
 import json
 import pathlib
@@ -35,6 +36,8 @@ LYRIC = re.compile(r"([♪♫]).*?(?:\1|$)")
 # A removed cue leaves a mark; punctuation right after it closes up to the word before.
 REMOVED_BEFORE_PUNCT = re.compile(r"\s*\x00[\s\x00]*(?=[.,!?;:…])")
 SPACES = re.compile(r"\s+")
+# A character reference as `hawkins::clean` finds one: a name or a number, `;`, 33 bytes at most.
+REFERENCE = re.compile(r"&(?:([A-Za-z0-9]{1,31})|#([0-9]{1,30})|#[xX]([0-9A-Fa-f]{1,29}));")
 SENTENCE_END = re.compile(r"[.!?…][\"'”’»)]*$")
 # What lets a segment skip the cleaning regexes (they would change nothing but the ends), and the
 # first letter or digit (`[^\W_]` is exactly `str.isalnum`).
@@ -92,6 +95,24 @@ def clean_body(body):
     return SPACES.sub(" ", body).strip()
 
 
+def reference(m):
+    """What a character reference stands for, or the reference itself where it stands for nothing
+    (an unknown name, no character, a control character other than whitespace)."""
+    name, decimal, hexadecimal = m.groups()
+    if name is not None:
+        return html.entities.html5.get(name + ";", m.group())
+    value = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
+        return m.group()
+    c = chr(value)
+    return m.group() if (value < 0x20 or 0x7F <= value <= 0x9F) and not c.isspace() else c
+
+
+def decode_references(body):
+    """References read last, in the cleaned words: what they stand for is text, and whitespace."""
+    return SPACES.sub(" ", REFERENCE.sub(reference, body)).strip()
+
+
 def clean(subtitles):
     out = []
     for cue in subtitles:
@@ -113,6 +134,8 @@ def clean(subtitles):
                 segments.append((bool(dash), speaker, [rest]))
         for i, (dashed, speaker, parts) in enumerate(segments):
             body = clean_body(parts[0] if len(parts) == 1 else " ".join(parts))
+            if "&" in body:
+                body = decode_references(body)
             first_alnum = ALNUM.search(body)
             if first_alnum is None:
                 continue

@@ -1,8 +1,13 @@
-//! Cue text to dialogue lines: tags, sound cues and lyrics out; speaker labels and dialogue dashes read.
+//! Cue text to dialogue lines: tags, sound cues and lyrics out; speaker labels and dialogue dashes
+//! read; HTML character references (`&amp;`, `&#39;`, `&nbsp;`) replaced by what they stand for.
 //!
 //! A cue splits into segments: each line that starts with a dialogue dash (`- `) or a speaker
 //! label (`MIKE:`, `[Dustin]`) starts a new one, other lines continue the segment above. Each
 //! segment that still has words after cleaning becomes one [`Line`] with the cue's times.
+//!
+//! Character references are read last, in each segment's words: what they stand for is text as
+//! written, never a tag, sound cue, lyric mark, label or dash. An escaped tag (`&lt;i&gt;`) is a
+//! subtitle showing `<i>` on screen, as a player shows it; a reference to whitespace is a space.
 //!
 //! Speakers, in order of preference: a label on the segment; for a cue with neither label nor dash,
 //! the speaker of the line before when the sentence visibly goes on (no closing punctuation
@@ -405,7 +410,7 @@ const COLON: u8 = 16;
 
 /// The bytes of each kind, as classes of a [`simd::NibbleTable`], one per high nibble: `<` and
 /// `{` are two classes of [`MARKUP`], the [`SPECIAL`] bytes five (tab, vertical tab and form feed;
-/// `#()`; `[]`; the lead byte of U+0080–U+00BF, the no-break space among them; the lead bytes of
+/// `#&()`; `[]`; the lead byte of U+0080–U+00BF, the no-break space among them; the lead bytes of
 /// U+1000–U+3FFF, other spaces, `♪`, `♫` and curly quotes among them). Line breaks, carriage
 /// returns and double spaces, which depend on the byte after, `simd::Lookups::classify` tells
 /// apart itself.
@@ -414,7 +419,7 @@ static KIND_TABLE: simd::NibbleTable = simd::NibbleTable::of(&[
     b"{",
     b":",
     b"\t\x0B\x0C",
-    b"#()",
+    b"#&()",
     b"[]",
     b"\xC2",
     b"\xE1\xE2\xE3",
@@ -511,12 +516,13 @@ fn is_closing_punctuation(c: char) -> bool {
     matches!(c, '.' | ',' | '!' | '?' | ';' | ':' | '…')
 }
 
-/// Bytes that end a run of plain text in [`clean_body`]: cue brackets, ASCII whitespace but the
-/// space, and the lead bytes of non-ASCII whitespace and lyric marks (other characters with those
-/// lead bytes are plain, and go the slow way one by one). The second table adds `#`.
+/// Bytes that end a run of plain text in [`clean_body`]: cue brackets, `&` (which may start a
+/// character reference), ASCII whitespace but the space, and the lead bytes of non-ASCII
+/// whitespace and lyric marks (other characters with those lead bytes are plain, and go the slow
+/// way one by one). The second table adds `#`.
 static SPECIAL_BYTES: [[bool; 256]; 2] = {
     let mut tables = [[false; 256]; 2];
-    let bytes = b"()[]\t\n\x0B\x0C\r\xC2\xE1\xE2\xE3";
+    let bytes = b"()[]&\t\n\x0B\x0C\r\xC2\xE1\xE2\xE3";
     let mut i = 0;
     while i < bytes.len() {
         tables[0][bytes[i] as usize] = true;
@@ -527,7 +533,8 @@ static SPECIAL_BYTES: [[bool; 256]; 2] = {
     tables
 };
 
-/// One segment's words: sound cues `(…)`/`[…]` and lyrics out, whitespace collapsed.
+/// One segment's words: sound cues `(…)`/`[…]` and lyrics out, character references read,
+/// whitespace collapsed.
 ///
 /// Runs of plain bytes, single spaces included, are copied whole: this loop is most of the
 /// cleaning time, and most segments are one run.
@@ -599,6 +606,27 @@ fn clean_body(body: &str, out: &mut String) {
                 pos = next;
                 continue;
             }
+            '&' => {
+                // What a reference stands for goes out as it is: read here, after the tags,
+                // brackets and labels, it can be none of them (see the module docs).
+                match reference(&rest[pos..]) {
+                    Some((len, chars)) => {
+                        for c in chars.chars() {
+                            if c.is_whitespace() {
+                                space = true;
+                            } else {
+                                emit(out, c.encode_utf8(&mut [0; 4]), &mut space, &mut removed);
+                            }
+                        }
+                        pos += len;
+                    }
+                    None => {
+                        emit(out, "&", &mut space, &mut removed);
+                        pos = next;
+                    }
+                }
+                continue;
+            }
             c if c.is_whitespace() => {
                 (space, pos) = (true, next);
                 continue;
@@ -619,6 +647,37 @@ fn clean_body(body: &str, out: &mut String) {
             break;
         };
         (space, removed, pos) = (true, true, end + close.len_utf8());
+    }
+}
+
+/// The longest character reference, in bytes: `&CounterClockwiseContourIntegral;`, the longest
+/// name HTML has. Numeric ones are shorter, but for needless leading zeros.
+const REFERENCE_MAX: usize = 33;
+
+/// The HTML character reference that `text` starts with (`&amp;`, `&#39;`, `&#x27;`, `&eacute;`):
+/// its length, and the characters it stands for. `None` where the `&` starts none: a name HTML
+/// does not have (`&foo;`), no `;` to end it (`& `, `&amp` as older HTML allowed), digits that
+/// are not (`&#xZZ;`), or a number that is no character or a control character (`&#0;`,
+/// `&#xD800;`, `&#x80;`). Such text stays as it is.
+fn reference(text: &str) -> Option<(usize, String)> {
+    // `&`, a name or `#` and digits, `;`: found here, then read by the HTML table's crate.
+    let body = text.as_bytes().get(1..)?;
+    let name = body
+        .iter()
+        .take(REFERENCE_MAX - 1)
+        .enumerate()
+        .position(|(k, &b)| !(b.is_ascii_alphanumeric() || k == 0 && b == b'#'))?;
+    if name == 0 || body[name] != b';' {
+        return None;
+    }
+    let len = name + 2;
+    // The slice holds one `&`, one `;` and nothing else that can be markup: decoded, it changes
+    // whole or not at all.
+    match html_escape::decode_html_entities(&text[..len]) {
+        Cow::Owned(chars) if !chars.chars().any(|c| c.is_control() && !c.is_whitespace()) => {
+            Some((len, chars))
+        }
+        _ => None,
     }
 }
 
@@ -897,6 +956,95 @@ mod tests {
     }
 
     #[test]
+    fn character_references() {
+        let none = None;
+        let cases: Vec<Case> = vec![
+            // The five of XML, and the no-break space.
+            (
+                "Fish &amp; chips &lt;3, a &gt; b, &quot;Go!&quot; &apos;Now&apos;",
+                vec![(none, "Fish & chips <3, a > b, \"Go!\" 'Now'")],
+            ),
+            ("Hi&nbsp;there.", vec![(none, "Hi there.")]),
+            // Numeric ones, decimal and hexadecimal, either case of `x`.
+            (
+                "It&#39;s Will&#x27;s. Don&#X27;t.",
+                vec![(none, "It's Will's. Don't.")],
+            ),
+            ("&#128512; &#x1F600;", vec![]),
+            ("Smile &#x1F600;", vec![(none, "Smile 😀")]),
+            // The other named ones.
+            (
+                "Caf&eacute;, &Eacute;l&egrave;ve&hellip; &mdash; &copy; &euro;5",
+                vec![(none, "Café, Élève… — © €5")],
+            ),
+            // Whitespace they stand for collapses and trims like any other.
+            (
+                "&nbsp;&nbsp;Hi &nbsp; &#160;there&#x2003;&#10;",
+                vec![(none, "Hi there")],
+            ),
+            ("Wait&NewLine;what?", vec![(none, "Wait what?")]),
+            // A line of nothing but punctuation or space gives none.
+            ("&amp;", vec![]),
+            ("&nbsp;", vec![]),
+            // Unknown or malformed: left as they are.
+            ("&foo; and &bar", vec![(none, "&foo; and &bar")]),
+            ("Rock & roll &", vec![(none, "Rock & roll &")]),
+            (
+                "AT&T &#xZZ; &#; &#x; &; &#-39; &#+39;",
+                vec![(none, "AT&T &#xZZ; &#; &#x; &; &#-39; &#+39;")],
+            ),
+            (
+                "&amp without the semicolon",
+                vec![(none, "&amp without the semicolon")],
+            ),
+            (
+                "No &#0; &#xD800; &#x110000; &#128; &#x7F; &#99999999999;",
+                vec![(
+                    none,
+                    "No &#0; &#xD800; &#x110000; &#128; &#x7F; &#99999999999;",
+                )],
+            ),
+            // Leading zeros, up to the length of the longest name.
+            (
+                "&#x0041; &#x0000000000000000000000000000000041;",
+                vec![(none, "A &#x0000000000000000000000000000000041;")],
+            ),
+            (
+                "x &CounterClockwiseContourIntegral; y",
+                vec![(none, "x ∳ y")],
+            ),
+            // Read once: an escaped reference is the reference as text.
+            ("&amp;amp; &amp;lt;", vec![(none, "&amp; &lt;")]),
+            // After the tags: an escaped tag is text on screen, a real one is still removed.
+            ("&lt;i&gt;Hello&lt;/i&gt;", vec![(none, "<i>Hello</i>")]),
+            ("<i>Tom &amp; Jerry</i>", vec![(none, "Tom & Jerry")]),
+            (
+                "<font color=&quot;red&quot;>Red</font>",
+                vec![(none, "Red")],
+            ),
+            // After brackets and labels: what a reference stands for is neither.
+            ("&#40;LAUGHS&#41; Hi", vec![(none, "(LAUGHS) Hi")]),
+            ("(LAUGHS &amp; CRIES) Hi", vec![(none, "Hi")]),
+            ("Told ya (LAUGHS)&#46;", vec![(none, "Told ya.")]),
+            (
+                "MIKE: &quot;Run!&quot;\n- &lt;3",
+                vec![(Some("Mike Wheeler"), "\"Run!\""), (none, "<3")],
+            ),
+            ("&#45; Not a dash", vec![(none, "- Not a dash")]),
+        ];
+        for (text, want) in cases {
+            let want: Vec<_> = want.into_iter().map(|(s, t)| line(s, t)).collect();
+            assert_eq!(run(&[text]), want, "{text:?}");
+        }
+        // The text a reference stands for is what the next cue's speaker is read from.
+        let got: Vec<_> = run(&["MIKE: Wait&hellip;", "Run!"])
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(got, [Some("Mike Wheeler".to_owned()), None]);
+    }
+
+    #[test]
     fn speaker_goes_on_across_cues() {
         let cases: Vec<(Vec<&str>, Vec<Option<&str>>)> = vec![
             (
@@ -1168,6 +1316,44 @@ mod tests {
             if is_sound_cue(&text) {
                 prop_assert_eq!(take_label(&text, true, &cast).1, "");
             }
+        }
+
+        /// Text written with character references reads as the text itself, whatever form each
+        /// takes: named, decimal, hexadecimal, or (but for `<` and `>`) the character as it is.
+        #[test]
+        fn references_read_as_their_characters(
+            text in "[a-z0-9 ,.!?'\"&<>]{0,40}",
+            forms in proptest::collection::vec(0u8..4, 40),
+        ) {
+            let mut escaped = String::new();
+            for (c, &form) in text.chars().zip(&forms) {
+                let (name, code) = match c {
+                    '&' => ("amp", 0x26),
+                    '<' => ("lt", 0x3C),
+                    '>' => ("gt", 0x3E),
+                    '"' => ("quot", 0x22),
+                    '\'' => ("apos", 0x27),
+                    ' ' => ("nbsp", 0xA0),
+                    _ => {
+                        escaped.push(c);
+                        continue;
+                    }
+                };
+                escaped += &match form {
+                    0 => format!("&{name};"),
+                    1 => format!("&#{code};"),
+                    2 => format!("&#x{code:x};"),
+                    _ if c == '<' || c == '>' => format!("&#X{code:X};"),
+                    _ => c.to_string(),
+                };
+            }
+            let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let want = if words.chars().any(char::is_alphanumeric) {
+                vec![(None, words)]
+            } else {
+                vec![]
+            };
+            prop_assert_eq!(run(&[&escaped]), want, "{}", escaped);
         }
 
         #[test]

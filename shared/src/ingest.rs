@@ -76,6 +76,7 @@ impl From<DecodeError> for Rejection {
         let code = match e {
             DecodeError::Empty => "empty_file",
             DecodeError::Binary { .. } => "binary_file",
+            DecodeError::InvalidUtf32 { .. } => "bad_encoding",
         };
         Rejection::new(code, None, e.to_string())
     }
@@ -316,6 +317,7 @@ fn action_for(code: &str) -> String {
         "too_large" => "upload one episode per file".into(),
         "empty_file" => "upload the file again; the upload that arrived was empty".into(),
         "binary_file" => "check that this is a text subtitle file (an .srt exported as text), not a video, archive or image".into(),
+        "bad_encoding" => "save the file again as UTF-8 (subtitle tools and text editors offer it when saving) and upload it under the same name".into(),
         _ => "fix the file at the line named (or re-export it from your subtitle tool) and upload it again under the same name; it replaces this attempt".into(),
     }
 }
@@ -1146,6 +1148,55 @@ mod tests {
             store.snapshot().get("raw/S01E01.srt").map(Vec::as_slice),
             Some(b"these are notes, not subtitles\n".as_slice())
         );
+    }
+
+    /// Uploads that players read are planned as the plain file is: NUL padding after the last
+    /// cue, UTF-32. UTF-32 that holds no character, and NULs within the text, are refused.
+    #[test]
+    fn padded_and_utf32_uploads_plan_like_plain_ones() {
+        let source = source::classify("raw/S01E01.srt").expect("a subtitle key");
+        let cast = Cast::builtin();
+        let plan = |bytes: Vec<u8>| {
+            let object = Object {
+                bytes,
+                last_modified: None,
+            };
+            plan_source(&source, "raw/S01E01.srt", &object, &cast)
+        };
+        let utf32 = |text: &str| -> Vec<u8> {
+            std::iter::once('\u{FEFF}')
+                .chain(text.chars())
+                .flat_map(|c| u32::from(c).to_le_bytes())
+                .collect()
+        };
+        let plain = plan(EPISODE.as_bytes().to_vec()).expect("the plain file");
+        let episode = EPISODE.as_bytes();
+        for (name, bytes, encoding) in [
+            ("nul padding", [episode, &[0; 509]].concat(), "utf-8"),
+            (
+                "nul padding, then a line break",
+                [episode, &[0; 100], b"\r\n"].concat(),
+                "utf-8",
+            ),
+            ("utf-32", utf32(EPISODE), "utf-32le"),
+            (
+                "utf-32 with nul padding",
+                [utf32(EPISODE), vec![0; 64]].concat(),
+                "utf-32le",
+            ),
+        ] {
+            let got = plan(bytes).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(got.processed, plain.processed, "{name}");
+            assert_eq!(got.entry.encoding.as_deref(), Some(encoding), "{name}");
+        }
+        let mut broken = utf32(EPISODE);
+        broken[8..12].copy_from_slice(&0xD800u32.to_le_bytes());
+        let e = plan(broken).expect_err("a surrogate is no character");
+        assert_eq!((e.code.as_str(), e.line), ("bad_encoding", None), "{e:?}");
+        assert!(e.message.contains("byte offset 8"), "{}", e.message);
+        assert!(action_for(&e.code).contains("UTF-8"));
+        let e = plan([episode, b"\0", episode].concat()).expect_err("a NUL within the text");
+        assert_eq!(e.code, "binary_file");
     }
 
     #[test]

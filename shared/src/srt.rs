@@ -809,10 +809,10 @@ fn skip_blanks(b: &[u8], i: &mut usize) {
 
 /// Reads one time, in milliseconds, and whether it was negative (read as zero).
 ///
-/// Takes `H:M:S,mmm` or `M:S,mmm`; `,` or `.` (or a fourth `:`) before the milliseconds, which may
-/// be missing. One to three millisecond digits are an integer count (`1,5` is 1.005 s), as
-/// pysrt, the Python `srt` package, ffmpeg and VLC all read them; past three digits they are a
-/// decimal fraction cut to milliseconds.
+/// Takes `H:M:S,mmm` or `M:S,mmm`; `,` or `.` (or a fourth `:`) before the fraction of a second,
+/// which may be missing. The fraction is decimal whatever its length: `1,5` is 1.5 s and `1,08`
+/// 1.08 s (tools that count in centiseconds, as SSA does, write two digits), and digits past the
+/// third are cut off (`1,0009` is 1 s), as a time in milliseconds cannot hold them.
 fn timestamp(b: &[u8], i: &mut usize) -> Option<(u64, bool)> {
     let negative = b.get(*i) == Some(&b'-') && b.get(*i + 1).is_some_and(u8::is_ascii_digit);
     if negative {
@@ -867,14 +867,12 @@ fn number(b: &[u8], i: &mut usize) -> Option<u64> {
     (*i > from).then_some(value)
 }
 
-/// Millisecond digits: see [`timestamp`].
+/// The digits of a decimal fraction of a second, in milliseconds: see [`timestamp`].
 fn millis(digits: &[u8]) -> u64 {
-    let take = if digits.len() <= 3 {
-        digits
-    } else {
-        &digits[..3]
-    };
-    take.iter().fold(0, |ms, d| ms * 10 + u64::from(d - b'0'))
+    // The first three digits, padded with zeros: `5` is 500, `08` is 80.
+    (0..3).fold(0, |ms, k| {
+        ms * 10 + digits.get(k).map_or(0, |d| u64::from(d - b'0'))
+    })
 }
 
 #[cfg(test)]
@@ -1034,7 +1032,11 @@ mod tests {
         let cases = [
             ("00:00:01,000 --> 00:00:02,000", Some((1000, 2000))),
             ("00:00:01.000 --> 00:00:02.000", Some((1000, 2000))),
-            ("0:0:1,5 --> 0:0:2,50", Some((1005, 2050))),
+            ("0:0:1,5 --> 0:0:2,50", Some((1500, 2500))),
+            ("00:00:01,08 --> 00:00:01,8", Some((1080, 1800))),
+            ("00:00:01.08 --> 00:00:02.080", Some((1080, 2080))),
+            ("00:00:01,008 --> 00:00:01,80", Some((1008, 1800))),
+            ("00:00:01:25 --> 00:00:01:250", Some((1250, 1250))),
             ("01:02,300 --> 01:03,400", Some((62_300, 63_400))),
             ("1:00:00,000-->1:00:01,000", Some((3_600_000, 3_601_000))),
             (
@@ -1043,7 +1045,8 @@ mod tests {
             ),
             ("00:00:01:250 --> 00:00:02:500", Some((1250, 2500))),
             ("00:00:01 --> 00:00:02", Some((1000, 2000))),
-            ("00:00:01,123456 --> 00:00:02,5", Some((1123, 2005))),
+            ("00:00:01,123456 --> 00:00:02,5", Some((1123, 2500))),
+            ("00:00:01,9999 --> 00:00:02,0009", Some((1999, 2000))),
             ("00:00:01,000 -> 00:00:02,000", Some((1000, 2000))),
             ("00:00:01,000\t-->\t00:00:02,000", Some((1000, 2000))),
             ("-00:00:01,000 --> 00:00:02,000", Some((0, 2000))),
@@ -1379,6 +1382,18 @@ mod tests {
             }
             let text = format!("{h:02}:{m:02}:{s:02},{ms:03}");
             prop_assert_eq!(canonical_timestamp(text.as_bytes().try_into().unwrap()), Some(h * 3_600_000 + m * 60_000 + s * 1000 + ms));
+        }
+
+        /// The fraction after the seconds is decimal, cut to milliseconds, whatever its length.
+        #[test]
+        fn fractions_are_decimal(s in 0u64..60, digits in "[0-9]{1,6}", dot in any::<bool>()) {
+            let sep = if dot { '.' } else { ',' };
+            let line = format!("00:00:{s:02}{sep}{digits} --> 01:{s:02}{sep}{digits}");
+            let timing = parse_timing(&line).ok_or_else(|| TestCaseError::fail(line.clone()))?;
+            // The fraction in millionths of a second: the digits padded to six.
+            let millionths: u64 = format!("{digits:0<6}").parse().map_err(|_| TestCaseError::fail("digits"))?;
+            prop_assert_eq!(timing.start_ms, s * 1000 + millionths / 1000);
+            prop_assert_eq!(timing.end_ms, 60_000 + s * 1000 + millionths / 1000);
         }
 
         #[test]

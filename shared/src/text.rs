@@ -1,4 +1,5 @@
-//! Bytes to text: BOM sniffing, UTF-16 with and without BOM, Windows-1252 fallback, binary refusal.
+//! Bytes to text: BOM sniffing, UTF-16 with and without BOM, UTF-32 with one, Windows-1252 fallback,
+//! binary refusal.
 //!
 //! Every user file (.srt, .csv, .jsonl) goes through [`decode`] first. Valid UTF-8, by far the most
 //! common case, is borrowed as it is: no copy, so decoding costs one validation pass.
@@ -17,6 +18,11 @@ pub enum Encoding {
     Utf16Le,
     #[serde(rename = "utf-16be")]
     Utf16Be,
+    /// Read only after its BOM: without one, nothing tells it from binary.
+    #[serde(rename = "utf-32le")]
+    Utf32Le,
+    #[serde(rename = "utf-32be")]
+    Utf32Be,
     /// Also covers printable Latin-1 (ISO-8859-1), of which it is a superset.
     #[serde(rename = "windows-1252")]
     Windows1252,
@@ -29,6 +35,8 @@ impl Encoding {
             Encoding::Utf8 => "utf-8",
             Encoding::Utf16Le => "utf-16le",
             Encoding::Utf16Be => "utf-16be",
+            Encoding::Utf32Le => "utf-32le",
+            Encoding::Utf32Be => "utf-32be",
             Encoding::Windows1252 => "windows-1252",
         }
     }
@@ -50,7 +58,7 @@ pub struct Decoded<'a> {
     pub had_bom: bool,
 }
 
-/// Why bytes are not text we can read. Both are the user's file, not a passing fault: retrying
+/// Why bytes are not text we can read. Each is the user's file, not a passing fault: retrying
 /// does not help.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
 pub enum DecodeError {
@@ -62,9 +70,17 @@ pub enum DecodeError {
         "the file looks binary, not text: NUL/control byte at byte offset {offset}; upload the plain-text file (.srt, .csv or .jsonl), not an archive, video or document"
     )]
     Binary { offset: usize },
+    #[error(
+        "the file starts with a UTF-32 byte order mark, but the four bytes at byte offset {offset} read {value:#010x}, which is no Unicode character; save the file again as UTF-8 and upload it"
+    )]
+    InvalidUtf32 { offset: usize, value: u32 },
 }
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+/// The UTF-32 BOMs. The little-endian one starts with the UTF-16 little-endian one (`FF FE`), so
+/// it is looked for first; read as UTF-16, it would be a BOM and a NUL.
+const UTF32LE_BOM: &[u8] = b"\xFF\xFE\x00\x00";
+const UTF32BE_BOM: &[u8] = b"\x00\x00\xFE\xFF";
 
 /// How many leading bytes the UTF-16 sniffing looks at: enough for a few dozen lines of text.
 const SNIFF_LEN: usize = 4096;
@@ -76,14 +92,19 @@ const CONTROL_SAMPLE: usize = 16 * 1024;
 ///
 /// A BOM decides the encoding. Without one, UTF-16 is recognised from the NUL bytes that ASCII
 /// characters leave in every other byte; then valid UTF-8 is borrowed as is; anything else is read
-/// as Windows-1252, which maps every byte to a character, so no file is refused for its encoding.
-/// NUL bytes (outside UTF-16) or a high share of control characters mean the file is binary.
+/// as Windows-1252, which maps every byte to a character, so no file is refused for its encoding
+/// but UTF-32 that holds no character. NUL padding at the end is dropped (see [`unpadded`]); NUL
+/// characters anywhere else, or a high share of control characters, mean the file is binary.
 pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
     let decoded = if let Some(body) = bytes.strip_prefix(UTF8_BOM) {
         decode_bytes(body, UTF8_BOM.len(), true)?
+    } else if let Some(body) = bytes.strip_prefix(UTF32LE_BOM) {
+        decode_utf32(body, UTF32LE_BOM.len(), Encoding::Utf32Le)?
+    } else if let Some(body) = bytes.strip_prefix(UTF32BE_BOM) {
+        decode_utf32(body, UTF32BE_BOM.len(), Encoding::Utf32Be)?
     } else if let Some(body) = bytes.strip_prefix(b"\xFF\xFE") {
         decode_utf16(body, 2, Encoding::Utf16Le, true)?
     } else if let Some(body) = bytes.strip_prefix(b"\xFE\xFF") {
@@ -101,10 +122,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
 
 /// UTF-8 or, failing that, Windows-1252. `base` is the offset of `body` in the file, for errors.
 fn decode_bytes(body: &[u8], base: usize, had_bom: bool) -> Result<Decoded<'_>, DecodeError> {
-    // Zero-filled tails come from interrupted downloads and pre-allocating writers; players
-    // ignore them, so do we. A NUL anywhere else means binary.
-    let end = body.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    let body = &body[..end];
+    let body = &body[..unpadded(body.len(), |k| u32::from(body[k]))];
     if let Some(offset) = binary_offset(body) {
         return Err(DecodeError::Binary {
             offset: base + offset,
@@ -143,6 +161,30 @@ fn mostly_utf8(body: &[u8]) -> bool {
         bad += usize::from(!chunk.invalid().is_empty());
     }
     good > bad
+}
+
+/// How many of a text's `count` units (bytes, UTF-16 or UTF-32 code units, read by `unit`) stand
+/// before its padding: a tail of NULs, which may be mixed with whitespace. Zero-filled tails come
+/// from interrupted downloads, pre-allocating writers and tools that fill a file up to a block
+/// size, some with a line break after the zeros; players ignore them, so do we. The text ends at
+/// the tail's first NUL: whitespace before it is the text's own. A NUL anywhere else is no
+/// padding, and makes the file binary.
+fn unpadded(count: usize, unit: impl Fn(usize) -> u32) -> usize {
+    let mut end = count;
+    for k in (0..count).rev() {
+        match unit(k) {
+            0 => end = k,
+            u if is_padding(u) => {}
+            _ => break,
+        }
+    }
+    end
+}
+
+/// What padding is made of: NUL, and the whitespace that may stand among it (tab, line feed, form
+/// feed, carriage return, the DOS end-of-file mark and space).
+fn is_padding(unit: u32) -> bool {
+    matches!(unit, 0 | 0x09 | 0x0A | 0x0C | 0x0D | 0x1A | 0x20)
 }
 
 /// A control byte that plain text does not hold: C0 controls other than tab, line feed, form feed
@@ -188,9 +230,13 @@ fn binary_offset(body: &[u8]) -> Option<usize> {
 /// UTF-16 without a BOM, recognised from NULs in one byte of each pair: the high byte of ASCII
 /// characters. Text in any 8-bit encoding has no NULs at all, so the test is safe.
 fn sniff_utf16(bytes: &[u8]) -> Option<Encoding> {
-    // NUL padding at the end of a short file would skew the counts.
-    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    let sample = &bytes[..end.min(SNIFF_LEN) & !1];
+    // Padding at the end of a short file (see [`unpadded`]) would skew the counts: the sample ends
+    // with the pair of the last byte that is neither NUL nor whitespace.
+    let end = bytes
+        .iter()
+        .rposition(|&b| !is_padding(u32::from(b)))
+        .map_or(0, |i| (i + 2) & !1);
+    let sample = &bytes[..end.min(bytes.len()).min(SNIFF_LEN) & !1];
     let pairs = sample.len() / 2;
     if pairs == 0 {
         return None;
@@ -222,15 +268,14 @@ fn decode_utf16(
         Encoding::Utf16Be => u16::from_be_bytes([pair[0], pair[1]]),
         _ => u16::from_le_bytes([pair[0], pair[1]]),
     };
-    // Drop NUL padding at the end, as for byte encodings.
-    let mut len = body.len() & !1;
-    while len >= 2 && unit(&body[len - 2..len]) == 0 {
-        len -= 2;
-    }
-    let body = if len == body.len() & !1 {
+    // Drop NUL padding at the end, as for byte encodings: an odd last byte that is NUL is part of
+    // it; any other is half a character, which stays (and reads as U+FFFD), and then the units
+    // before it are text, not padding.
+    let whole = body.len() / 2;
+    let body = if body.len() % 2 == 1 && body[2 * whole] != 0 {
         body
     } else {
-        &body[..len]
+        &body[..2 * unpadded(whole, |k| u32::from(unit(&body[2 * k..2 * k + 2])))]
     };
     let units = body.chunks_exact(2);
     let total = units.len();
@@ -252,6 +297,66 @@ fn decode_utf16(
         text: Cow::Owned(text.into_owned()),
         encoding,
         had_bom,
+    })
+}
+
+/// UTF-32, known from its BOM. A code unit that is no Unicode scalar value (a surrogate, or past
+/// U+10FFFF) means the file is not UTF-32 after all, or damaged past repair: an error, rather
+/// than a text whose every character is a guess. A last character cut short reads as U+FFFD, as
+/// in UTF-16.
+fn decode_utf32(
+    body: &[u8],
+    base: usize,
+    encoding: Encoding,
+) -> Result<Decoded<'static>, DecodeError> {
+    let unit = |k: usize| {
+        let bytes = [
+            body[4 * k],
+            body[4 * k + 1],
+            body[4 * k + 2],
+            body[4 * k + 3],
+        ];
+        match encoding {
+            Encoding::Utf32Be => u32::from_be_bytes(bytes),
+            _ => u32::from_le_bytes(bytes),
+        }
+    };
+    let whole = body.len() / 4;
+    let cut_short = body[4 * whole..].iter().any(|&b| b != 0);
+    let len = if cut_short {
+        whole
+    } else {
+        unpadded(whole, unit)
+    };
+    let control = |k: &usize| u16::try_from(unit(*k)).is_ok_and(is_control);
+    let controls = (0..len).filter(control).count();
+    let nul = (0..len).find(|&k| unit(k) == 0);
+    let binary = nul.or_else(|| {
+        (controls * 20 > len)
+            .then(|| (0..len).find(control))
+            .flatten()
+    });
+    if let Some(k) = binary {
+        return Err(DecodeError::Binary {
+            offset: base + 4 * k,
+        });
+    }
+    let mut text = String::with_capacity(len + usize::from(cut_short));
+    for k in 0..len {
+        let value = unit(k);
+        let c = char::from_u32(value).ok_or(DecodeError::InvalidUtf32 {
+            offset: base + 4 * k,
+            value,
+        })?;
+        text.push(c);
+    }
+    if cut_short {
+        text.push(char::REPLACEMENT_CHARACTER);
+    }
+    Ok(Decoded {
+        text: Cow::Owned(text),
+        encoding,
+        had_bom: true,
     })
 }
 
@@ -385,6 +490,30 @@ mod tests {
         out
     }
 
+    fn utf32(text: &str, big_endian: bool) -> Vec<u8> {
+        let units = std::iter::once('\u{FEFF}').chain(text.chars());
+        units
+            .flat_map(|c| {
+                if big_endian {
+                    u32::from(c).to_be_bytes()
+                } else {
+                    u32::from(c).to_le_bytes()
+                }
+            })
+            .collect()
+    }
+
+    /// `text` in one of the encodings that have a BOM, with it.
+    fn with_bom(text: &str, encoding: Encoding) -> Vec<u8> {
+        match encoding {
+            Encoding::Utf16Le => utf16(text, false, true),
+            Encoding::Utf16Be => utf16(text, true, true),
+            Encoding::Utf32Le => utf32(text, false),
+            Encoding::Utf32Be => utf32(text, true),
+            Encoding::Utf8 | Encoding::Windows1252 => [UTF8_BOM, text.as_bytes()].concat(),
+        }
+    }
+
     const SAMPLE: &str = "1\r\n00:00:01,000 --> 00:00:02,000\r\nMIKE: Héllo — Will?\r\n";
 
     #[test]
@@ -414,6 +543,13 @@ mod tests {
                 Encoding::Utf16Be,
                 true,
             ),
+            (
+                "utf-32le bom",
+                utf32(SAMPLE, false),
+                Encoding::Utf32Le,
+                true,
+            ),
+            ("utf-32be bom", utf32(SAMPLE, true), Encoding::Utf32Be, true),
             (
                 "utf-16le no bom",
                 utf16(SAMPLE, false, false),
@@ -481,6 +617,10 @@ mod tests {
             b"\xFF\xFE",
             b"\xFF\xFE \x00\n\x00",
             b"\0\0",
+            b"\xFF\xFE\x00\x00",
+            b"\x00\x00\xFE\xFF",
+            b"\xFF\xFE\x00\x00\n\x00\x00\x00\x00\x00\x00\x00",
+            b"\n\0\0 \0\r\n",
         ] {
             assert_eq!(decode(bytes), Err(DecodeError::Empty), "{bytes:?}");
         }
@@ -545,6 +685,149 @@ mod tests {
     }
 
     #[test]
+    fn nul_padding_mixed_with_whitespace_is_dropped() {
+        const TEXT: &str = "1\r\n00:00:01,000 --> 00:00:02,000\r\nHi, Will.\r\n";
+        // The padding after the text, and what of it the text keeps.
+        let paddings = [
+            ("\0", ""),
+            ("\0\0\0\0\0\0\0", ""),
+            ("\0\0\0\r\n", ""),
+            ("\r\n\0\0\0", "\r\n"),
+            ("\n\0 \0\t\0\x0c\0\x1a\0\r\n", "\n"),
+            ("\x1a\0\0", "\x1a"),
+        ];
+        let plain = |text: &str| text.as_bytes().to_vec();
+        let encodings = [
+            ("utf-8", plain(TEXT)),
+            ("utf-8 bom", with_bom(TEXT, Encoding::Utf8)),
+            ("utf-16le bom", with_bom(TEXT, Encoding::Utf16Le)),
+            ("utf-16be bom", with_bom(TEXT, Encoding::Utf16Be)),
+            ("utf-16le", utf16(TEXT, false, false)),
+            ("utf-32le", with_bom(TEXT, Encoding::Utf32Le)),
+            ("utf-32be", with_bom(TEXT, Encoding::Utf32Be)),
+        ];
+        for (name, bytes) in &encodings {
+            for (padding, kept) in paddings {
+                // Padding bytes as the tool wrote them: the encoding's units, or NUL bytes.
+                let mut padded = bytes.clone();
+                let units = match *name {
+                    "utf-16le bom" | "utf-16le" => utf16(padding, false, false),
+                    "utf-16be bom" => utf16(padding, true, false),
+                    "utf-32le" => utf32(padding, false)[4..].to_vec(),
+                    "utf-32be" => utf32(padding, true)[4..].to_vec(),
+                    _ => plain(padding),
+                };
+                padded.extend_from_slice(&units);
+                let decoded = decode(&padded).unwrap_or_else(|e| panic!("{name} {padding:?}: {e}"));
+                assert_eq!(decoded.text, format!("{TEXT}{kept}"), "{name} {padding:?}");
+                // Zero bytes that are no whole unit of the encoding are padding too.
+                padded.extend_from_slice(&[0; 3]);
+                let decoded = decode(&padded).unwrap_or_else(|e| panic!("{name} {padding:?}: {e}"));
+                assert_eq!(
+                    decoded.text,
+                    format!("{TEXT}{kept}"),
+                    "{name} {padding:?} + 3"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn nul_inside_the_text_is_binary() {
+        let cases: Vec<(&str, Vec<u8>, usize)> = vec![
+            ("utf-8", b"Hi\0 there\n\0\0".to_vec(), 2),
+            ("utf-8 before a line", b"Hi\n\0\0\nthere\n".to_vec(), 3),
+            ("utf-8 bom", b"\xEF\xBB\xBFHi\n\0x\0".to_vec(), 6),
+            (
+                "utf-16le",
+                [utf16("Hi\n", false, true), vec![0, 0, b'x', 0, 0, 0]].concat(),
+                8,
+            ),
+            (
+                "utf-32be",
+                [
+                    utf32("Hi", true),
+                    vec![0; 4],
+                    utf32("x", true)[4..].to_vec(),
+                ]
+                .concat(),
+                12,
+            ),
+        ];
+        for (name, bytes, offset) in cases {
+            assert_eq!(
+                decode(&bytes),
+                Err(DecodeError::Binary { offset }),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn utf32_bom_comes_before_utf16s() {
+        // `FF FE 00 00`: the UTF-16 little-endian BOM and a NUL, or the UTF-32 one.
+        let decoded = decode(b"\xFF\xFE\x00\x00H\x00\x00\x00i\x00\x00\x00").unwrap();
+        assert_eq!(
+            (decoded.encoding, &*decoded.text),
+            (Encoding::Utf32Le, "Hi")
+        );
+        // Astral characters are single units.
+        let bytes = utf32("Hi 🙂 Ω", true);
+        let decoded = decode(&bytes).unwrap();
+        assert_eq!(
+            (decoded.encoding, &*decoded.text),
+            (Encoding::Utf32Be, "Hi 🙂 Ω")
+        );
+    }
+
+    #[test]
+    fn utf32_that_holds_no_character_is_refused() {
+        for (big_endian, value) in [
+            (false, 0xD800),
+            (true, 0xDFFF),
+            (false, 0x11_0000),
+            (true, u32::MAX),
+        ] {
+            let mut bytes = utf32("Hello", big_endian);
+            let unit = if big_endian {
+                value.to_be_bytes()
+            } else {
+                value.to_le_bytes()
+            };
+            bytes.extend_from_slice(&unit);
+            bytes.extend_from_slice(&utf32(" there", big_endian)[4..]);
+            assert_eq!(
+                decode(&bytes),
+                Err(DecodeError::InvalidUtf32 { offset: 24, value }),
+                "{value:#x}"
+            );
+        }
+        let message = DecodeError::InvalidUtf32 {
+            offset: 24,
+            value: 0xD800,
+        }
+        .to_string();
+        assert!(
+            message.contains("byte offset 24")
+                && message.contains("0x0000d800")
+                && message.contains("UTF-8"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn utf32_cut_short_keeps_the_text() {
+        for (tail, want) in [
+            (&[b'!'][..], "Hi\u{FFFD}"),
+            (&[b'!', 0, 0], "Hi\u{FFFD}"),
+            (&[0, 0], "Hi"),
+        ] {
+            let bytes = [utf32("Hi", false), tail.to_vec()].concat();
+            assert_eq!(decode(&bytes).unwrap().text, want, "{tail:?}");
+        }
+    }
+
+    #[test]
     fn odd_utf16_length_keeps_the_text() {
         let mut bytes = utf16("Hello, Hawkins", false, true);
         bytes.push(b'!');
@@ -558,6 +841,8 @@ mod tests {
             (Encoding::Utf8, "utf-8"),
             (Encoding::Utf16Le, "utf-16le"),
             (Encoding::Utf16Be, "utf-16be"),
+            (Encoding::Utf32Le, "utf-32le"),
+            (Encoding::Utf32Be, "utf-32be"),
             (Encoding::Windows1252, "windows-1252"),
         ] {
             assert_eq!(encoding.to_string(), name);
@@ -613,6 +898,52 @@ mod tests {
             let decoded = decode(text.as_bytes()).unwrap();
             prop_assert_eq!(&*decoded.text, text.as_str());
             prop_assert_eq!(decoded.encoding, Encoding::Utf8);
+        }
+
+        /// Text in any encoding with a BOM reads back the same, however much NUL and whitespace
+        /// padding follows it: only the whitespace before the first NUL is kept.
+        #[test]
+        fn padded_text_round_trips(
+            text in "\\PC{0,40}[a-z]",
+            padding in proptest::collection::vec(prop_oneof![Just('\0'), Just(' '), Just('\n'), Just('\r'), Just('\t')], 0..12),
+            encoding in prop_oneof![Just(Encoding::Utf8), Just(Encoding::Utf16Le), Just(Encoding::Utf16Be), Just(Encoding::Utf32Le), Just(Encoding::Utf32Be)],
+        ) {
+            prop_assume!(!text.chars().any(|c| (c as u32) < 0x20 || c == '\u{7f}'));
+            prop_assume!(!text.starts_with('\u{FEFF}'));
+            let padding: String = padding.into_iter().collect();
+            let kept = padding.split('\0').next().unwrap_or_default();
+            let bytes = with_bom(&format!("{text}{padding}"), encoding);
+            let decoded = decode(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&*decoded.text, format!("{text}{kept}"));
+            prop_assert_eq!(decoded.encoding, encoding);
+        }
+
+        /// A NUL with text after it is no padding.
+        #[test]
+        fn nul_before_text_is_binary(
+            text in "[a-z ]{0,20}",
+            after in "[ \n]{0,3}[a-z]",
+            encoding in prop_oneof![Just(Encoding::Utf8), Just(Encoding::Utf16Le), Just(Encoding::Utf16Be), Just(Encoding::Utf32Le), Just(Encoding::Utf32Be)],
+        ) {
+            let bytes = with_bom(&format!("x{text}\0{after}"), encoding);
+            let decoded = decode(&bytes);
+            prop_assert!(matches!(decoded, Err(DecodeError::Binary { .. })), "{:?}", decoded);
+        }
+
+        #[test]
+        fn utf32_with_bom_round_trips(text in "\\PC{1,200}", big_endian in any::<bool>()) {
+            prop_assume!(!text.trim().is_empty());
+            prop_assume!(!text.chars().any(|c| (c as u32) < 0x20 || c == '\u{7f}'));
+            let bytes = utf32(&text, big_endian);
+            let decoded = decode(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&*decoded.text, text.as_str());
+        }
+
+        /// Any bytes after a UTF-32 BOM: text, or an error, never a panic.
+        #[test]
+        fn utf32_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256), big_endian in any::<bool>()) {
+            let bom = if big_endian { UTF32BE_BOM } else { UTF32LE_BOM };
+            let _ = decode(&[bom, &bytes].concat());
         }
 
         #[test]
