@@ -744,3 +744,137 @@ async fn a_batch_models_approval_runs_one_transform_job() {
     assert!(parts.hosting.models().contains_key("hawkins-themes-v1"));
     assert!(parts.hosting.endpoint_state("hawkins-themes").is_none());
 }
+
+/// The JSON object the store holds at `key`.
+fn stored_json(parts: &Parts, key: &str) -> Value {
+    let bytes = parts
+        .store
+        .snapshot()
+        .remove(key)
+        .unwrap_or_else(|| panic!("nothing at {key}"));
+    serde_json::from_slice(&bytes).expect("stored JSON")
+}
+
+/// `event` as SageMaker would have sent it at `time` (RFC 3339): the envelope's time and the
+/// detail's LastModifiedTime.
+fn sent_at(mut event: Value, time: &str) -> Value {
+    let seconds = crate::time::parse_rfc3339(time).expect("an RFC 3339 time");
+    event["time"] = time.into();
+    event["detail"]["LastModifiedTime"] = (seconds * 1000).into();
+    event
+}
+
+#[tokio::test]
+async fn a_failed_event_after_completed_is_neither_recorded_nor_told() {
+    let parts = Parts::new();
+    let key = "ledger/training/chatbot-eleven-9ff9935c8ed10b50.json";
+    parts
+        .deliver(&sample("sagemaker-training-completed.json"))
+        .await;
+    let told = parts.notifier.alerts().len();
+    let completed_record = stored_json(&parts, key);
+    assert_eq!(completed_record["status"], "Completed");
+
+    // Older than the completion (a stale delivery), then one that claims to be newer.
+    for event in [
+        sample("sagemaker-training-failed.json"),
+        sent_at(
+            sample("sagemaker-training-failed.json"),
+            "2026-11-27T13:00:00Z",
+        ),
+    ] {
+        let outcome = parts.deliver(&event).await;
+        assert!(
+            matches!(
+                outcome,
+                Outcome::Job {
+                    recorded: false,
+                    alerted: false,
+                    ..
+                }
+            ),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(stored_json(&parts, key), completed_record);
+    assert_eq!(
+        parts.notifier.alerts().len(),
+        told,
+        "{:?}",
+        parts.subjects()
+    );
+}
+
+#[tokio::test]
+async fn an_older_terminal_state_does_not_replace_a_newer_one() {
+    let parts = Parts::new();
+    let key = "ledger/training/chatbot-eleven-9ff9935c8ed10b50.json";
+    // Stopped at 18:23; the Failed event of 10:14 comes after it.
+    parts
+        .deliver(&sample("sagemaker-training-stopped.json"))
+        .await;
+    assert_eq!(parts.notifier.alerts().len(), 1);
+    let outcome = parts
+        .deliver(&sample("sagemaker-training-failed.json"))
+        .await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Job {
+                recorded: false,
+                alerted: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(stored_json(&parts, key)["status"], "Stopped");
+    assert_eq!(parts.notifier.alerts().len(), 1, "{:?}", parts.subjects());
+
+    // The other way round, the newer event is the job's status and is told.
+    let parts = Parts::new();
+    parts
+        .deliver(&sample("sagemaker-training-failed.json"))
+        .await;
+    let outcome = parts
+        .deliver(&sample("sagemaker-training-stopped.json"))
+        .await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Job {
+                recorded: true,
+                alerted: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(stored_json(&parts, key)["status"], "Stopped");
+}
+
+#[tokio::test]
+async fn a_late_failed_transform_event_after_completed_is_neither_recorded_nor_told() {
+    let parts = Parts::new();
+    let key = "ledger/transforms/hawkins-themes-v2.json";
+    let done = sample("sagemaker-transform-completed.json");
+    parts.deliver(&done).await;
+    assert_eq!(stored_json(&parts, key)["status"], "Completed");
+    let mut failed = sent_at(done, "2026-11-27T15:00:00Z");
+    failed["detail"]["TransformJobStatus"] = "Failed".into();
+    failed["detail"]["FailureReason"] = "ClientError: out of memory".into();
+    let outcome = parts.deliver(&failed).await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Job {
+                recorded: false,
+                alerted: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(stored_json(&parts, key)["status"], "Completed");
+    assert!(parts.notifier.alerts().is_empty(), "{:?}", parts.subjects());
+}

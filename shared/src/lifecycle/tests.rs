@@ -153,6 +153,65 @@ fn the_ledger_record_carries_what_the_cost_run_prices() {
 }
 
 #[test]
+fn a_finished_record_gives_way_only_to_a_newer_event_and_never_after_completion() {
+    let config = config();
+    let record = |name: &str, at: Option<&str>| {
+        let mut r = job_record(&sample_job(name), &config.models[0], "eu-west-1");
+        r.status_at = at.map(str::to_string);
+        r
+    };
+    let failed = record(
+        "sagemaker-training-failed.json",
+        Some("2026-11-27T10:14:20Z"),
+    );
+    let stopped = record(
+        "sagemaker-training-stopped.json",
+        Some("2026-11-27T18:23:20Z"),
+    );
+    let completed = record(
+        "sagemaker-training-completed.json",
+        Some("2026-11-27T11:14:00Z"),
+    );
+    assert_eq!(
+        job_record(
+            &sample_job("sagemaker-training-failed.json"),
+            &config.models[0],
+            "eu-west-1"
+        )
+        .status_at
+        .as_deref(),
+        Some("2026-11-27T09:54:20Z"),
+        "dated by the detail's LastModifiedTime, not the envelope's time"
+    );
+    // By time: the newer end replaces the older, never the other way round.
+    assert!(supersedes(Some(&failed), &stopped));
+    assert!(!supersedes(Some(&stopped), &failed));
+    // Completed is final, older or newer.
+    assert!(!supersedes(Some(&completed), &failed));
+    assert!(!supersedes(Some(&completed), &stopped));
+    assert!(supersedes(Some(&completed), &completed));
+    // A replay of an older InProgress after a newer one is stale too.
+    let early = record(
+        "sagemaker-training-in-progress.json",
+        Some("2026-11-27T09:43:00Z"),
+    );
+    let later = record(
+        "sagemaker-training-in-progress.json",
+        Some("2026-11-27T09:50:00Z"),
+    );
+    assert!(supersedes(Some(&early), &later));
+    assert!(!supersedes(Some(&later), &early));
+    // Without both times, a finished record keeps its status; a replay of it is taken.
+    let undated_failed = record("sagemaker-training-failed.json", None);
+    assert!(!supersedes(Some(&undated_failed), &stopped));
+    assert!(supersedes(Some(&undated_failed), &failed));
+    assert!(supersedes(
+        Some(&record("sagemaker-training-in-progress.json", None)),
+        &failed
+    ));
+}
+
+#[test]
 fn stop_causes_are_told_apart() {
     assert_eq!(
         job_outcome(&sample_job("sagemaker-training-stopped.json")),
