@@ -126,6 +126,20 @@ impl EndpointState {
     pub fn key(endpoint: &str) -> String {
         format!("{ENDPOINT_STATE_PREFIX}{endpoint}.json")
     }
+
+    /// The state to put back when UpdateEndpoint refused the update to `config`: the one from
+    /// before the attempt (`before`), with nothing pending when that was itself this update
+    /// (left by an earlier attempt that stopped before the call), since nothing is updating.
+    pub fn refused(before: Option<EndpointState>, endpoint: &str, config: &str) -> EndpointState {
+        match before {
+            Some(state) if state.pending_config.as_deref() != Some(config) => state,
+            before => EndpointState {
+                endpoint: endpoint.to_string(),
+                failed_package: before.and_then(|s| s.failed_package),
+                ..EndpointState::default()
+            },
+        }
+    }
 }
 
 /// What an endpoint's InService or Failed status means, given what was asked.

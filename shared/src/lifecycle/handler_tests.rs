@@ -764,6 +764,129 @@ fn sent_at(mut event: Value, time: &str) -> Value {
     event
 }
 
+/// The approval of the second package, held by the gate, with the endpoint serving the first.
+async fn approved_v2(parts: &Parts) -> Value {
+    serving_v1(parts).await;
+    parts
+        .deliver(&completed("chatbot-eleven-bbbb2222", 1.58))
+        .await;
+    let arn = package_arn(GROUP, 2);
+    assert!(parts.registry.set_approval(&arn, "Approved"));
+    approval(&arn)
+}
+
+#[tokio::test]
+async fn a_refused_update_leaves_scaling_and_state_as_they_were_and_its_retry_deploys() {
+    let parts = Parts::new();
+    let event = approved_v2(&parts).await;
+    let first_config = parts
+        .hosting
+        .endpoint_state(ENDPOINT)
+        .expect("endpoint")
+        .config;
+    assert_eq!(parts.guards.scaling().len(), 1);
+    let before = parts.endpoint_state();
+    parts
+        .hosting
+        .faults
+        .fail_on("UpdateEndpoint", throttled("UpdateEndpoint"));
+
+    let failed = parts.handle(&event).await;
+    assert!(failed.as_ref().is_err_and(|e| e.retryable()), "{failed:?}");
+    let endpoint = parts.hosting.endpoint_state(ENDPOINT).expect("endpoint");
+    assert_eq!(
+        (endpoint.status.as_str(), endpoint.config.as_str()),
+        ("InService", first_config.as_str()),
+        "the update never started"
+    );
+    assert_eq!(
+        parts
+            .guards
+            .scaling()
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["endpoint/hawkins-chatbot-eleven/variant/primary"],
+        "the serving variant keeps its scaling"
+    );
+    assert_eq!(
+        parts.endpoint_state(),
+        before,
+        "no update claimed in flight"
+    );
+
+    // The retry of the same event updates the endpoint, and its InService is a deployment.
+    let outcome = parts.deliver(&event).await;
+    let Outcome::Package {
+        deploy: Some(DeployPlan::Update(rollout)),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(parts.hosting.faults.count("UpdateEndpoint"), 2);
+    assert_eq!(
+        parts.endpoint_state().pending_config.as_ref(),
+        Some(&rollout.config.name)
+    );
+    assert!(parts.hosting.settle(ENDPOINT));
+    let outcome = parts
+        .deliver(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await;
+    assert!(
+        matches!(&outcome, Outcome::Endpoint { outcome: EndpointOutcome::Deployed { config }, .. } if *config == rollout.config.name),
+        "{outcome:?}"
+    );
+    assert_eq!(parts.guards.scaling().len(), 1);
+    assert!(
+        !parts.subjects().iter().any(|s| s.contains("rolled back")),
+        "{:?}",
+        parts.subjects()
+    );
+}
+
+#[tokio::test]
+async fn an_event_after_a_refused_update_does_not_report_a_rollback() {
+    let parts = Parts::new();
+    let event = approved_v2(&parts).await;
+    parts
+        .hosting
+        .faults
+        .fail_on("UpdateEndpoint", denied("UpdateEndpoint"));
+    let failed = parts.handle(&event).await;
+    assert!(failed.as_ref().is_err_and(|e| !e.retryable()), "{failed:?}");
+    assert_eq!(parts.guards.scaling().len(), 1, "scaling as it was");
+
+    // The endpoint's next event (here a replay of its InService) finds nothing pending: no
+    // false rollback, the package is not marked failed, and the approval is taken up.
+    let outcome = parts
+        .handle(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await
+        .expect("handled");
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Endpoint {
+                outcome: EndpointOutcome::Steady,
+                alerted: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(
+        !parts.subjects().iter().any(|s| s.contains("rolled back")),
+        "{:?}",
+        parts.subjects()
+    );
+    assert_eq!(parts.endpoint_state().failed_package, None);
+    assert_eq!(parts.hosting.faults.count("UpdateEndpoint"), 2);
+    assert_eq!(
+        parts.hosting.endpoint_state(ENDPOINT).map(|e| e.status),
+        Some("Updating".to_string())
+    );
+}
+
 #[tokio::test]
 async fn a_failed_event_after_completed_is_neither_recorded_nor_told() {
     let parts = Parts::new();

@@ -598,6 +598,32 @@ fn endpoint_history_grows_only_on_change() {
 }
 
 #[test]
+fn a_refused_update_puts_back_the_state_it_found() {
+    let state = |pending: Option<&str>, failed: Option<&str>| EndpointState {
+        endpoint: "e".into(),
+        pending_config: pending.map(str::to_string),
+        pending_package: pending.map(|p| format!("package-of-{p}")),
+        pending_version: pending.map(|_| 2),
+        failed_package: failed.map(str::to_string),
+    };
+    assert_eq!(EndpointState::refused(None, "e", "c2"), state(None, None));
+    assert_eq!(
+        EndpointState::refused(Some(state(None, Some("p1"))), "e", "c2"),
+        state(None, Some("p1"))
+    );
+    // Left by an earlier attempt at this very update: nothing is pending.
+    assert_eq!(
+        EndpointState::refused(Some(state(Some("c2"), None)), "e", "c2"),
+        state(None, None)
+    );
+    // Another deployment's pending config stays for its own InService event.
+    assert_eq!(
+        EndpointState::refused(Some(state(Some("c1"), None)), "e", "c2"),
+        state(Some("c1"), None)
+    );
+}
+
+#[test]
 fn an_approval_deferred_by_a_busy_endpoint_is_taken_up_once() {
     let current = serving("InService", &[(PRIMARY, "hawkins-chatbot-eleven-v2")]);
     let state = EndpointState::default();
