@@ -3,8 +3,9 @@
 //! while the endpoint was busy taken up once it is InService.
 //!
 //! Idempotent: the event is compared with what Hawkins asked for (`state/lifecycle/endpoints/`),
-//! not trusted on its own, so a replay finds nothing pending; history entries are added only when
-//! the status in force changes; scaling registrations are upserts; messages go out once.
+//! not trusted on its own, so a replay finds nothing pending (and keeps the package that failed);
+//! history entries are added only when the status in force changes, and never before a recorded
+//! deletion; scaling registrations are upserts; messages go out once.
 
 use serde::Serialize;
 
@@ -217,6 +218,18 @@ pub fn history_needs(
     }
 }
 
+/// Whether `at` is at or before the endpoint's last recorded deletion (a Deleting or Deleted
+/// entry). An event that old adds nothing to the history: its entry would carry what
+/// DescribeEndpoint shows now (no endpoint, or one created since under the same name), not what
+/// the endpoint was at the event's time, and the deletion already ends the billed interval.
+pub fn before_deletion(record: &crate::ledger::EndpointRecord, at: i64) -> bool {
+    record
+        .timeline()
+        .into_iter()
+        .rfind(|(_, e)| matches!(e.status.as_str(), "Deleting" | "Deleted"))
+        .is_some_and(|(deleted, _)| at <= deleted)
+}
+
 impl<S, N, R, H, G> Lifecycle<'_, S, N, R, H, G>
 where
     S: ObjectStore,
@@ -287,10 +300,13 @@ where
         ) {
             let settled = EndpointState {
                 endpoint: name.clone(),
+                // A replayed Failed event finds nothing pending: the package that failed is
+                // still the one recorded by the first delivery.
                 failed_package: match &outcome {
-                    EndpointOutcome::UpdateFailed { .. } | EndpointOutcome::Failed { .. } => {
-                        state.pending_package.clone()
-                    }
+                    EndpointOutcome::UpdateFailed { .. } | EndpointOutcome::Failed { .. } => state
+                        .pending_package
+                        .clone()
+                        .or_else(|| state.failed_package.clone()),
                     _ => state.failed_package.clone(),
                 },
                 ..EndpointState::default()
@@ -340,7 +356,10 @@ where
     }
 
     /// Adds the endpoint's status to its ledger history when it changed (the cost run bills by
-    /// it). Entries are kept in time order, so a late event lands where it belongs.
+    /// it). Entries are kept in time order, so a late event lands where it belongs, unless it is
+    /// older than a recorded deletion ([`before_deletion`]): a late InService event never
+    /// reopens, shortens or moves the billed time of a deleted endpoint. Deleting is recorded
+    /// (it bills nothing), as SageMaker sends no event once the endpoint is gone.
     pub(super) async fn record_endpoint(
         &self,
         model: &ModelConfig,
@@ -365,6 +384,7 @@ where
                     })
                     .collect(),
             ),
+            Some(e) if e.status == "Deleting" => (e.status.clone(), Vec::new()),
             Some(_) => return Ok(()),
         };
         let key = format!("{}{name}.json", ledger::ENDPOINTS_PREFIX);
@@ -378,7 +398,7 @@ where
             status,
             variants,
         };
-        if !history_needs(&record, &entry) {
+        if before_deletion(&record, at) || !history_needs(&record, &entry) {
             return Ok(());
         }
         record.history.push(entry);

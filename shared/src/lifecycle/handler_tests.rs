@@ -1001,3 +1001,77 @@ async fn a_late_failed_transform_event_after_completed_is_neither_recorded_nor_t
     assert_eq!(stored_json(&parts, key)["status"], "Completed");
     assert!(parts.notifier.alerts().is_empty(), "{:?}", parts.subjects());
 }
+
+#[tokio::test]
+async fn a_late_in_service_event_after_the_deletion_does_not_move_the_billed_interval() {
+    let parts = Parts::new();
+    serving_v1(&parts).await;
+    let key = "ledger/endpoints/hawkins-chatbot-eleven.json";
+    // DeleteEndpoint at 13:00: the Deleting event is handled while SageMaker still deletes.
+    assert!(parts.hosting.set_status(ENDPOINT, "Deleting", None));
+    let mut deleting = sent_at(
+        endpoint_event("sagemaker-endpoint-in-service.json"),
+        "2026-11-27T13:00:00Z",
+    );
+    deleting["detail"]["EndpointStatus"] = "Deleting".into();
+    parts.deliver(&deleting).await;
+    let history = |parts: &Parts| -> Vec<(String, String)> {
+        stored_json(parts, key)["history"]
+            .as_array()
+            .map(|h| {
+                h.iter()
+                    .map(|e| {
+                        (
+                            e["at"].as_str().unwrap_or_default().to_string(),
+                            e["status"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let closed = vec![
+        ("2026-11-27T12:20:00Z".to_string(), "InService".to_string()),
+        ("2026-11-27T13:00:00Z".to_string(), "Deleting".to_string()),
+    ];
+    assert_eq!(history(&parts), closed, "billing stops at the deletion");
+
+    // Gone; an InService event from 12:40 arrives late, then the Deleting event again.
+    assert!(parts.hosting.delete(ENDPOINT));
+    let late = sent_at(
+        endpoint_event("sagemaker-endpoint-in-service.json"),
+        "2026-11-27T12:40:00Z",
+    );
+    parts.deliver(&late).await;
+    parts.deliver(&deleting).await;
+    assert_eq!(
+        history(&parts),
+        closed,
+        "the deleted endpoint's time is as it was"
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_endpoint_failure_keeps_the_failed_package() {
+    let parts = Parts::new();
+    parts
+        .deliver(&completed("chatbot-eleven-aaaa1111", 1.6))
+        .await;
+    assert!(parts.hosting.set_status(
+        ENDPOINT,
+        "Failed",
+        Some("The primary container did not pass the ping health check.")
+    ));
+    let event = endpoint_event("sagemaker-endpoint-failed.json");
+    parts.handle(&event).await.expect("handled");
+    assert_eq!(
+        parts.endpoint_state().failed_package,
+        Some(package_arn(GROUP, 1))
+    );
+    parts.handle(&event).await.expect("replayed");
+    assert_eq!(
+        parts.endpoint_state().failed_package,
+        Some(package_arn(GROUP, 1)),
+        "a replay still knows which package failed"
+    );
+}

@@ -598,6 +598,37 @@ fn endpoint_history_grows_only_on_change() {
 }
 
 #[test]
+fn nothing_is_recorded_at_or_before_a_deletion() {
+    let entry = |at: &str, status: &str| HistoryEntry {
+        at: at.into(),
+        status: status.into(),
+        variants: Vec::new(),
+    };
+    let time = |t: &str| crate::time::parse_rfc3339(t).expect("time");
+    let mut record = EndpointRecord {
+        endpoint: "e".into(),
+        model: "m".into(),
+        history: vec![entry("2026-11-27T10:00:00Z", "InService")],
+    };
+    assert!(!before_deletion(&record, time("2026-11-27T09:00:00Z")));
+    record
+        .history
+        .push(entry("2026-11-27T12:00:00Z", "Deleting"));
+    assert!(before_deletion(&record, time("2026-11-27T11:00:00Z")));
+    assert!(before_deletion(&record, time("2026-11-27T12:00:00Z")));
+    assert!(!before_deletion(&record, time("2026-11-27T12:00:01Z")));
+    // Created again under the same name and deleted again: the last deletion counts.
+    record
+        .history
+        .push(entry("2026-11-28T08:00:00Z", "InService"));
+    record
+        .history
+        .push(entry("2026-11-28T09:00:00Z", "Deleted"));
+    assert!(before_deletion(&record, time("2026-11-28T08:30:00Z")));
+    assert!(!before_deletion(&record, time("2026-11-28T10:00:00Z")));
+}
+
+#[test]
 fn a_refused_update_puts_back_the_state_it_found() {
     let state = |pending: Option<&str>, failed: Option<&str>| EndpointState {
         endpoint: "e".into(),
