@@ -215,7 +215,10 @@ fn the_local_run_under_injected_faults_ends_as_the_run_without() {
         "about a fifth of the calls fail: {faults}"
     );
     assert!(count("crashes") >= 1, "{faults}");
-    assert!(count("retries") > 0 && count("redeliveries") > 0, "{faults}");
+    assert!(
+        count("retries") > 0 && count("redeliveries") > 0,
+        "{faults}"
+    );
     assert_eq!(stormy["failures"], serde_json::json!([]), "{stormy}");
     let (calm, stormy) = (results(&calm), results(&stormy));
     assert!(

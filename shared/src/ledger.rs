@@ -68,6 +68,10 @@ pub struct JobRecord {
     pub region: Option<String>,
     #[serde(default)]
     pub metrics: BTreeMap<String, serde_json::Value>,
+    /// When SageMaker gave the job the recorded status (the event's LastModifiedTime, else the
+    /// event's own time): the lifecycle function records no event older than this.
+    #[serde(default)]
+    pub status_at: Option<String>,
 }
 
 impl JobRecord {
@@ -77,6 +81,10 @@ impl JobRecord {
 
     pub fn ended(&self) -> Option<i64> {
         self.ended_at.as_deref().and_then(parse_rfc3339)
+    }
+
+    pub fn status_time(&self) -> Option<i64> {
+        self.status_at.as_deref().and_then(parse_rfc3339)
     }
 
     /// Still running at `now`: no end recorded.

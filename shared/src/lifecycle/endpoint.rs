@@ -3,8 +3,9 @@
 //! while the endpoint was busy taken up once it is InService.
 //!
 //! Idempotent: the event is compared with what Hawkins asked for (`state/lifecycle/endpoints/`),
-//! not trusted on its own, so a replay finds nothing pending; history entries are added only when
-//! the status in force changes; scaling registrations are upserts; messages go out once.
+//! not trusted on its own, so a replay finds nothing pending (and keeps the package that failed);
+//! history entries are added only when the status in force changes, and never before a recorded
+//! deletion; scaling registrations are upserts; messages go out once.
 
 use serde::Serialize;
 
@@ -126,6 +127,20 @@ impl EndpointState {
     pub fn key(endpoint: &str) -> String {
         format!("{ENDPOINT_STATE_PREFIX}{endpoint}.json")
     }
+
+    /// The state to put back when UpdateEndpoint refused the update to `config`: the one from
+    /// before the attempt (`before`), with nothing pending when that was itself this update
+    /// (left by an earlier attempt that stopped before the call), since nothing is updating.
+    pub fn refused(before: Option<EndpointState>, endpoint: &str, config: &str) -> EndpointState {
+        match before {
+            Some(state) if state.pending_config.as_deref() != Some(config) => state,
+            before => EndpointState {
+                endpoint: endpoint.to_string(),
+                failed_package: before.and_then(|s| s.failed_package),
+                ..EndpointState::default()
+            },
+        }
+    }
 }
 
 /// What an endpoint's InService or Failed status means, given what was asked.
@@ -203,6 +218,18 @@ pub fn history_needs(
     }
 }
 
+/// Whether `at` is at or before the endpoint's last recorded deletion (a Deleting or Deleted
+/// entry). An event that old adds nothing to the history: its entry would carry what
+/// DescribeEndpoint shows now (no endpoint, or one created since under the same name), not what
+/// the endpoint was at the event's time, and the deletion already ends the billed interval.
+pub fn before_deletion(record: &crate::ledger::EndpointRecord, at: i64) -> bool {
+    record
+        .timeline()
+        .into_iter()
+        .rfind(|(_, e)| matches!(e.status.as_str(), "Deleting" | "Deleted"))
+        .is_some_and(|(deleted, _)| at <= deleted)
+}
+
 impl<S, N, R, H, G> Lifecycle<'_, S, N, R, H, G>
 where
     S: ObjectStore,
@@ -273,10 +300,13 @@ where
         ) {
             let settled = EndpointState {
                 endpoint: name.clone(),
+                // A replayed Failed event finds nothing pending: the package that failed is
+                // still the one recorded by the first delivery.
                 failed_package: match &outcome {
-                    EndpointOutcome::UpdateFailed { .. } | EndpointOutcome::Failed { .. } => {
-                        state.pending_package.clone()
-                    }
+                    EndpointOutcome::UpdateFailed { .. } | EndpointOutcome::Failed { .. } => state
+                        .pending_package
+                        .clone()
+                        .or_else(|| state.failed_package.clone()),
                     _ => state.failed_package.clone(),
                 },
                 ..EndpointState::default()
@@ -326,7 +356,10 @@ where
     }
 
     /// Adds the endpoint's status to its ledger history when it changed (the cost run bills by
-    /// it). Entries are kept in time order, so a late event lands where it belongs.
+    /// it). Entries are kept in time order, so a late event lands where it belongs, unless it is
+    /// older than a recorded deletion ([`before_deletion`]): a late InService event never
+    /// reopens, shortens or moves the billed time of a deleted endpoint. Deleting is recorded
+    /// (it bills nothing), as SageMaker sends no event once the endpoint is gone.
     pub(super) async fn record_endpoint(
         &self,
         model: &ModelConfig,
@@ -351,6 +384,7 @@ where
                     })
                     .collect(),
             ),
+            Some(e) if e.status == "Deleting" => (e.status.clone(), Vec::new()),
             Some(_) => return Ok(()),
         };
         let key = format!("{}{name}.json", ledger::ENDPOINTS_PREFIX);
@@ -364,7 +398,7 @@ where
             status,
             variants,
         };
-        if !history_needs(&record, &entry) {
+        if before_deletion(&record, at) || !history_needs(&record, &entry) {
             return Ok(());
         }
         record.history.push(entry);

@@ -224,6 +224,8 @@ pub struct TransformJob {
     pub transform_start_time: Option<i64>,
     #[serde(default, deserialize_with = "timestamp")]
     pub transform_end_time: Option<i64>,
+    #[serde(default, deserialize_with = "timestamp")]
+    pub last_modified_time: Option<i64>,
     #[serde(default, deserialize_with = "tags")]
     pub tags: BTreeMap<String, String>,
 }

@@ -820,3 +820,334 @@ async fn without_a_hosting_role_nothing_is_deployed_and_the_event_is_not_retried
         Some(HOSTING_ROLE)
     );
 }
+
+/// The JSON object the store holds at `key`.
+fn stored_json(parts: &Parts, key: &str) -> Value {
+    let bytes = parts
+        .store
+        .snapshot()
+        .remove(key)
+        .unwrap_or_else(|| panic!("nothing at {key}"));
+    serde_json::from_slice(&bytes).expect("stored JSON")
+}
+
+/// `event` as SageMaker would have sent it at `time` (RFC 3339): the envelope's time and the
+/// detail's LastModifiedTime.
+fn sent_at(mut event: Value, time: &str) -> Value {
+    let seconds = crate::time::parse_rfc3339(time).expect("an RFC 3339 time");
+    event["time"] = time.into();
+    event["detail"]["LastModifiedTime"] = (seconds * 1000).into();
+    event
+}
+
+/// The approval of the second package, held by the gate, with the endpoint serving the first.
+async fn approved_v2(parts: &Parts) -> Value {
+    serving_v1(parts).await;
+    parts
+        .deliver(&completed("chatbot-eleven-bbbb2222", 1.58))
+        .await;
+    let arn = package_arn(GROUP, 2);
+    assert!(parts.registry.set_approval(&arn, "Approved"));
+    approval(&arn)
+}
+
+#[tokio::test]
+async fn a_refused_update_leaves_scaling_and_state_as_they_were_and_its_retry_deploys() {
+    let parts = Parts::new();
+    let event = approved_v2(&parts).await;
+    let first_config = parts
+        .hosting
+        .endpoint_state(ENDPOINT)
+        .expect("endpoint")
+        .config;
+    assert_eq!(parts.guards.scaling().len(), 1);
+    let before = parts.endpoint_state();
+    parts
+        .hosting
+        .faults
+        .fail_on("UpdateEndpoint", throttled("UpdateEndpoint"));
+
+    let failed = parts.handle(&event).await;
+    assert!(failed.as_ref().is_err_and(|e| e.retryable()), "{failed:?}");
+    let endpoint = parts.hosting.endpoint_state(ENDPOINT).expect("endpoint");
+    assert_eq!(
+        (endpoint.status.as_str(), endpoint.config.as_str()),
+        ("InService", first_config.as_str()),
+        "the update never started"
+    );
+    assert_eq!(
+        parts
+            .guards
+            .scaling()
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["endpoint/hawkins-chatbot-eleven/variant/primary"],
+        "the serving variant keeps its scaling"
+    );
+    assert_eq!(
+        parts.endpoint_state(),
+        before,
+        "no update claimed in flight"
+    );
+
+    // The retry of the same event updates the endpoint, and its InService is a deployment.
+    let outcome = parts.deliver(&event).await;
+    let Outcome::Package {
+        deploy: Some(DeployPlan::Update(rollout)),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(parts.hosting.faults.count("UpdateEndpoint"), 2);
+    assert_eq!(
+        parts.endpoint_state().pending_config.as_ref(),
+        Some(&rollout.config.name)
+    );
+    assert!(parts.hosting.settle(ENDPOINT));
+    let outcome = parts
+        .deliver(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await;
+    assert!(
+        matches!(&outcome, Outcome::Endpoint { outcome: EndpointOutcome::Deployed { config }, .. } if *config == rollout.config.name),
+        "{outcome:?}"
+    );
+    assert_eq!(parts.guards.scaling().len(), 1);
+    assert!(
+        !parts.subjects().iter().any(|s| s.contains("rolled back")),
+        "{:?}",
+        parts.subjects()
+    );
+}
+
+#[tokio::test]
+async fn an_event_after_a_refused_update_does_not_report_a_rollback() {
+    let parts = Parts::new();
+    let event = approved_v2(&parts).await;
+    parts
+        .hosting
+        .faults
+        .fail_on("UpdateEndpoint", denied("UpdateEndpoint"));
+    let failed = parts.handle(&event).await;
+    assert!(failed.as_ref().is_err_and(|e| !e.retryable()), "{failed:?}");
+    assert_eq!(parts.guards.scaling().len(), 1, "scaling as it was");
+
+    // The endpoint's next event (here a replay of its InService) finds nothing pending: no
+    // false rollback, the package is not marked failed, and the approval is taken up.
+    let outcome = parts
+        .handle(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await
+        .expect("handled");
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Endpoint {
+                outcome: EndpointOutcome::Steady,
+                alerted: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(
+        !parts.subjects().iter().any(|s| s.contains("rolled back")),
+        "{:?}",
+        parts.subjects()
+    );
+    assert_eq!(parts.endpoint_state().failed_package, None);
+    assert_eq!(parts.hosting.faults.count("UpdateEndpoint"), 2);
+    assert_eq!(
+        parts.hosting.endpoint_state(ENDPOINT).map(|e| e.status),
+        Some("Updating".to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_failed_event_after_completed_is_neither_recorded_nor_told() {
+    let parts = Parts::new();
+    let key = "ledger/training/chatbot-eleven-9ff9935c8ed10b50.json";
+    parts
+        .deliver(&sample("sagemaker-training-completed.json"))
+        .await;
+    let told = parts.notifier.alerts().len();
+    let completed_record = stored_json(&parts, key);
+    assert_eq!(completed_record["status"], "Completed");
+
+    // Older than the completion (a stale delivery), then one that claims to be newer.
+    for event in [
+        sample("sagemaker-training-failed.json"),
+        sent_at(
+            sample("sagemaker-training-failed.json"),
+            "2026-11-27T13:00:00Z",
+        ),
+    ] {
+        let outcome = parts.deliver(&event).await;
+        assert!(
+            matches!(
+                outcome,
+                Outcome::Job {
+                    recorded: false,
+                    alerted: false,
+                    ..
+                }
+            ),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(stored_json(&parts, key), completed_record);
+    assert_eq!(
+        parts.notifier.alerts().len(),
+        told,
+        "{:?}",
+        parts.subjects()
+    );
+}
+
+#[tokio::test]
+async fn an_older_terminal_state_does_not_replace_a_newer_one() {
+    let parts = Parts::new();
+    let key = "ledger/training/chatbot-eleven-9ff9935c8ed10b50.json";
+    // Stopped at 18:23; the Failed event of 10:14 comes after it.
+    parts
+        .deliver(&sample("sagemaker-training-stopped.json"))
+        .await;
+    assert_eq!(parts.notifier.alerts().len(), 1);
+    let outcome = parts
+        .deliver(&sample("sagemaker-training-failed.json"))
+        .await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Job {
+                recorded: false,
+                alerted: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(stored_json(&parts, key)["status"], "Stopped");
+    assert_eq!(parts.notifier.alerts().len(), 1, "{:?}", parts.subjects());
+
+    // The other way round, the newer event is the job's status and is told.
+    let parts = Parts::new();
+    parts
+        .deliver(&sample("sagemaker-training-failed.json"))
+        .await;
+    let outcome = parts
+        .deliver(&sample("sagemaker-training-stopped.json"))
+        .await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Job {
+                recorded: true,
+                alerted: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(stored_json(&parts, key)["status"], "Stopped");
+}
+
+#[tokio::test]
+async fn a_late_failed_transform_event_after_completed_is_neither_recorded_nor_told() {
+    let parts = Parts::new();
+    let key = "ledger/transforms/hawkins-themes-v2.json";
+    let done = sample("sagemaker-transform-completed.json");
+    parts.deliver(&done).await;
+    assert_eq!(stored_json(&parts, key)["status"], "Completed");
+    let mut failed = sent_at(done, "2026-11-27T15:00:00Z");
+    failed["detail"]["TransformJobStatus"] = "Failed".into();
+    failed["detail"]["FailureReason"] = "ClientError: out of memory".into();
+    let outcome = parts.deliver(&failed).await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Job {
+                recorded: false,
+                alerted: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(stored_json(&parts, key)["status"], "Completed");
+    assert!(parts.notifier.alerts().is_empty(), "{:?}", parts.subjects());
+}
+
+#[tokio::test]
+async fn a_late_in_service_event_after_the_deletion_does_not_move_the_billed_interval() {
+    let parts = Parts::new();
+    serving_v1(&parts).await;
+    let key = "ledger/endpoints/hawkins-chatbot-eleven.json";
+    // DeleteEndpoint at 13:00: the Deleting event is handled while SageMaker still deletes.
+    assert!(parts.hosting.set_status(ENDPOINT, "Deleting", None));
+    let mut deleting = sent_at(
+        endpoint_event("sagemaker-endpoint-in-service.json"),
+        "2026-11-27T13:00:00Z",
+    );
+    deleting["detail"]["EndpointStatus"] = "Deleting".into();
+    parts.deliver(&deleting).await;
+    let history = |parts: &Parts| -> Vec<(String, String)> {
+        stored_json(parts, key)["history"]
+            .as_array()
+            .map(|h| {
+                h.iter()
+                    .map(|e| {
+                        (
+                            e["at"].as_str().unwrap_or_default().to_string(),
+                            e["status"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let closed = vec![
+        ("2026-11-27T12:20:00Z".to_string(), "InService".to_string()),
+        ("2026-11-27T13:00:00Z".to_string(), "Deleting".to_string()),
+    ];
+    assert_eq!(history(&parts), closed, "billing stops at the deletion");
+
+    // Gone; an InService event from 12:40 arrives late, then the Deleting event again.
+    assert!(parts.hosting.delete(ENDPOINT));
+    let late = sent_at(
+        endpoint_event("sagemaker-endpoint-in-service.json"),
+        "2026-11-27T12:40:00Z",
+    );
+    parts.deliver(&late).await;
+    parts.deliver(&deleting).await;
+    assert_eq!(
+        history(&parts),
+        closed,
+        "the deleted endpoint's time is as it was"
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_endpoint_failure_keeps_the_failed_package() {
+    let parts = Parts::new();
+    parts
+        .deliver(&completed("chatbot-eleven-aaaa1111", 1.6))
+        .await;
+    assert!(parts.hosting.set_status(
+        ENDPOINT,
+        "Failed",
+        Some("The primary container did not pass the ping health check.")
+    ));
+    let event = endpoint_event("sagemaker-endpoint-failed.json");
+    parts.handle(&event).await.expect("handled");
+    assert_eq!(
+        parts.endpoint_state().failed_package,
+        Some(package_arn(GROUP, 1))
+    );
+    parts.handle(&event).await.expect("replayed");
+    assert_eq!(
+        parts.endpoint_state().failed_package,
+        Some(package_arn(GROUP, 1)),
+        "a replay still knows which package failed"
+    );
+}

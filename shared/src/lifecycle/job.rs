@@ -3,9 +3,10 @@
 //! tuning job's best trial goes through too). The decisions are the pure functions here; the
 //! handler methods on [`Lifecycle`] execute them.
 //!
-//! Idempotent: a record is written only when it changes and never replaces a later status
-//! ([`supersedes`]); a job registers one package (the group is searched for a package naming the
-//! job before one is created, with the job name as client token); messages go out once.
+//! Idempotent: a record is written only when it changes and never replaces a later or newer
+//! status, nor a completion ([`supersedes`]), and a stale event tells nothing; a job registers
+//! one package (the group is searched for a package naming the job before one is created, with
+//! the job name as client token); messages go out once.
 
 use std::collections::BTreeMap;
 
@@ -88,15 +89,36 @@ pub fn job_record(job: &TrainingJob, model: &ModelConfig, region: &str) -> JobRe
             .filter(|(_, v)| v.is_finite())
             .map(|(k, v)| (k, serde_json::Value::from(v)))
             .collect(),
+        status_at: job.last_modified_time.map(format_rfc3339),
     }
 }
 
-/// Whether an event's record may replace the one in the ledger. Events come in any order: an
-/// InProgress event delivered after Completed must not bring a finished job back to life.
+/// Whether an event's record may replace the one in the ledger, and so whether the event is
+/// told. Events come in any order and more than once, and the handler does not ask SageMaker
+/// again, so the event's own status and time decide:
+/// - a later stage never gives way to an earlier one: an InProgress event delivered after
+///   Completed does not bring a finished job back to life;
+/// - an event older than the recorded one (by `status_at`, SageMaker's time of the status) is a
+///   stale delivery: a Failed event of 10:14 arriving after the Stopped of 18:23 changes nothing;
+/// - when either time is unknown, a finished record keeps its status: the first end recorded
+///   stands, and only a replay of it (the same status) is taken;
+/// - Completed is final: SageMaker never moves a job out of it, and the job's model has been
+///   registered (and perhaps deployed) on the strength of it, so no later event about the job
+///   may record or tell a failure.
 pub fn supersedes(stored: Option<&JobRecord>, incoming: &JobRecord) -> bool {
-    match stored {
-        None => true,
-        Some(old) => rank(incoming.status) >= rank(old.status),
+    let Some(old) = stored else {
+        return true;
+    };
+    if rank(incoming.status) < rank(old.status) {
+        return false;
+    }
+    let same = incoming.status == old.status;
+    if old.status == JobStatus::Completed && !same {
+        return false;
+    }
+    match (old.status_time(), incoming.status_time()) {
+        (Some(recorded), Some(event)) => event >= recorded,
+        _ => same || rank(old.status) < 2,
     }
 }
 
@@ -321,10 +343,13 @@ where
     H: Hosting,
     G: Guards,
 {
+    /// A training job's state change; `sent` is the event's time, which dates its record when
+    /// the detail has no LastModifiedTime.
     pub(super) async fn training_job(
         &self,
         job: &TrainingJob,
         detail: &Value,
+        sent: Option<i64>,
     ) -> Result<Outcome, LifecycleError> {
         let Some(model) = job_model(job, self.project(), &self.config.models) else {
             return Ok(Outcome::Ignored {
@@ -335,7 +360,10 @@ where
                 ),
             });
         };
-        let record = job_record(job, model, &self.stack.region);
+        let mut record = job_record(job, model, &self.stack.region);
+        if record.status_at.is_none() {
+            record.status_at = sent.map(format_rfc3339);
+        }
         let key = format!("{}{}.json", ledger::TRAINING_PREFIX, job.training_job_name);
         let stored: Option<JobRecord> = self.read(&key).await?;
         let outcome = job_outcome(job);

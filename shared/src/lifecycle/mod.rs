@@ -245,14 +245,12 @@ where
     pub async fn handle(&self, event: Value, now: i64) -> Result<Outcome, LifecycleError> {
         let detail = event.get("detail").cloned().unwrap_or(Value::Null);
         let (event, time) = events::parse(event)?;
-        let at = time
-            .as_deref()
-            .and_then(crate::time::parse_rfc3339)
-            .unwrap_or(now);
+        let sent = time.as_deref().and_then(crate::time::parse_rfc3339);
+        let at = sent.unwrap_or(now);
         let outcome = match event {
-            LifecycleEvent::TrainingJob(job) => self.training_job(&job, &detail).await?,
+            LifecycleEvent::TrainingJob(job) => self.training_job(&job, &detail, sent).await?,
             LifecycleEvent::TuningJob(job) => self.tuning_job(&job).await?,
-            LifecycleEvent::TransformJob(job) => self.transform_job(&job).await?,
+            LifecycleEvent::TransformJob(job) => self.transform_job(&job, sent).await?,
             LifecycleEvent::ModelPackage(change) => self.package_change(&change).await?,
             LifecycleEvent::Endpoint(change) => self.endpoint_change(&change, at).await?,
         };

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::endpoint::{Endpoint, EndpointState};
 use super::events::PackageChange;
@@ -19,6 +19,7 @@ use super::names::{
 };
 use super::{Guards, Hosting, Lifecycle, LifecycleError, Outcome, Registry};
 use crate::config::{Deploy, ModelConfig, Strategy};
+use crate::error::StoreError;
 use crate::hash::sha256_hex;
 use crate::store::{Notifier, ObjectStore};
 use crate::training::tags as tag;
@@ -511,6 +512,9 @@ where
         for alarm in &rollout.alarms {
             self.guards.put_alarm(alarm).await?;
         }
+        let before: Option<EndpointState> = self.read(&EndpointState::key(&endpoint)).await?;
+        // What is asked is written before the call, so that the endpoint's next event can tell
+        // a finished deployment from a rolled back one even if this run stops right after it.
         let state = EndpointState {
             endpoint: endpoint.clone(),
             pending_config: Some(rollout.config.name.clone()),
@@ -518,25 +522,49 @@ where
             pending_version: Some(package.version),
             failed_package: None,
         };
-        self.store
-            .put_if_changed(
-                &EndpointState::key(&endpoint),
-                serde_json::to_vec_pretty(&state).unwrap_or_default(),
-                "application/json",
-            )
-            .await?;
+        self.put_state(&endpoint, &state).await?;
         if create {
             self.hosting
                 .create_endpoint(&endpoint, &rollout.config.name, &rollout.config.tags)
                 .await?;
-        } else {
-            for resource in &rollout.deregister {
-                self.guards.deregister_scaling(resource).await?;
-            }
-            self.hosting
-                .update_endpoint(&endpoint, &rollout.config.name, rollout.deployment.as_ref())
-                .await?;
+        } else if let Err(refused) = self.update(rollout).await {
+            // Nothing is updating: the endpoint gets back what it had, scaling on the variants it
+            // serves and a state with nothing pending, or it would serve unscaled and its next
+            // InService event would read the pending config as a rolled back update. The event
+            // fails as the call did, and its retry plans the update again from the start. When
+            // putting things back fails too, that failure is returned: a retryable one brings
+            // the event back to finish it.
+            warn!(endpoint, package = %package.arn, error = %refused, "update refused: scaling and state put back");
+            self.scale(model, &endpoint, current.as_ref()).await?;
+            let restored = EndpointState::refused(before, &endpoint, &rollout.config.name);
+            self.put_state(&endpoint, &restored).await?;
+            return Err(refused.into());
         }
         Ok(plan)
+    }
+
+    /// Removes the scaling targets SageMaker would refuse to change, then starts the update.
+    async fn update(&self, rollout: &Rollout) -> Result<(), StoreError> {
+        for resource in &rollout.deregister {
+            self.guards.deregister_scaling(resource).await?;
+        }
+        self.hosting
+            .update_endpoint(
+                &rollout.endpoint,
+                &rollout.config.name,
+                rollout.deployment.as_ref(),
+            )
+            .await
+    }
+
+    async fn put_state(&self, endpoint: &str, state: &EndpointState) -> Result<(), StoreError> {
+        self.store
+            .put_if_changed(
+                &EndpointState::key(endpoint),
+                serde_json::to_vec_pretty(state).unwrap_or_default(),
+                "application/json",
+            )
+            .await?;
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@
 
 pub use super::endpoint::{
     ENDPOINT_STATE_PREFIX, Endpoint, EndpointOutcome, EndpointState, EndpointVariant, ScalingSpec,
-    endpoint_model, endpoint_outcome, history_needs, next_to_deploy, scaling,
+    before_deletion, endpoint_model, endpoint_outcome, history_needs, next_to_deploy, scaling,
 };
 pub use super::job::{
     JobOutcome, PackageSpec, StopCause, Verdict, gate, job_model, job_outcome, job_record,

@@ -153,6 +153,65 @@ fn the_ledger_record_carries_what_the_cost_run_prices() {
 }
 
 #[test]
+fn a_finished_record_gives_way_only_to_a_newer_event_and_never_after_completion() {
+    let config = config();
+    let record = |name: &str, at: Option<&str>| {
+        let mut r = job_record(&sample_job(name), &config.models[0], "eu-west-1");
+        r.status_at = at.map(str::to_string);
+        r
+    };
+    let failed = record(
+        "sagemaker-training-failed.json",
+        Some("2026-11-27T10:14:20Z"),
+    );
+    let stopped = record(
+        "sagemaker-training-stopped.json",
+        Some("2026-11-27T18:23:20Z"),
+    );
+    let completed = record(
+        "sagemaker-training-completed.json",
+        Some("2026-11-27T11:14:00Z"),
+    );
+    assert_eq!(
+        job_record(
+            &sample_job("sagemaker-training-failed.json"),
+            &config.models[0],
+            "eu-west-1"
+        )
+        .status_at
+        .as_deref(),
+        Some("2026-11-27T09:54:20Z"),
+        "dated by the detail's LastModifiedTime, not the envelope's time"
+    );
+    // By time: the newer end replaces the older, never the other way round.
+    assert!(supersedes(Some(&failed), &stopped));
+    assert!(!supersedes(Some(&stopped), &failed));
+    // Completed is final, older or newer.
+    assert!(!supersedes(Some(&completed), &failed));
+    assert!(!supersedes(Some(&completed), &stopped));
+    assert!(supersedes(Some(&completed), &completed));
+    // A replay of an older InProgress after a newer one is stale too.
+    let early = record(
+        "sagemaker-training-in-progress.json",
+        Some("2026-11-27T09:43:00Z"),
+    );
+    let later = record(
+        "sagemaker-training-in-progress.json",
+        Some("2026-11-27T09:50:00Z"),
+    );
+    assert!(supersedes(Some(&early), &later));
+    assert!(!supersedes(Some(&later), &early));
+    // Without both times, a finished record keeps its status; a replay of it is taken.
+    let undated_failed = record("sagemaker-training-failed.json", None);
+    assert!(!supersedes(Some(&undated_failed), &stopped));
+    assert!(supersedes(Some(&undated_failed), &failed));
+    assert!(supersedes(
+        Some(&record("sagemaker-training-in-progress.json", None)),
+        &failed
+    ));
+}
+
+#[test]
 fn stop_causes_are_told_apart() {
     assert_eq!(
         job_outcome(&sample_job("sagemaker-training-stopped.json")),
@@ -557,6 +616,63 @@ fn endpoint_history_grows_only_on_change() {
         &record,
         &entry("2026-11-27T09:00:00Z", "InService")
     ));
+}
+
+#[test]
+fn nothing_is_recorded_at_or_before_a_deletion() {
+    let entry = |at: &str, status: &str| HistoryEntry {
+        at: at.into(),
+        status: status.into(),
+        variants: Vec::new(),
+    };
+    let time = |t: &str| crate::time::parse_rfc3339(t).expect("time");
+    let mut record = EndpointRecord {
+        endpoint: "e".into(),
+        model: "m".into(),
+        history: vec![entry("2026-11-27T10:00:00Z", "InService")],
+    };
+    assert!(!before_deletion(&record, time("2026-11-27T09:00:00Z")));
+    record
+        .history
+        .push(entry("2026-11-27T12:00:00Z", "Deleting"));
+    assert!(before_deletion(&record, time("2026-11-27T11:00:00Z")));
+    assert!(before_deletion(&record, time("2026-11-27T12:00:00Z")));
+    assert!(!before_deletion(&record, time("2026-11-27T12:00:01Z")));
+    // Created again under the same name and deleted again: the last deletion counts.
+    record
+        .history
+        .push(entry("2026-11-28T08:00:00Z", "InService"));
+    record
+        .history
+        .push(entry("2026-11-28T09:00:00Z", "Deleted"));
+    assert!(before_deletion(&record, time("2026-11-28T08:30:00Z")));
+    assert!(!before_deletion(&record, time("2026-11-28T10:00:00Z")));
+}
+
+#[test]
+fn a_refused_update_puts_back_the_state_it_found() {
+    let state = |pending: Option<&str>, failed: Option<&str>| EndpointState {
+        endpoint: "e".into(),
+        pending_config: pending.map(str::to_string),
+        pending_package: pending.map(|p| format!("package-of-{p}")),
+        pending_version: pending.map(|_| 2),
+        failed_package: failed.map(str::to_string),
+    };
+    assert_eq!(EndpointState::refused(None, "e", "c2"), state(None, None));
+    assert_eq!(
+        EndpointState::refused(Some(state(None, Some("p1"))), "e", "c2"),
+        state(None, Some("p1"))
+    );
+    // Left by an earlier attempt at this very update: nothing is pending.
+    assert_eq!(
+        EndpointState::refused(Some(state(Some("c2"), None)), "e", "c2"),
+        state(None, None)
+    );
+    // Another deployment's pending config stays for its own InService event.
+    assert_eq!(
+        EndpointState::refused(Some(state(Some("c1"), None)), "e", "c2"),
+        state(Some("c1"), None)
+    );
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Batch transform job state changes: recorded in the ledger (the cost run prices them), and a
 //! failure told once.
 //!
-//! Idempotent: the record is written only when it changes and never replaces a later status; the
-//! message goes out once.
+//! Idempotent: the record is written only when it changes and never replaces a later or newer
+//! status ([`supersedes`]); a stale event tells nothing; the message goes out once.
 
 use std::collections::BTreeMap;
 
@@ -58,6 +58,7 @@ pub fn transform_record(job: &TransformJob, model: &ModelConfig, region: &str) -
         expected_seconds: None,
         region: Some(region.to_string()),
         metrics: BTreeMap::new(),
+        status_at: job.last_modified_time.map(format_rfc3339),
     }
 }
 
@@ -70,9 +71,12 @@ where
     G: Guards,
 {
     /// A batch transform job: recorded in the ledger (the cost run prices it); a failure is told.
+    /// `sent` is the event's time, which dates the record when the detail has no
+    /// LastModifiedTime.
     pub(super) async fn transform_job(
         &self,
         job: &TransformJob,
+        sent: Option<i64>,
     ) -> Result<Outcome, LifecycleError> {
         let name = &job.transform_job_name;
         let Some(model) = transform_model(job, self.project(), &self.config.models) else {
@@ -80,10 +84,16 @@ where
                 reason: format!("transform job {name} has no project tag of a configured model"),
             });
         };
-        let record = transform_record(job, model, &self.stack.region);
+        let mut record = transform_record(job, model, &self.stack.region);
+        if record.status_at.is_none() {
+            record.status_at = sent.map(format_rfc3339);
+        }
         let key = format!("{}{name}.json", ledger::TRANSFORMS_PREFIX);
         let stored: Option<JobRecord> = self.read(&key).await?;
-        let recorded = supersedes(stored.as_ref(), &record)
+        // An event the ledger's record supersedes (older, or after the job completed) is stale:
+        // it is neither recorded nor told, so a late Failed never pages about a finished job.
+        let current = supersedes(stored.as_ref(), &record);
+        let recorded = current
             && self
                 .store
                 .put_if_changed(
@@ -109,7 +119,7 @@ where
             _ => JobOutcome::Running,
         };
         let alerted = match &outcome {
-            JobOutcome::Failed { reason, .. } => {
+            JobOutcome::Failed { reason, .. } if current => {
                 self.send_once(&alerts::transform_failed(
                     &model.name,
                     name,
