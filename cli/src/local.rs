@@ -311,17 +311,17 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
             // A crashed invocation comes back whatever it returned; so does a retryable failure
             // (the event may be early: an endpoint not in service yet), in the next round.
             let crashed = faults.is_some_and(Faults::crashed);
+            let again =
+                crashed || matches!(&result, Err(e) if e.retryable() && round + 1 < max_rounds);
             match result {
-                Ok(_) if !crashed => {}
-                Err(e) if !crashed && !(e.retryable() && round + 1 < max_rounds) => {
-                    failures.push(format!("lifecycle: {e}"))
-                }
-                _ => {
+                _ if again => {
                     if let Some(faults) = faults.filter(|_| crashed) {
                         faults.redelivered();
                     }
                     retry.push(event)
                 }
+                Ok(_) => {}
+                Err(e) => failures.push(format!("lifecycle: {e}")),
             }
             lifecycle_bar.inc(1);
         }
