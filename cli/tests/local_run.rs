@@ -4,23 +4,32 @@
 
 use std::process::Command;
 
-#[test]
-fn the_local_run_takes_the_samples_from_upload_to_endpoints_and_costs() {
+/// Runs `hawkins <global...> local --out <a temporary folder> <extra...>` from the workspace
+/// root, as a user does; it must succeed. Its standard output, and the folder.
+fn run_local(name: &str, global: &[&str], extra: &[&str]) -> (String, std::path::PathBuf) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = std::env::temp_dir().join(format!("hawkins-local-run-{}", std::process::id()));
+    let out = std::env::temp_dir().join(format!("hawkins-{name}-{}", std::process::id()));
     let output = Command::new(env!("CARGO_BIN_EXE_hawkins"))
         .current_dir(&root)
+        .args(global)
         .args(["local", "--out"])
         .arg(&out)
+        .args(extra)
         .output()
         .expect("the hawkins binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        "{name}: exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
+    (stdout, out)
+}
+
+#[test]
+fn the_local_run_takes_the_samples_from_upload_to_endpoints_and_costs() {
+    let (stdout, out) = run_local("local-run", &[], &[]);
     assert!(
         stdout.contains("7 files, 6 processed, 1 quarantined"),
         "{stdout}"
@@ -143,24 +152,9 @@ async fn local_up_serves_the_samples_to_the_functions_and_stops_on_ctrl_c() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// Runs `hawkins local --json` with the given extra arguments; the summary it printed.
+/// Runs `hawkins --json local` with the given extra arguments; the summary it printed.
 fn local_json(name: &str, extra: &[&str]) -> serde_json::Value {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = std::env::temp_dir().join(format!("hawkins-{name}-{}", std::process::id()));
-    let output = Command::new(env!("CARGO_BIN_EXE_hawkins"))
-        .current_dir(&root)
-        .args(["--json", "local", "--out"])
-        .arg(&out)
-        .args(extra)
-        .output()
-        .expect("the hawkins binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{name}: exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        output.status
-    );
+    let (stdout, out) = run_local(name, &["--json"], extra);
     let _ = std::fs::remove_dir_all(&out);
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{name}: {e}\n{stdout}"))
 }

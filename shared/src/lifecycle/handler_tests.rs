@@ -518,9 +518,9 @@ async fn a_rolled_back_update_is_reported_once_and_not_retried_by_itself() {
     );
 }
 
-#[tokio::test]
-async fn a_failed_endpoint_is_told_once() {
-    let parts = Parts::new();
+/// The first package deployed, and its endpoint Failed (a container that never became healthy):
+/// the event SageMaker sends then.
+async fn first_deploy_failed(parts: &Parts) -> Value {
     parts
         .deliver(&completed("chatbot-eleven-aaaa1111", 1.6))
         .await;
@@ -529,7 +529,13 @@ async fn a_failed_endpoint_is_told_once() {
         "Failed",
         Some("The primary container did not pass the ping health check.")
     ));
-    let event = endpoint_event("sagemaker-endpoint-failed.json");
+    endpoint_event("sagemaker-endpoint-failed.json")
+}
+
+#[tokio::test]
+async fn a_failed_endpoint_is_told_once() {
+    let parts = Parts::new();
+    let event = first_deploy_failed(&parts).await;
     let outcome = parts.handle(&event).await.expect("handled");
     assert!(
         matches!(&outcome, Outcome::Endpoint { outcome: EndpointOutcome::Failed { reason }, alerted: true, .. } if reason.contains("ping health check")),
@@ -821,6 +827,21 @@ async fn without_a_hosting_role_nothing_is_deployed_and_the_event_is_not_retried
     );
 }
 
+/// The outcome of an event that came too late: neither recorded nor told.
+fn assert_ignored(outcome: &Outcome) {
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Job {
+                recorded: false,
+                alerted: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+}
+
 /// The JSON object the store holds at `key`.
 fn stored_json(parts: &Parts, key: &str) -> Value {
     let bytes = parts
@@ -983,17 +1004,7 @@ async fn a_failed_event_after_completed_is_neither_recorded_nor_told() {
         ),
     ] {
         let outcome = parts.deliver(&event).await;
-        assert!(
-            matches!(
-                outcome,
-                Outcome::Job {
-                    recorded: false,
-                    alerted: false,
-                    ..
-                }
-            ),
-            "{outcome:?}"
-        );
+        assert_ignored(&outcome);
     }
     assert_eq!(stored_json(&parts, key), completed_record);
     assert_eq!(
@@ -1016,17 +1027,7 @@ async fn an_older_terminal_state_does_not_replace_a_newer_one() {
     let outcome = parts
         .deliver(&sample("sagemaker-training-failed.json"))
         .await;
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Job {
-                recorded: false,
-                alerted: false,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_ignored(&outcome);
     assert_eq!(stored_json(&parts, key)["status"], "Stopped");
     assert_eq!(parts.notifier.alerts().len(), 1, "{:?}", parts.subjects());
 
@@ -1063,17 +1064,7 @@ async fn a_late_failed_transform_event_after_completed_is_neither_recorded_nor_t
     failed["detail"]["TransformJobStatus"] = "Failed".into();
     failed["detail"]["FailureReason"] = "ClientError: out of memory".into();
     let outcome = parts.deliver(&failed).await;
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Job {
-                recorded: false,
-                alerted: false,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_ignored(&outcome);
     assert_eq!(stored_json(&parts, key)["status"], "Completed");
     assert!(parts.notifier.alerts().is_empty(), "{:?}", parts.subjects());
 }
@@ -1130,15 +1121,7 @@ async fn a_late_in_service_event_after_the_deletion_does_not_move_the_billed_int
 #[tokio::test]
 async fn a_replayed_endpoint_failure_keeps_the_failed_package() {
     let parts = Parts::new();
-    parts
-        .deliver(&completed("chatbot-eleven-aaaa1111", 1.6))
-        .await;
-    assert!(parts.hosting.set_status(
-        ENDPOINT,
-        "Failed",
-        Some("The primary container did not pass the ping health check.")
-    ));
-    let event = endpoint_event("sagemaker-endpoint-failed.json");
+    let event = first_deploy_failed(&parts).await;
     parts.handle(&event).await.expect("handled");
     assert_eq!(
         parts.endpoint_state().failed_package,

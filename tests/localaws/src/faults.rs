@@ -310,27 +310,15 @@ struct FaultyConnector {
     faults: Arc<Faults>,
 }
 
-#[derive(Debug)]
+/// What a call of a crashed invocation gets.
+#[derive(Debug, thiserror::Error)]
+#[error("the function crashed (injected): its invocation makes no more calls")]
 struct Crashed;
 
-impl std::fmt::Display for Crashed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the function crashed (injected): its invocation makes no more calls")
-    }
-}
-
-impl std::error::Error for Crashed {}
-
-#[derive(Debug)]
+/// What a call that times out gets.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer in time (injected)")]
 struct TimedOut;
-
-impl std::fmt::Display for TimedOut {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("no answer in time (injected)")
-    }
-}
-
-impl std::error::Error for TimedOut {}
 
 impl HttpConnector for FaultyConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
