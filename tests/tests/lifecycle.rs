@@ -633,6 +633,13 @@ async fn tuning_jobs_register_their_best_trial_and_batch_models_run_a_transform(
         .await
         .expect("ListModelPackages");
     assert_eq!(listed.model_package_summary_list().len(), 1);
+    // A Failed event about the same tuning job, sent before its completion but delivered after
+    // it: stale, neither told nor acted on.
+    let mut late = done.clone();
+    late["detail"]["HyperParameterTuningJobStatus"] = "Failed".into();
+    late["detail"]["FailureReason"] = "All training jobs failed".into();
+    let outcome = parts.deliver(&late).await;
+    assert!(matches!(outcome, Outcome::Ignored { .. }), "{outcome:?}");
     let messages = inbox(&stack).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert!(messages[0].message.contains("no [model.gate]"));

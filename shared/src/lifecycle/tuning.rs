@@ -3,13 +3,19 @@
 //! one is told like a failed job.
 //!
 //! Idempotent: registration is the training job's (one package per job); the message goes out
-//! once; a tuning event that arrives before its best trial's is retried, not lost.
+//! once; a tuning event that arrives before its best trial's is retried, not lost; a Failed or
+//! Stopped event after the job's completion was recorded is stale and changes nothing.
 
 use super::alerts;
 use super::events::{TrainingJob, TuningJob};
 use super::job::JobOutcome;
 use super::names::tagged_model;
 use super::{Guards, Hosting, Lifecycle, LifecycleError, Outcome, Registry, tuning_trial_key};
+
+/// Where a tuning job's completion is remembered (a late Failed or Stopped is then stale).
+pub fn tuning_state_key(tuning_job: &str) -> String {
+    format!("state/lifecycle/tuning/{tuning_job}.json")
+}
 use crate::config::ModelConfig;
 use crate::store::{Notifier, ObjectStore};
 use crate::training::tags as tag;
@@ -65,13 +71,33 @@ where
                     .await?;
                 let trial: Option<TrainingJob> =
                     stored.and_then(|o| serde_json::from_slice(&o.bytes).ok());
-                match trial {
-                    Some(trial) => self.register(&trial, model).await,
-                    None => Err(LifecycleError::BestJobNotRecorded {
+                let Some(trial) = trial else {
+                    return Err(LifecycleError::BestJobNotRecorded {
                         tuning: name.clone(),
                         best: best.training_job_name.clone(),
-                    }),
-                }
+                    });
+                };
+                let outcome = self.register(&trial, model).await?;
+                // Remembered after the registration, so a crash before it only repeats the
+                // (idempotent) registration.
+                self.store
+                    .put_if_changed(
+                        &tuning_state_key(name),
+                        br#"{"status":"Completed"}"#.to_vec(),
+                        "application/json",
+                    )
+                    .await?;
+                Ok(outcome)
+            }
+            "Failed" | "Stopped" if self.store.head(&tuning_state_key(name)).await?.is_some() => {
+                // Events come in any order: a tuning job that completed does not fail later, so
+                // this event is older than the completion (or a replay of a stale one).
+                Ok(Outcome::Ignored {
+                    reason: format!(
+                        "tuning job {name} completed already: a {} event about it is stale",
+                        job.hyper_parameter_tuning_job_status
+                    ),
+                })
             }
             "Failed" | "Stopped" => {
                 let reason = job.failure_reason.clone().unwrap_or_else(|| {
