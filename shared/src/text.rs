@@ -181,6 +181,18 @@ fn unpadded(count: usize, unit: impl Fn(usize) -> u32) -> usize {
     end
 }
 
+/// Which of a text's `count` code units (read by `unit`) shows it is binary: the first NUL, or,
+/// when more than one unit in twenty is a control character, the first of those.
+fn binary_unit(count: usize, unit: impl Fn(usize) -> u32) -> Option<usize> {
+    let control = |k: &usize| u16::try_from(unit(*k)).is_ok_and(is_control);
+    (0..count).find(|&k| unit(k) == 0).or_else(|| {
+        let controls = (0..count).filter(control).count();
+        (controls * 20 > count)
+            .then(|| (0..count).find(control))
+            .flatten()
+    })
+}
+
 /// What padding is made of: NUL, and the whitespace that may stand among it (tab, line feed, form
 /// feed, carriage return, the DOS end-of-file mark and space).
 fn is_padding(unit: u32) -> bool {
@@ -277,12 +289,8 @@ fn decode_utf16(
     } else {
         &body[..2 * unpadded(whole, |k| u32::from(unit(&body[2 * k..2 * k + 2])))]
     };
-    let units = body.chunks_exact(2);
-    let total = units.len();
-    let controls = units.clone().filter(|p| is_control(unit(p))).count();
-    let first = || units.clone().position(|p| is_control(unit(p)));
-    let nul = units.clone().position(|p| unit(p) == 0);
-    if let Some(i) = nul.or_else(|| if controls * 20 > total { first() } else { None }) {
+    let unit_at = |k: usize| u32::from(unit(&body[2 * k..2 * k + 2]));
+    if let Some(i) = binary_unit(body.len() / 2, unit_at) {
         return Err(DecodeError::Binary {
             offset: base + 2 * i,
         });
@@ -328,15 +336,7 @@ fn decode_utf32(
     } else {
         unpadded(whole, unit)
     };
-    let control = |k: &usize| u16::try_from(unit(*k)).is_ok_and(is_control);
-    let controls = (0..len).filter(control).count();
-    let nul = (0..len).find(|&k| unit(k) == 0);
-    let binary = nul.or_else(|| {
-        (controls * 20 > len)
-            .then(|| (0..len).find(control))
-            .flatten()
-    });
-    if let Some(k) = binary {
+    if let Some(k) = binary_unit(len, unit) {
         return Err(DecodeError::Binary {
             offset: base + 4 * k,
         });
