@@ -592,7 +592,7 @@ where
         error: &StoreError,
     ) -> Result<(), StoreError> {
         let alert = start_refused(model, job, error);
-        let marker = format!("alerts/sent/{}.json", alert.id);
+        let marker = crate::lifecycle::sent_marker(&alert.id);
         crate::store::send_once(self.store, self.notifier, &alert, &marker, None).await?;
         Ok(())
     }
@@ -600,16 +600,12 @@ where
 
 /// The alert for a job SageMaker refused to start.
 pub fn start_refused(model: &str, job: &str, error: &StoreError) -> crate::store::Alert {
-    let mut attributes = BTreeMap::new();
-    attributes.insert("model".to_string(), model.to_string());
-    crate::store::Alert {
-        kind: "training_start_failed".into(),
-        severity: crate::store::Severity::Critical,
-        subject: format!("Hawkins: the training job of {model} could not start")
-            .chars()
-            .take(100)
-            .collect(),
-        body: format!(
+    crate::lifecycle::alerts::alert(
+        "training_start_failed",
+        crate::store::Severity::Critical,
+        format!("training-start-failed-{job}"),
+        format!("Hawkins: the training job of {model} could not start"),
+        format!(
             "SageMaker refused to start the job {job} of the model {model}:\n\n{error}\n\n\
              The other models of this corpus version were started on their own.\n\n\
              Next steps:\n\
@@ -619,9 +615,8 @@ pub fn start_refused(model: &str, job: &str, error: &StoreError) -> crate::store
              - A validation error: fix the model's section of infra/hawkins.toml and deploy.\n\
              The model trains again when its dataset changes (a new or corrected upload).\n"
         ),
-        attributes,
-        id: format!("training-start-failed-{job}"),
-    }
+        model,
+    )
 }
 
 /// The revision of `datasets/latest.json` an "Object Created" event names (its version id, or

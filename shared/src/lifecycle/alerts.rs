@@ -45,7 +45,9 @@ impl Links {
     }
 }
 
-fn alert(
+/// An alert about one model (its name is an attribute subscribers can filter on), its subject cut
+/// to SNS' limit for e-mail subjects.
+pub(crate) fn alert(
     kind: &str,
     severity: Severity,
     id: String,
