@@ -818,7 +818,8 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
         let (cast, cast_label) = self.cast_from(&entries).await?;
         let mut episodes = Vec::new();
         let mut locations = Vec::new();
-        for entry in &entries {
+        // Character lists were read (and checked) for the cast above.
+        for entry in entries.iter().filter(|e| e.kind != SourceKind::Characters) {
             let Some(object) = self.processed(entry, &cast).await? else {
                 warn!(source = %entry.id, key = %entry.processed_key, "processed data missing; source skipped until re-uploaded");
                 continue;
