@@ -38,9 +38,14 @@ pub(super) fn rank(status: JobStatus) -> u8 {
     match status {
         JobStatus::InProgress => 0,
         JobStatus::Stopping => 1,
-        JobStatus::Completed | JobStatus::Failed | JobStatus::Stopped | JobStatus::Other => 2,
+        JobStatus::Completed | JobStatus::Failed | JobStatus::Stopped | JobStatus::Other => {
+            FINISHED
+        }
     }
 }
+
+/// The rank of a job that has ended.
+pub(super) const FINISHED: u8 = 2;
 
 pub fn job_status(text: &str) -> JobStatus {
     match text {
@@ -75,7 +80,7 @@ pub fn job_record(job: &TrainingJob, model: &ModelConfig, region: &str) -> JobRe
         billable_seconds: job.billable_time_in_seconds,
         status,
         started_at: job.training_start_time.map(format_rfc3339),
-        ended_at: if rank(status) == 2 {
+        ended_at: if rank(status) == FINISHED {
             job.training_end_time.map(format_rfc3339)
         } else {
             None
@@ -118,7 +123,7 @@ pub fn supersedes(stored: Option<&JobRecord>, incoming: &JobRecord) -> bool {
     }
     match (old.status_time(), incoming.status_time()) {
         (Some(recorded), Some(event)) => event >= recorded,
-        _ => same || rank(old.status) < 2,
+        _ => same || rank(old.status) < FINISHED,
     }
 }
 

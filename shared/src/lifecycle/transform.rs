@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::alerts;
 use super::events::TransformJob;
-use super::job::{JobOutcome, StopCause, job_status, rank, supersedes};
+use super::job::{FINISHED, JobOutcome, StopCause, job_status, rank, supersedes};
 use super::names::tagged_model;
 use super::{Guards, Hosting, Lifecycle, LifecycleError, Outcome, Registry};
 use crate::config::ModelConfig;
@@ -50,7 +50,7 @@ pub fn transform_record(job: &TransformJob, model: &ModelConfig, region: &str) -
         billable_seconds: seconds,
         status,
         started_at: job.transform_start_time.map(format_rfc3339),
-        ended_at: if rank(status) == 2 {
+        ended_at: if rank(status) == FINISHED {
             job.transform_end_time.map(format_rfc3339)
         } else {
             None
