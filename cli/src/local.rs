@@ -21,7 +21,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::Value;
 
 use hawkins_localaws::deployment::Deployment;
-use hawkins_localaws::faults::{FaultPlan, Faults};
+use hawkins_localaws::faults::{FaultPlan, Faults, invoke};
 use hawkins_localaws::router::Router;
 use hawkins_localaws::standin::{Clients, Scenario, StandIn};
 use hawkins_localaws::template::routes;
@@ -50,11 +50,7 @@ where
 {
     let mut attempt = 1;
     loop {
-        if let Some(faults) = faults {
-            faults.begin_invocation();
-        }
-        let result = handler().await;
-        let crashed = faults.is_some_and(Faults::crashed);
+        let (result, crashed) = invoke(faults, handler()).await;
         let again = match &result {
             _ if crashed => true,
             Ok(_) => false,
@@ -304,13 +300,13 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
         lifecycle_bar.inc_length(batch.len() as u64);
         let delivered = batch.len();
         for event in batch {
-            if let Some(faults) = faults {
-                faults.begin_invocation();
-            }
-            let result = lifecycle.handle(event.clone(), hawkins::time::now()).await;
+            let (result, crashed) = invoke(
+                faults,
+                lifecycle.handle(event.clone(), hawkins::time::now()),
+            )
+            .await;
             // A crashed invocation comes back whatever it returned; so does a retryable failure
             // (the event may be early: an endpoint not in service yet), in the next round.
-            let crashed = faults.is_some_and(Faults::crashed);
             let again =
                 crashed || matches!(&result, Err(e) if e.retryable() && round + 1 < max_rounds);
             match result {

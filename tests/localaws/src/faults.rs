@@ -310,6 +310,19 @@ struct FaultyConnector {
     faults: Arc<Faults>,
 }
 
+/// Runs one invocation of a function over `faults` (if any): a crash of an earlier invocation is
+/// over; what it returned, and whether this one crashed.
+pub async fn invoke<T>(
+    faults: Option<&Faults>,
+    run: impl std::future::Future<Output = T>,
+) -> (T, bool) {
+    if let Some(faults) = faults {
+        faults.begin_invocation();
+    }
+    let result = run.await;
+    (result, faults.is_some_and(Faults::crashed))
+}
+
 /// What a call of a crashed invocation gets.
 #[derive(Debug, thiserror::Error)]
 #[error("the function crashed (injected): its invocation makes no more calls")]

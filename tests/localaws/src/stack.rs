@@ -16,7 +16,7 @@ use hawkins::aws::local_config;
 use hawkins::aws::s3::S3Store;
 use hawkins::aws::sns::SnsNotifier;
 
-use crate::faults::{FaultPlan, Faults};
+use crate::faults::{FaultPlan, Faults, invoke};
 use crate::process::{LocalAws, LocalAwsError};
 
 /// How often the train queue hands out a message before it goes to the dead-letter queue (the
@@ -503,14 +503,11 @@ impl LocalStack {
                 record.body = message.body.clone();
                 event.records.push(record);
             }
-            if let Some(faults) = self.faults() {
-                faults.begin_invocation();
-            }
-            let (batch, response) = handle_batch(&trainer, event, now()).await;
+            let ((batch, response), crashed) =
+                invoke(self.faults(), handle_batch(&trainer, event, now())).await;
             // As the SQS event source does: a crashed invocation returns its whole batch to the
             // queue, a finished one only the messages it reports as failed; a message received
             // too often goes to the dead-letter queue, which here ends the run.
-            let crashed = self.faults().is_some_and(|f| f.crashed());
             let failed: Vec<&str> = response
                 .batch_item_failures
                 .iter()
