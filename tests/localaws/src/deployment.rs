@@ -47,6 +47,9 @@ pub struct Deployment {
     pub endpoints: Vec<(String, String, String, Vec<String>)>,
     /// (transform job, status).
     pub transforms: Vec<(String, String)>,
+    /// The training and tuning jobs SageMaker holds, by name: what was started, however often
+    /// the train function was called.
+    pub jobs: Vec<String>,
 }
 
 impl Deployment {
@@ -102,6 +105,31 @@ impl Deployment {
                     .unwrap_or_default(),
             ));
         }
+        let training = sm
+            .list_training_jobs()
+            .max_results(100)
+            .send()
+            .await
+            .context("ListTrainingJobs")?;
+        let tuning = sm
+            .list_hyper_parameter_tuning_jobs()
+            .max_results(100)
+            .send()
+            .await
+            .context("ListHyperParameterTuningJobs")?;
+        out.jobs = training
+            .training_job_summaries()
+            .iter()
+            .filter_map(|j| j.training_job_name())
+            .chain(
+                tuning
+                    .hyper_parameter_tuning_job_summaries()
+                    .iter()
+                    .filter_map(|j| j.hyper_parameter_tuning_job_name()),
+            )
+            .map(str::to_string)
+            .collect();
+        out.jobs.sort();
         Ok(out)
     }
 }
