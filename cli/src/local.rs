@@ -225,7 +225,6 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
         network_window: DEFAULT_NETWORK_WINDOW,
     };
     let mut outcomes: Vec<ObjectOutcome> = Vec::new();
-    let mut corpus = None;
     let mut pending = router.take(&stack, "ingest").await?;
     let ingest_bar = bar(&progress, "ingest", pending.len() as u64);
     while !pending.is_empty() {
@@ -235,10 +234,7 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
             })
             .await
             {
-                Ok(report) => {
-                    outcomes.extend(report.objects);
-                    corpus = report.corpus.or(corpus);
-                }
+                Ok(report) => outcomes.extend(report.objects),
                 Err(e) => failures.push(format!("ingest: {e}")),
             }
             ingest_bar.inc(1);
@@ -374,6 +370,11 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
         .collect();
     // Read back past the fault layer: the summary is what the local AWS holds.
     let store = stack.harness_store();
+    // The corpus the train function built once the uploads had settled.
+    let corpus = trained.iter().rev().find_map(|outcome| match outcome {
+        hawkins::training::MessageOutcome::Trained { corpus, .. } => corpus.clone(),
+        _ => None,
+    });
     let mut summary = Summary::read(&store, outcomes, corpus, alerts).await?;
     summary.add_training(&trained);
     summary.deployment =

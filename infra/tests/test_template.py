@@ -389,14 +389,14 @@ def test_other_buckets_and_other_event_types_are_not_routed_to_ingest():
     assert not matches(pattern, {**object_created(key), "source": "custom.s3"})
 
 
-def test_a_new_corpus_version_is_routed_to_the_train_queue():
-    assert matches(train_pattern(), object_created("datasets/latest.json"))
+def test_a_changed_source_is_routed_to_the_train_queue():
+    assert matches(train_pattern(), object_created("manifest/pending.json"))
 
 
 def test_the_sample_train_message_is_an_event_the_train_rule_routes():
-    # events/sqs-train-latest-written.json: what the function receives; each body is the event
+    # events/sqs-train-source-changed.json: what the function receives; each body is the event
     # EventBridge put on the queue.
-    sample = json.loads((EVENTS / "sqs-train-latest-written.json").read_text(encoding="utf-8"))
+    sample = json.loads((EVENTS / "sqs-train-source-changed.json").read_text(encoding="utf-8"))
     for record in sample["Records"]:
         event = json.loads(record["body"])
         bucket = event["detail"]["bucket"]["name"]
@@ -408,7 +408,12 @@ def test_the_sample_train_message_is_an_event_the_train_rule_routes():
 @pytest.mark.parametrize(
     "key",
     [
-        "datasets/latest.json.tmp",
+        "manifest/pending.json.tmp",
+        "manifest/PENDING.JSON",
+        "manifest/pending.json/",
+        "manifest/sources/subtitles/S01E01.json",
+        "raw/manifest/pending.json",
+        "datasets/latest.json",
         "datasets/abc/manifest.json",
         "datasets/0123456789abcdef/manifest.json",
         "datasets/0123456789abcdef/chatbot/eleven.jsonl",
@@ -427,14 +432,16 @@ def test_other_objects_are_not_routed_to_train(key: str):
 
 def test_other_buckets_and_other_event_types_are_not_routed_to_train():
     pattern = train_pattern()
-    key = "datasets/latest.json"
+    key = "manifest/pending.json"
     assert not matches(pattern, object_created(key, bucket="someone-elses-bucket"))
     assert not matches(pattern, object_created(key, detail_type="Object Deleted"))
     assert not matches(pattern, {**object_created(key), "source": "custom.s3"})
 
 
 def test_ingest_and_train_see_different_objects():
-    # Ingest writes latest.json: were it routed back to ingest, each corpus would trigger another.
+    # Ingest writes pending.json and train latest.json: were either routed back to ingest, each
+    # upload or corpus would trigger another.
+    assert not matches(ingest_pattern(), object_created("manifest/pending.json"))
     assert not matches(ingest_pattern(), object_created("datasets/latest.json"))
     assert not matches(train_pattern(), SAMPLE)
 
@@ -528,6 +535,14 @@ def test_ingest_never_writes_raw_uploads():
                 assert "/raw/" not in str(resource)
 
 
+def test_ingest_writes_sources_and_never_the_corpus():
+    # The corpus is built by train once uploads settle; an upload writes only its own source.
+    for statement in policy_statements("IngestRole"):
+        if "s3:PutObject" in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                assert re.search(r"/(processed|manifest|quarantine)/\*'$", str(resource)), resource
+
+
 def test_the_training_role_reads_datasets_and_checkpoints_and_writes_only_output_and_checkpoints():
     for statement in policy_statements("SageMakerExecutionRole"):
         actions = set(as_list(statement["Action"]))
@@ -603,15 +618,21 @@ def test_train_starts_only_tagged_jobs_in_its_own_account_and_region():
     assert granted == allowed, sorted(allowed - granted)
 
 
-def test_train_reads_the_corpus_manifest_and_writes_only_its_state_and_alert_markers():
+def test_train_builds_the_corpus_and_writes_only_it_its_state_and_alert_markers():
     for statement in policy_statements("TrainRole"):
         actions = set(as_list(statement["Action"]))
         resources = [str(r) for r in as_list(statement["Resource"])]
         assert not actions & {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:*"}
         if "s3:GetObject" in actions:
-            assert all(re.search(r"/(datasets|state/training|alerts/sent)/\*", r) for r in resources), resources
+            assert all(
+                re.search(r"/(raw|processed|manifest|datasets|state/training|alerts/sent)/\*", r) for r in resources
+            ), resources
         if "s3:PutObject" in actions:
-            assert all(re.search(r"/(state/training|alerts/sent)/\*'$", r) for r in resources), resources
+            # Never raw/: the corpus build repairs a source from its upload, never the upload.
+            assert all(
+                re.search(r"/(datasets|processed|manifest/sources|state/training|alerts/sent)/\*'$", r)
+                for r in resources
+            ), resources
 
 
 def test_train_publishes_only_to_the_alert_topic():

@@ -4,7 +4,9 @@
 //! Every builder here is a pure function of its input and writes records in a fixed order, so the
 //! same corpus always gives the same bytes — the corpus version is a hash of those bytes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
+
+use sha2::Digest;
 
 use serde::{Deserialize, Serialize};
 
@@ -83,15 +85,36 @@ pub fn system_prompt(character: &str) -> String {
     )
 }
 
-/// A character's chat set being built: its JSON Lines, record count, and the exchanges seen.
-type ChatSet = (Vec<u8>, u64, BTreeSet<(String, String)>);
+/// Records of one dataset file made from one episode: JSON Lines and their count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Records {
+    pub bytes: Vec<u8>,
+    pub count: u64,
+}
 
-/// Per-character chat sets: each line a cast member speaks, as the reply to the line before it
-/// (spoken by someone else, and for subtitles within [`MAX_REPLY_GAP_MS`]). Identical exchanges
-/// (the same episode in a transcript and in subtitles) are kept once.
-pub fn chatbot(episodes: &[EpisodeLines], cast: &Cast) -> Vec<DatasetFile> {
-    let mut per_character: BTreeMap<String, ChatSet> = BTreeMap::new();
-    for episode in episodes {
+impl Records {
+    fn push(&mut self, record: &impl Serialize) {
+        push_json_line(&mut self.bytes, record);
+        self.count += 1;
+    }
+}
+
+/// The per-character chat sets, built one episode at a time so a corpus build holds one episode
+/// and what the sets have seen, never the sets themselves (they go to disk as they grow).
+///
+/// Each line a cast member speaks becomes a record, as the reply to the line before it (spoken
+/// by someone else, and for subtitles within [`MAX_REPLY_GAP_MS`]). Identical exchanges (the same
+/// episode in a transcript and in subtitles) are kept once: an exchange is remembered by 128
+/// bits of the SHA-256 of its normalised words, 16 bytes a record instead of its text.
+#[derive(Debug, Default)]
+pub struct ChatSets {
+    seen: BTreeMap<String, HashSet<u128>>,
+}
+
+impl ChatSets {
+    /// This episode's new records per character, in the order its lines come.
+    pub fn episode(&mut self, episode: &EpisodeLines, cast: &Cast) -> BTreeMap<String, Records> {
+        let mut out: BTreeMap<String, Records> = BTreeMap::new();
         for pair in episode.lines.windows(2) {
             let (prev, line) = (&pair[0], &pair[1]);
             let Some(character) = line.speaker.as_deref().and_then(|s| cast.resolve(s)) else {
@@ -106,8 +129,13 @@ pub fn chatbot(episodes: &[EpisodeLines], cast: &Cast) -> Vec<DatasetFile> {
             {
                 continue;
             }
-            let (bytes, records, seen) = per_character.entry(character.to_string()).or_default();
-            if !seen.insert((normalise(&prev.text), normalise(&line.text))) {
+            let exchange = exchange_id(&prev.text, &line.text);
+            if !self
+                .seen
+                .entry(character.to_string())
+                .or_default()
+                .insert(exchange)
+            {
                 continue;
             }
             let prompt = system_prompt(character);
@@ -129,18 +157,66 @@ pub fn chatbot(episodes: &[EpisodeLines], cast: &Cast) -> Vec<DatasetFile> {
                 episode: &episode.episode,
                 source: episode.origin,
             };
-            push_json_line(bytes, &record);
-            *records += 1;
+            out.entry(character.to_string()).or_default().push(&record);
+        }
+        out
+    }
+}
+
+/// The path of a character's chat set under the version folder.
+pub fn chatbot_path(character: &str) -> String {
+    format!("chatbot/{}.jsonl", slug(character))
+}
+
+/// Where the theme batches go under the version folder.
+pub const THEMES_PATH: &str = "themes/batches.jsonl";
+
+fn exchange_id(prompt: &str, reply: &str) -> u128 {
+    let digest = sha2::Sha256::new()
+        .chain_update(normalise(prompt).as_bytes())
+        .chain_update([0u8])
+        .chain_update(normalise(reply).as_bytes())
+        .finalize();
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_le_bytes(first)
+}
+
+/// The one source of an episode that themes and networks read: the first transcript (it names
+/// every speaker), else the first subtitles.
+pub fn per_episode<'a>(
+    sources: impl IntoIterator<Item = &'a EpisodeLines>,
+) -> Option<&'a EpisodeLines> {
+    let mut picked: Option<&EpisodeLines> = None;
+    for source in sources {
+        if picked
+            .is_none_or(|p| p.origin == Origin::Subtitles && source.origin == Origin::Transcript)
+        {
+            picked = Some(source);
+        }
+    }
+    picked
+}
+
+/// Every episode's chat sets at once, in memory: [`ChatSets`] folded over `episodes`.
+pub fn chatbot(episodes: &[EpisodeLines], cast: &Cast) -> Vec<DatasetFile> {
+    let mut sets = ChatSets::default();
+    let mut per_character: BTreeMap<String, Records> = BTreeMap::new();
+    for episode in episodes {
+        for (character, records) in sets.episode(episode, cast) {
+            let set = per_character.entry(character).or_default();
+            set.bytes.extend_from_slice(&records.bytes);
+            set.count += records.count;
         }
     }
     per_character
         .into_iter()
-        .map(|(character, (bytes, records, _))| DatasetFile {
-            path: format!("chatbot/{}.jsonl", slug(&character)),
+        .map(|(character, records)| DatasetFile {
+            path: chatbot_path(&character),
             kind: DatasetKind::Chatbot,
             character: Some(character),
-            records,
-            bytes,
+            records: records.count,
+            bytes: records.bytes,
         })
         .collect()
 }
@@ -149,33 +225,37 @@ pub fn chatbot(episodes: &[EpisodeLines], cast: &Cast) -> Vec<DatasetFile> {
 /// [`THEME_BATCH_SENTENCES`]. One source per episode (the caller picks it), so no episode is
 /// scored twice.
 pub fn themes(episodes: &[EpisodeLines]) -> Option<DatasetFile> {
-    let mut bytes = Vec::new();
-    let mut records = 0;
+    let mut all = Records::default();
     for episode in episodes {
-        let sentences: Vec<&str> = episode
-            .lines
-            .iter()
-            .flat_map(|l| sentences(&l.text))
-            .collect();
-        for (batch, chunk) in sentences.chunks(THEME_BATCH_SENTENCES).enumerate() {
-            push_json_line(
-                &mut bytes,
-                &ThemeRecord {
-                    episode: &episode.episode,
-                    batch,
-                    sentences: chunk,
-                },
-            );
-            records += 1;
-        }
+        let records = theme_records(episode);
+        all.bytes.extend_from_slice(&records.bytes);
+        all.count += records.count;
     }
-    (records > 0).then(|| DatasetFile {
-        path: "themes/batches.jsonl".into(),
+    (all.count > 0).then(|| DatasetFile {
+        path: THEMES_PATH.into(),
         kind: DatasetKind::Themes,
         character: None,
-        records,
-        bytes,
+        records: all.count,
+        bytes: all.bytes,
     })
+}
+
+/// One episode's theme batches.
+pub fn theme_records(episode: &EpisodeLines) -> Records {
+    let sentences: Vec<&str> = episode
+        .lines
+        .iter()
+        .flat_map(|l| sentences(&l.text))
+        .collect();
+    let mut records = Records::default();
+    for (batch, chunk) in sentences.chunks(THEME_BATCH_SENTENCES).enumerate() {
+        records.push(&ThemeRecord {
+            episode: &episode.episode,
+            batch,
+            sentences: chunk,
+        });
+    }
+    records
 }
 
 /// The location classifier's examples, one per location name (a later list overrides an

@@ -1,23 +1,25 @@
-//! Ingest: one uploaded object becomes processed dialogue, and the corpus becomes versioned
-//! datasets, character networks and a manifest.
+//! Ingest: one uploaded object becomes processed dialogue and its source entry; the corpus
+//! (versioned datasets, character networks, a manifest) is built from all entries once uploads
+//! have settled ([`crate::corpus`], run by the train function).
 //!
-//! The decisions are pure functions ([`plan_source`], [`plan_corpus`]) that return what to write;
-//! [`Ingest`] reads the inputs and writes the plans through the narrow [`ObjectStore`] and
-//! [`Notifier`] traits, so the Lambda (S3, SNS) and `hawkins preprocess` (a folder) run the same
-//! code.
+//! The decisions are pure functions ([`plan_source`], and [`plan_corpus`], the corpus build
+//! written plainly) that return what to write; [`Ingest`] reads the inputs and writes the plans
+//! through the narrow [`ObjectStore`] and [`Notifier`] traits, so the Lambda (S3, SNS) and
+//! `hawkins preprocess` (a folder) run the same code.
+//!
+//! # Work per upload
+//! An upload reads its object, its entry and the character lists, and writes its processed data,
+//! its entry and `manifest/pending.json`: the same few requests however large the corpus is.
 //!
 //! # Why replays and races are harmless
 //! - Every write goes through [`ObjectStore::put_if_changed`]: identical bytes are not written
 //!   again, so a redelivered event, or the same file uploaded twice, creates no new object
 //!   version and no new downstream event. Nothing here reads a clock, so the same inputs give the
 //!   same bytes.
-//! - A source's entry (`manifest/sources/...`) is written after its processed output: an entry
-//!   never points at data that does not exist, and a crash in between is repaired by the
-//!   redelivery.
-//! - The corpus is rebuilt from *all* entries on every event, never updated incrementally (no
-//!   lost updates between concurrent invocations). After writing `datasets/latest.json` the
-//!   builder lists the entries again and rebuilds if they changed meanwhile; so the last pointer
-//!   write always reflects every entry written before it.
+//! - A source's entry (`manifest/sources/...`) is written after its processed output, and the
+//!   pending change after the entry: an entry never points at data that does not exist, a build
+//!   never misses an entry whose change it was started by, and a crash in between is repaired by
+//!   the redelivery (which writes the pending change again; see [`Ingest::object`]).
 //! - Events can arrive in any order: the object is always read at its current content, and a
 //!   source only supersedes an entry of the same id from a different key when it is not older.
 
@@ -28,13 +30,14 @@ use serde::Serialize;
 use tracing::{Instrument, info, warn};
 
 use crate::characters::{Cast, Character};
-use crate::datasets::{self, DatasetFile, EpisodeLines, Origin};
+use crate::corpus::CorpusBuild;
+use crate::datasets::{self, DatasetFile, EpisodeLines};
 use crate::dialogue::Line;
 use crate::error::{Retry, StoreError};
 use crate::hash::sha256_hex;
 use crate::jsonl::{self, Location};
 use crate::manifest::{
-    CorpusManifest, Counts, LATEST_KEY, SOURCES_PREFIX, SourceEntry, processed_key,
+    CorpusManifest, Counts, LATEST_KEY, PENDING_KEY, PendingChange, SourceEntry, processed_key,
 };
 use crate::network::NetworkBuilder;
 use crate::source::{self, MAX_UPLOAD_BYTES, NotASource, RAW_PREFIX, Source, SourceKind};
@@ -48,8 +51,6 @@ pub const PROCESSOR: &str = concat!("hawkins-ingest/", env!("CARGO_PKG_VERSION")
 pub const DEFAULT_NETWORK_WINDOW: usize = 10;
 /// Warnings kept in a source entry (the total is kept too).
 const KEPT_WARNINGS: usize = 20;
-/// Rebuilds of the corpus in one invocation when concurrent uploads keep changing it.
-const MAX_CORPUS_ROUNDS: usize = 5;
 
 /// Why an upload cannot be used: machine-readable `code`, the `line` where known, and words a
 /// person can act on.
@@ -348,25 +349,27 @@ pub struct CorpusPlan {
     pub manifest: CorpusManifest,
 }
 
-/// Decides every corpus-level file. Pure.
+/// Decides every corpus-level file at once, in memory. Pure. The bucket's corpus is built by
+/// [`crate::corpus::CorpusBuild`], one episode at a time; this is the same build written
+/// plainly, which `hawkins preprocess` tests and the streaming build are checked against.
 pub fn plan_corpus(inputs: &CorpusInputs, window: usize) -> CorpusPlan {
-    // One source per episode for themes and networks: the transcript names every speaker; the
-    // subtitles stand in where there is no transcript. Chat sets use both (duplicates dropped).
-    let mut picked: BTreeMap<&str, &EpisodeLines> = BTreeMap::new();
+    // Episodes by name, each one's sources in entry order: the order the streaming build reads.
+    let mut groups: BTreeMap<&str, Vec<&EpisodeLines>> = BTreeMap::new();
     for episode in &inputs.episodes {
-        let keep = picked.get(episode.episode.as_str()).is_none_or(|current| {
-            current.origin == Origin::Subtitles && episode.origin == Origin::Transcript
-        });
-        if keep {
-            picked.insert(&episode.episode, episode);
-        }
+        groups.entry(&episode.episode).or_default().push(episode);
     }
-    let per_episode: Vec<EpisodeLines> = picked.values().map(|e| (*e).clone()).collect();
+    let ordered: Vec<EpisodeLines> = groups.values().flatten().map(|e| (*e).clone()).collect();
+    // One source per episode for themes and networks; chat sets use both (duplicates dropped).
+    let per_episode: Vec<EpisodeLines> = groups
+        .values()
+        .filter_map(|group| datasets::per_episode(group.iter().copied()))
+        .cloned()
+        .collect();
 
-    let mut files: Vec<DatasetFile> = datasets::chatbot(&inputs.episodes, &inputs.cast);
+    let mut files: Vec<DatasetFile> = datasets::chatbot(&ordered, &inputs.cast);
     files.extend(datasets::themes(&per_episode));
     files.extend(datasets::locations(&inputs.locations));
-    let episodes: Vec<String> = picked.keys().map(|e| e.to_string()).collect();
+    let episodes: Vec<String> = per_episode.iter().map(|e| e.episode.clone()).collect();
     let manifest =
         CorpusManifest::new(&files, &inputs.entries, inputs.cast_label.clone(), episodes);
 
@@ -374,21 +377,7 @@ pub fn plan_corpus(inputs: &CorpusInputs, window: usize) -> CorpusPlan {
     let mut corpus_network = NetworkBuilder::new(&inputs.cast, window);
     for episode in &per_episode {
         corpus_network.add_episode(&episode.lines);
-        let mut builder = NetworkBuilder::new(&inputs.cast, window);
-        builder.add_episode(&episode.lines);
-        let network = builder.finish();
-        let stem = format!("processed/network/episodes/{}", episode.episode);
-        outputs.push(json_output(
-            format!("{stem}.json"),
-            network.to_json().into_bytes(),
-        ));
-        outputs.push(html_output(
-            format!("{stem}.html"),
-            network.to_html(&format!(
-                "Stranger Things {}: character network",
-                episode.episode
-            )),
-        ));
+        outputs.extend(episode_network(&inputs.cast, window, episode));
     }
     if !per_episode.is_empty() {
         let network = corpus_network.finish();
@@ -415,6 +404,24 @@ pub fn plan_corpus(inputs: &CorpusInputs, window: usize) -> CorpusPlan {
     outputs.push(json_output(manifest.key(), manifest_bytes.clone()));
     outputs.push(json_output(LATEST_KEY.into(), manifest_bytes));
     CorpusPlan { outputs, manifest }
+}
+
+/// One episode's character network, as JSON and as a page.
+pub fn episode_network(cast: &Cast, window: usize, episode: &EpisodeLines) -> [Output; 2] {
+    let mut builder = NetworkBuilder::new(cast, window);
+    builder.add_episode(&episode.lines);
+    let network = builder.finish();
+    let stem = format!("processed/network/episodes/{}", episode.episode);
+    [
+        json_output(format!("{stem}.json"), network.to_json().into_bytes()),
+        html_output(
+            format!("{stem}.html"),
+            network.to_html(&format!(
+                "Stranger Things {}: character network",
+                episode.episode
+            )),
+        ),
+    ]
 }
 
 fn sorted(files: &[DatasetFile]) -> Vec<&DatasetFile> {
@@ -548,17 +555,7 @@ impl ObjectOutcome {
     }
 }
 
-/// What the corpus build did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CorpusOutcome {
-    pub version: String,
-    pub sources: usize,
-    pub datasets: usize,
-    pub written: usize,
-    pub unchanged: usize,
-    /// Whether `datasets/latest.json` was written: the event that leads to training.
-    pub latest_changed: bool,
-}
+pub use crate::corpus::CorpusOutcome;
 
 /// Where settings and the two capabilities meet.
 pub struct Ingest<'a, S, N> {
@@ -635,12 +632,17 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
             });
         }
         // The same bytes under the same key, processed by this same code: nothing to redo. (The
-        // object's LastModified moves on a re-upload; it must not make the entry differ.)
+        // object's LastModified moves on a re-upload; it must not make the entry differ.) The
+        // change is signalled again: an earlier delivery may have stopped before it did.
         let raw_sha256 = sha256_hex(&object.bytes);
         if let Some(old) = existing.as_ref().filter(|old| {
             old.raw_key == key && old.raw_sha256 == raw_sha256 && old.processor == PROCESSOR
         }) {
             info!(key, source = %old.id, "same content already processed");
+            if !self.in_latest(old).await? {
+                let entry_sha256 = sha256_hex(&serde_json::to_vec_pretty(old).unwrap_or_default());
+                self.signal(old, entry_sha256).await?;
+            }
             return Ok(ObjectOutcome::Processed {
                 key: key.into(),
                 source: old.id.clone(),
@@ -664,15 +666,17 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
             .put_if_changed(
                 &entry.processed_key,
                 plan.processed.clone(),
-                content_type(source.kind),
+                processed_content_type(source.kind),
             )
             .await?;
         let entry_bytes = serde_json::to_vec_pretty(entry).unwrap_or_default();
+        let entry_sha256 = sha256_hex(&entry_bytes);
         let written_entry = self
             .store
             .put_if_changed(&entry_key, entry_bytes, "application/json")
             .await?;
         let changed = written_data == Written::Stored || written_entry == Written::Stored;
+        self.signal(entry, entry_sha256).await?;
         info!(
             key,
             source = %entry.id,
@@ -690,6 +694,52 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
             lines: entry.counts.records,
             speakers: entry.counts.speakers.len() as u64,
         })
+    }
+
+    /// Whether the corpus version in `datasets/latest.json` was built from `entry` as it is: then
+    /// a replay need not signal the change again. Read only on a replay, never on a new upload.
+    async fn in_latest(&self, entry: &SourceEntry) -> Result<bool, IngestError> {
+        let Some(object) = self.store.get(LATEST_KEY).await? else {
+            return Ok(false);
+        };
+        // A pointer that does not read is no reason to fail an upload: the change is signalled,
+        // and the build rewrites the pointer.
+        let Ok(manifest) = serde_json::from_slice::<CorpusManifest>(&object.bytes) else {
+            return Ok(false);
+        };
+        Ok(manifest.sources.iter().any(|s| {
+            s.id == entry.id
+                && s.raw_key == entry.raw_key
+                && s.raw_sha256 == entry.raw_sha256
+                && s.processed_sha256 == entry.processed_sha256
+        }))
+    }
+
+    /// Records that `entry` is in the corpus's sources by rewriting `manifest/pending.json`:
+    /// each rewrite is an event on the train queue, which builds the corpus once the events have
+    /// been quiet for the quiet period (one version per burst of uploads, not one per upload).
+    ///
+    /// Written after the entry, so the build that the event leads to reads it. A redelivery whose
+    /// entry is already there writes it again unless the current corpus version was built from
+    /// that entry: a delivery that stopped between the entry and this write is finished by its
+    /// redelivery. When this source's change is already the last one recorded, the bytes are the
+    /// same and nothing is written; when another source's change came since, the rewrite costs
+    /// one more build, which finds nothing new (every write of the build is skipped as unchanged,
+    /// and no training starts).
+    async fn signal(&self, entry: &SourceEntry, entry_sha256: String) -> Result<(), IngestError> {
+        let change = PendingChange {
+            source: entry.id.clone(),
+            raw_key: entry.raw_key.clone(),
+            entry_sha256,
+        };
+        self.store
+            .put_if_changed(
+                PENDING_KEY,
+                serde_json::to_vec_pretty(&change).unwrap_or_default(),
+                "application/json",
+            )
+            .await?;
+        Ok(())
     }
 
     /// Copies an unusable upload to `quarantine/` with its reason and alerts, once per content.
@@ -747,235 +797,34 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
         })
     }
 
-    /// Rebuilds datasets, networks and the manifest from every source entry.
+    /// Builds the corpus version of every source entry and points `datasets/latest.json` at it:
+    /// what the train function does once uploads have settled, and `hawkins preprocess` at once.
     pub async fn corpus(&self) -> Result<CorpusOutcome, IngestError> {
-        let mut outcome = None;
-        let mut latest_changed = false;
-        for _round in 0..MAX_CORPUS_ROUNDS {
-            let (fingerprint, inputs) = self.read_corpus().await?;
-            let plan = plan_corpus(&inputs, self.network_window);
-            let (mut written, mut unchanged) = (0, 0);
-            for output in plan.outputs {
-                let is_latest = output.key == LATEST_KEY;
-                match self
-                    .store
-                    .put_if_changed(&output.key, output.bytes, output.content_type)
-                    .await?
-                {
-                    Written::Stored => {
-                        written += 1;
-                        latest_changed |= is_latest;
-                    }
-                    Written::Unchanged => unchanged += 1,
-                }
-            }
-            info!(
-                corpus_version = %plan.manifest.version,
-                sources = inputs.entries.len(),
-                datasets = plan.manifest.datasets.len(),
-                written,
-                unchanged,
-                "corpus built"
-            );
-            outcome = Some(CorpusOutcome {
-                version: plan.manifest.version,
-                sources: inputs.entries.len(),
-                datasets: plan.manifest.datasets.len(),
-                written,
-                unchanged,
-                latest_changed,
-            });
-            if self.entries_fingerprint().await? == fingerprint {
-                break;
-            }
-            info!("sources changed during the build: building again");
-        }
-        outcome.ok_or_else(|| IngestError::Corrupt {
-            key: SOURCES_PREFIX.into(),
-            message: "no build round ran".into(),
-        })
+        self.build().run().await
     }
 
-    async fn entries_fingerprint(&self) -> Result<Vec<(String, Option<String>)>, IngestError> {
-        let mut out = Vec::new();
-        for key in self.store.list(SOURCES_PREFIX).await? {
-            let sha = self.store.stored_sha256(&key).await?;
-            out.push((key, sha));
+    fn build(&self) -> CorpusBuild<'_, S> {
+        CorpusBuild {
+            store: self.store,
+            network_window: self.network_window,
         }
-        Ok(out)
-    }
-
-    async fn read_corpus(
-        &self,
-    ) -> Result<(Vec<(String, Option<String>)>, CorpusInputs), IngestError> {
-        let fingerprint = self.entries_fingerprint().await?;
-        let mut entries = Vec::new();
-        for (key, _) in &fingerprint {
-            if let Some(entry) = self.read_json::<SourceEntry>(key).await? {
-                entries.push(entry);
-            }
-        }
-        let (cast, cast_label) = self.cast_from(&entries).await?;
-        let mut episodes = Vec::new();
-        let mut locations = Vec::new();
-        // Character lists were read (and checked) for the cast above.
-        for entry in entries.iter().filter(|e| e.kind != SourceKind::Characters) {
-            let Some(object) = self.processed(entry, &cast).await? else {
-                warn!(source = %entry.id, key = %entry.processed_key, "processed data missing; source skipped until re-uploaded");
-                continue;
-            };
-            let corrupt = |message: String| IngestError::Corrupt {
-                key: entry.processed_key.clone(),
-                message,
-            };
-            match entry.kind {
-                SourceKind::Subtitles | SourceKind::Transcript => {
-                    let mut lines = Vec::new();
-                    for raw in object
-                        .bytes
-                        .split(|b| *b == b'\n')
-                        .filter(|l| !l.is_empty())
-                    {
-                        let line: EpisodeLine<'static> =
-                            serde_json::from_slice(raw).map_err(|e| corrupt(e.to_string()))?;
-                        lines.push(line.line);
-                    }
-                    let origin = if entry.kind == SourceKind::Transcript {
-                        Origin::Transcript
-                    } else {
-                        Origin::Subtitles
-                    };
-                    episodes.push(EpisodeLines {
-                        episode: entry.name.clone(),
-                        origin,
-                        lines,
-                    });
-                }
-                SourceKind::Locations => {
-                    let text = String::from_utf8_lossy(&object.bytes);
-                    locations
-                        .push(jsonl::parse_locations(&text).map_err(|e| corrupt(e.to_string()))?);
-                }
-                SourceKind::Characters => {}
-            }
-        }
-        Ok((
-            fingerprint,
-            CorpusInputs {
-                entries,
-                episodes,
-                locations,
-                cast,
-                cast_label,
-            },
-        ))
     }
 
     /// The cast in force: uploaded character lists, or the built-in one.
     pub async fn load_cast(&self) -> Result<(Cast, String), IngestError> {
-        let mut entries = Vec::new();
-        for key in self
-            .store
-            .list(&format!("{SOURCES_PREFIX}characters/"))
-            .await?
-        {
-            entries.extend(self.read_json::<SourceEntry>(&key).await?);
-        }
-        self.cast_from(&entries).await
-    }
-
-    async fn cast_from(&self, entries: &[SourceEntry]) -> Result<(Cast, String), IngestError> {
-        let mut uploaded = Vec::new();
-        for entry in entries.iter().filter(|e| e.kind == SourceKind::Characters) {
-            // A characters list is read with the built-in cast, as when it was uploaded.
-            if let Some(object) = self.processed(entry, &Cast::builtin()).await? {
-                let list: Vec<Character> =
-                    serde_json::from_slice(&object.bytes).map_err(|e| IngestError::Corrupt {
-                        key: entry.processed_key.clone(),
-                        message: e.to_string(),
-                    })?;
-                uploaded.push((entry.id.clone(), list));
-            }
-        }
-        Ok(corpus_cast(&uploaded))
-    }
-
-    /// A source's processed data, checked against its entry. The data and the entry are two
-    /// writes, so they can disagree: two uploads of the same source (two names for one
-    /// episode) processed at once can each write one of the pair, and a function that stops
-    /// between the writes leaves new data beside the old entry. The entry names the upload it
-    /// describes, so the data is made again from that upload; when that upload has changed
-    /// since (its own event is on its way), the build waits for it: a retryable error.
-    async fn processed(
-        &self,
-        entry: &SourceEntry,
-        cast: &Cast,
-    ) -> Result<Option<Object>, IngestError> {
-        let Some(object) = self.store.get(&entry.processed_key).await? else {
-            return Ok(None);
-        };
-        if sha256_hex(&object.bytes) == entry.processed_sha256 {
-            return Ok(Some(object));
-        }
-        warn!(source = %entry.id, key = %entry.processed_key, raw_key = %entry.raw_key, "processed data does not match its entry: made again from the entry's upload");
-        let torn = |why: &str| IngestError::Torn {
-            key: entry.processed_key.clone(),
-            raw_key: entry.raw_key.clone(),
-            why: why.to_string(),
-        };
-        let raw = self
-            .store
-            .get(&entry.raw_key)
-            .await?
-            .ok_or_else(|| torn("the upload it was made from is gone"))?;
-        if sha256_hex(&raw.bytes) != entry.raw_sha256 {
-            return Err(torn("the upload it was made from has changed since"));
-        }
-        let source =
-            source::classify(&entry.raw_key).map_err(|_| torn("the entry names no source"))?;
-        let plan = plan_source(&source, &entry.raw_key, &raw, cast)
-            .map_err(|r| torn(&format!("its upload no longer reads: {}", r.message)))?;
-        if plan.entry.processed_sha256 != entry.processed_sha256 {
-            // Made with another cast or another release than the entry's: the entry is
-            // rewritten with the data, so the two agree again.
-            self.store
-                .put_if_changed(
-                    &SourceEntry::key(&source),
-                    serde_json::to_vec_pretty(&plan.entry).unwrap_or_default(),
-                    "application/json",
-                )
-                .await?;
-        }
-        self.store
-            .put_if_changed(
-                &entry.processed_key,
-                plan.processed.clone(),
-                content_type(source.kind),
-            )
-            .await?;
-        Ok(Some(Object {
-            bytes: plan.processed,
-            ..object
-        }))
+        self.build().load_cast().await
     }
 
     async fn read_json<T: serde::de::DeserializeOwned>(
         &self,
         key: &str,
     ) -> Result<Option<T>, IngestError> {
-        let Some(object) = self.store.get(key).await? else {
-            return Ok(None);
-        };
-        serde_json::from_slice(&object.bytes)
-            .map(Some)
-            .map_err(|e| IngestError::Corrupt {
-                key: key.into(),
-                message: e.to_string(),
-            })
+        crate::corpus::read_json(self.store, key).await
     }
 }
 
-fn content_type(kind: SourceKind) -> &'static str {
+/// The content type of a source's processed data.
+pub fn processed_content_type(kind: SourceKind) -> &'static str {
     match kind {
         SourceKind::Characters => "application/json",
         _ => "application/x-ndjson",
@@ -986,15 +835,12 @@ fn content_type(kind: SourceKind) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventReport {
     pub objects: Vec<ObjectOutcome>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub corpus: Option<CorpusOutcome>,
 }
 
-/// Handles one event (either envelope): each created object in turn, then one corpus build.
-///
-/// The corpus is rebuilt even when no object changed: if an earlier delivery died between a
-/// source's entry and the corpus files, this redelivery finishes its work (and writes nothing
-/// when there is nothing to finish). Objects in another bucket are ignored, loudly: the stack
+/// Handles one event (either envelope): each created object in turn. The corpus is not built
+/// here: each source that changed rewrites `manifest/pending.json`, and the train function builds
+/// the corpus once uploads have been quiet (see [`crate::training`]), so an upload costs the same
+/// whatever the size of the corpus. Objects in another bucket are ignored, loudly: the stack
 /// routes only its own bucket here.
 pub async fn handle_event<S: ObjectStore, N: Notifier>(
     ingest: &Ingest<'_, S, N>,
@@ -1007,7 +853,6 @@ pub async fn handle_event<S: ObjectStore, N: Notifier>(
             info!(why, "event ignored");
             return Ok(EventReport {
                 objects: Vec::new(),
-                corpus: None,
             });
         }
     };
@@ -1027,17 +872,7 @@ pub async fn handle_event<S: ObjectStore, N: Notifier>(
         let span = tracing::info_span!("object", key = %object.key);
         objects.push(ingest.object(&object.key).instrument(span).await?);
     }
-    let any_source = objects
-        .iter()
-        .any(|o| !matches!(o, ObjectOutcome::Ignored { .. }));
-    let corpus = if any_source {
-        let keys: Vec<&str> = objects.iter().map(ObjectOutcome::key).collect();
-        let span = tracing::info_span!("corpus", trigger = ?keys);
-        Some(ingest.corpus().instrument(span).await?)
-    } else {
-        None
-    };
-    Ok(EventReport { objects, corpus })
+    Ok(EventReport { objects })
 }
 
 /// Why an invocation failed, for the runtime: the event comes back only when that can help.
@@ -1079,6 +914,93 @@ mod tests {
             location: "mem".into(),
             network_window: DEFAULT_NETWORK_WINDOW,
         }
+    }
+
+    #[test]
+    fn an_upload_writes_its_source_its_entry_and_the_change_whatever_the_corpus_size() {
+        // The same upload into an empty bucket and into one with forty episodes already in it
+        // writes the same three objects, and no corpus.
+        let written = |episodes: usize| {
+            let store = MemStore::new();
+            let alerts = AlertLog::default();
+            let ingest = ingest(&store, &alerts);
+            run(async {
+                for n in 1..=episodes {
+                    let object = Object {
+                        bytes: format!("{EPISODE}\r\n3\r\n00:00:05,000 --> 00:00:06,000\r\nMIKE: Episode {n}.\r\n").into_bytes(),
+                        last_modified: None,
+                    };
+                    let key = format!("raw/Show.S05E{n:02}.srt");
+                    ingest.upload(&key, &object).await.expect("ingest");
+                }
+                let before = store.snapshot();
+                let object = Object {
+                    bytes: EPISODE.as_bytes().to_vec(),
+                    last_modified: None,
+                };
+                let outcome = ingest.upload("raw/Show.S01E01.srt", &object).await;
+                assert!(matches!(
+                    outcome,
+                    Ok(ObjectOutcome::Processed { changed: true, .. })
+                ));
+                let after = store.snapshot();
+                after
+                    .into_iter()
+                    .filter(|(k, v)| before.get(k) != Some(v))
+                    .map(|(k, _)| k)
+                    .collect::<Vec<_>>()
+            })
+        };
+        let alone = written(0);
+        assert_eq!(
+            alone,
+            [
+                "manifest/pending.json",
+                "manifest/sources/subtitles/S01E01.json",
+                "processed/subtitles/S01E01.jsonl"
+            ]
+        );
+        assert_eq!(written(40), alone);
+    }
+
+    #[test]
+    fn a_replay_of_a_built_source_signals_nothing_and_one_not_yet_built_signals_again() {
+        let store = MemStore::new();
+        let alerts = AlertLog::default();
+        let ingest = ingest(&store, &alerts);
+        let object = |text: &str| Object {
+            bytes: text.as_bytes().to_vec(),
+            last_modified: None,
+        };
+        run(async {
+            ingest
+                .upload("raw/A.S01E01.srt", &object(EPISODE))
+                .await
+                .expect("a");
+            ingest.corpus().await.expect("built");
+            let other = EPISODE.replace("Gone.", "Gone again.");
+            ingest
+                .upload("raw/A.S01E02.srt", &object(&other))
+                .await
+                .expect("b");
+            let pending = store.snapshot()[PENDING_KEY].clone();
+            // S01E01 is in the built version: its replay leaves the change as it is.
+            ingest
+                .upload("raw/A.S01E01.srt", &object(EPISODE))
+                .await
+                .expect("replay");
+            assert_eq!(store.snapshot()[PENDING_KEY], pending);
+            // S01E02 is not built yet; a delivery that stopped before signalling is repaired by
+            // its replay, even when another change came since.
+            store.insert(PENDING_KEY, b"{}");
+            ingest
+                .upload("raw/A.S01E02.srt", &object(&other))
+                .await
+                .expect("replay");
+            let change: PendingChange =
+                serde_json::from_slice(&store.snapshot()[PENDING_KEY]).expect("change");
+            assert_eq!(change.raw_key, "raw/A.S01E02.srt");
+        });
     }
 
     #[test]

@@ -23,6 +23,7 @@
 pub mod characters;
 pub mod clean;
 pub mod config;
+pub mod corpus;
 pub mod costs;
 pub mod datasets;
 pub mod dialogue;

@@ -5,7 +5,9 @@
 //!   of that source after its processed output, so an entry always points at data that exists.
 //! - `datasets/<version>/...`: the training sets of one corpus version, plus its
 //!   `manifest.json` ([`CorpusManifest`]); never rewritten with other content.
-//! - `datasets/latest.json`: the manifest of the newest version: the training trigger.
+//! - `manifest/pending.json`: the last source change ([`PendingChange`]); each write is an event
+//!   on the train queue, and once they have been quiet for the quiet period the corpus is built.
+//! - `datasets/latest.json`: the manifest of the newest version, written by that build.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,8 @@ use crate::source::{Source, SourceKind};
 pub const SOURCES_PREFIX: &str = "manifest/sources/";
 pub const DATASETS_PREFIX: &str = "datasets/";
 pub const LATEST_KEY: &str = "datasets/latest.json";
+/// The last source change ([`PendingChange`]): the corpus build's trigger.
+pub const PENDING_KEY: &str = "manifest/pending.json";
 /// Characters of the corpus version that appear in paths; 64 bits tell versions apart.
 pub const VERSION_LEN: usize = 16;
 
@@ -78,6 +82,28 @@ pub fn processed_key(source: &Source) -> String {
     format!("processed/{}/{}.{ext}", source.kind.dir(), source.name)
 }
 
+/// A dataset file known by its hash: what the manifest needs of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetSummary {
+    /// Relative to `datasets/<version>/`.
+    pub path: String,
+    pub kind: DatasetKind,
+    pub character: Option<String>,
+    pub records: u64,
+    pub sha256: String,
+}
+
+/// The last source change ingest recorded: rewritten (with other content) by every upload that
+/// changed a source, so each change is one "Object Created" event on the train queue, and the
+/// corpus is built once those events have been quiet for the quiet period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingChange {
+    pub source: String,
+    pub raw_key: String,
+    /// The SHA-256 of the source's entry as written: tells two changes of one source apart.
+    pub entry_sha256: String,
+}
+
 /// A dataset of a corpus version, as listed in its manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatasetEntry {
@@ -122,27 +148,41 @@ impl CorpusManifest {
         cast: String,
         episodes: Vec<String>,
     ) -> Self {
-        let mut files: Vec<&DatasetFile> = files.iter().collect();
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        let hashes: Vec<(String, String)> = files
+        let summaries = files
             .iter()
-            .map(|f| (f.path.clone(), sha256_hex(&f.bytes)))
+            .map(|f| DatasetSummary {
+                path: f.path.clone(),
+                kind: f.kind,
+                character: f.character.clone(),
+                records: f.records,
+                sha256: sha256_hex(&f.bytes),
+            })
             .collect();
+        Self::from_summaries(summaries, entries, cast, episodes)
+    }
+
+    /// The manifest of datasets known by their hashes (a build that streamed them to disk).
+    pub fn from_summaries(
+        mut files: Vec<DatasetSummary>,
+        entries: &[SourceEntry],
+        cast: String,
+        episodes: Vec<String>,
+    ) -> Self {
+        files.sort_by(|a, b| a.path.cmp(&b.path));
         let version_sha256 = sha256_parts(
-            hashes
+            files
                 .iter()
-                .flat_map(|(path, sha)| [path.as_bytes(), sha.as_bytes()]),
+                .flat_map(|f| [f.path.as_bytes(), f.sha256.as_bytes()]),
         );
         let version = version_sha256[..VERSION_LEN].to_string();
         let datasets = files
-            .iter()
-            .zip(&hashes)
-            .map(|(file, (_, sha))| DatasetEntry {
+            .into_iter()
+            .map(|file| DatasetEntry {
                 key: format!("{DATASETS_PREFIX}{version}/{}", file.path),
                 kind: file.kind,
-                character: file.character.clone(),
+                character: file.character,
                 records: file.records,
-                sha256: sha.clone(),
+                sha256: file.sha256,
             })
             .collect();
         let mut sources: Vec<SourceLineage> = entries

@@ -82,6 +82,39 @@ pub trait ObjectStore: Sync {
             Ok(Written::Stored)
         }
     }
+
+    /// Writes the file at `path` (whose SHA-256 the caller computed while writing it). Stores
+    /// that can stream a file override this, so a large dataset never sits in memory whole; the
+    /// default reads it.
+    fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        content_type: &str,
+        sha256: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move {
+            let bytes = std::fs::read(path).map_err(|e| local_io_error("read", path, e))?;
+            self.put(key, bytes, content_type, sha256).await
+        }
+    }
+
+    /// [`ObjectStore::put_file`], only when the content differs from what is stored.
+    fn put_file_if_changed(
+        &self,
+        key: &str,
+        path: &Path,
+        content_type: &str,
+        sha256: &str,
+    ) -> impl Future<Output = Result<Written, StoreError>> + Send {
+        async move {
+            if self.stored_sha256(key).await?.as_deref() == Some(sha256) {
+                return Ok(Written::Unchanged);
+            }
+            self.put_file(key, path, content_type, sha256).await?;
+            Ok(Written::Stored)
+        }
+    }
 }
 
 /// How bad an alert is; e-mail readers see it in the subject, filters in a message attribute.
@@ -294,11 +327,16 @@ impl DirStore {
     }
 
     fn io_error(op: &'static str, path: &Path, error: std::io::Error) -> StoreError {
-        StoreError::Other {
-            op,
-            resource: path.display().to_string(),
-            message: error.to_string(),
-        }
+        local_io_error(op, path, error)
+    }
+}
+
+/// A failure of the local disk (a folder store, or a spool file in the function's `/tmp`).
+pub fn local_io_error(op: &'static str, path: &Path, error: std::io::Error) -> StoreError {
+    StoreError::Other {
+        op,
+        resource: path.display().to_string(),
+        message: error.to_string(),
     }
 }
 
@@ -348,6 +386,22 @@ impl ObjectStore for DirStore {
             std::fs::create_dir_all(parent).map_err(|e| Self::io_error("create", parent, e))?;
         }
         std::fs::write(&path, bytes).map_err(|e| Self::io_error("write", &path, e))
+    }
+
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        _content_type: &str,
+        _sha256: &str,
+    ) -> Result<(), StoreError> {
+        let target = self.path(key);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Self::io_error("create", parent, e))?;
+        }
+        std::fs::copy(path, &target)
+            .map(|_| ())
+            .map_err(|e| Self::io_error("copy", &target, e))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {

@@ -1,21 +1,26 @@
-//! Training: which jobs a corpus version starts, and exactly what each job asks SageMaker for.
+//! Training: when a corpus is built, which jobs a corpus version starts, and exactly what each
+//! job asks SageMaker for.
 //!
 //! # The quiet period (debounce)
-//! Ingest rewrites `datasets/latest.json` only when the training data changed. Each write emits an
-//! S3 "Object Created" event that EventBridge puts on the train queue (SQS). The train function
+//! Ingest rewrites `manifest/pending.json` each time a source changes. Each write emits an S3
+//! "Object Created" event that EventBridge puts on the train queue (SQS). The train function
 //! reads each message and asks [`settle`]:
-//! - the message names an older write of `latest.json` than the current one → **drop** it: the
+//! - the message names an older write of `pending.json` than the current one → **drop** it: the
 //!   newer write has its own message;
 //! - it names the current write but that write is younger than the quiet period → **re-queue** it
 //!   with a delay of the time left (SQS `DelaySeconds`, at most 15 minutes a hop);
-//! - it names the current write and the quiet period has passed → **train** on that version.
+//! - it names the current write and the quiet period has passed → **build** the corpus from every
+//!   source ([`crate::corpus::CorpusBuild`]), point `datasets/latest.json` at it, and **train** on
+//!   that version.
 //!
-//! So a burst of uploads starts jobs once, on the complete corpus, a quiet period after the last
-//! upload; a second burst later starts the next version's jobs. Duplicate messages and concurrent
-//! invocations are harmless because the job names are deterministic from (model, corpus
-//! version): SageMaker refuses a second job of the same name, and that refusal counts as success
-//! ([`Started::AlreadyExists`]). A model whose dataset did not change since its last job
-//! (recorded in `state/training/<model>.json`) is not retrained.
+//! So a burst of uploads builds one corpus version and starts its jobs once, a quiet period
+//! after the last upload; a second burst later makes the next version. A change recorded while a
+//! build runs makes the build stop short of the pointer (its own message builds again, with it).
+//! Duplicate messages and concurrent invocations are harmless: the build writes only what
+//! changed, and job names are deterministic from (model, corpus version): SageMaker refuses a
+//! second job of the same name, and that refusal counts as success ([`Started::AlreadyExists`]).
+//! A model whose dataset did not change since its last job (recorded in
+//! `state/training/<model>.json`) is not retrained.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -24,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, ModelConfig, ParameterRange};
 use crate::error::StoreError;
-use crate::manifest::CorpusManifest;
+use crate::manifest::{CorpusManifest, PENDING_KEY};
 
 /// Where the training state of each model is kept.
 pub const STATE_PREFIX: &str = "state/training/";
@@ -33,7 +38,7 @@ pub const MAX_QUEUE_DELAY_SECONDS: u32 = 900;
 /// Clock tolerance between S3's LastModified and the function's clock.
 pub const CLOCK_SKEW_SECONDS: i64 = 2;
 
-/// What the train function does with one queued "latest.json written" event.
+/// What the train function does with one queued "pending.json written" event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "settle", rename_all = "snake_case")]
 pub enum Settle {
@@ -45,7 +50,7 @@ pub enum Settle {
     Train,
 }
 
-/// The current state of `datasets/latest.json`, as read when the event is handled.
+/// The current state of `manifest/pending.json`, as read when the event is handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LatestHead {
     /// Object version id (versioned bucket) or ETag: what the event's object names.
@@ -54,7 +59,7 @@ pub struct LatestHead {
     pub last_modified: i64,
 }
 
-/// Decides what to do with an event naming `event_revision` of `latest.json`.
+/// Decides what to do with an event naming `event_revision` of `pending.json`.
 pub fn settle(event_revision: &str, current: &LatestHead, now: i64, quiet_seconds: u32) -> Settle {
     if event_revision != current.revision {
         return Settle::Superseded;
@@ -377,9 +382,12 @@ pub trait Queue: Sync {
 pub enum TrainError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The message is not an "Object Created" event for `datasets/latest.json`: it will never be.
+    /// The message is not an "Object Created" event for `manifest/pending.json`: it will never be.
     #[error("message ignored for good: {0}")]
     BadMessage(String),
+    /// The corpus could not be built (for now, when retryable: a source is being rewritten).
+    #[error("the corpus build failed: {0}")]
+    Corpus(#[from] crate::ingest::IngestError),
     #[error(
         "{key} does not read back as a corpus manifest ({message}); the next upload rewrites it"
     )]
@@ -394,6 +402,7 @@ impl crate::error::Retry for TrainError {
         match self {
             TrainError::Store(e) => crate::error::Retry::retryable(e),
             TrainError::StartsFailed { .. } => true,
+            TrainError::Corpus(e) => crate::error::Retry::retryable(e),
             TrainError::BadMessage(_) | TrainError::Corrupt { .. } => false,
         }
     }
@@ -420,10 +429,18 @@ pub enum MessageOutcome {
     Requeued {
         delay_seconds: u32,
     },
-    /// `latest.json` is gone (bucket emptied): nothing to train.
+    /// `pending.json` or `latest.json` is gone (bucket emptied): nothing to train.
     NoCorpus,
+    /// A source changed while the corpus was built: the pointer was left, and the newer change's
+    /// message builds again.
+    Outrun {
+        corpus_version: String,
+    },
     Trained {
         corpus_version: String,
+        /// The build this message made (`None` when training the current pointer directly).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        corpus: Option<crate::corpus::CorpusOutcome>,
         models: Vec<ModelOutcome>,
     },
 }
@@ -449,8 +466,8 @@ where
 {
     /// Handles one queued event (the body EventBridge put on the queue) at time `now`.
     pub async fn message(&self, body: &str, now: i64) -> Result<MessageOutcome, TrainError> {
-        let revision = latest_revision(body)?;
-        let Some(head) = self.store.head(crate::manifest::LATEST_KEY).await? else {
+        let revision = pending_revision(body)?;
+        let Some(head) = self.store.head(PENDING_KEY).await? else {
             return Ok(MessageOutcome::NoCorpus);
         };
         let current = LatestHead {
@@ -459,7 +476,7 @@ where
         };
         match settle(&revision, &current, now, self.quiet_seconds) {
             Settle::Superseded => {
-                tracing::info!(revision, current = %current.revision, "a newer corpus was written since: left to its own event");
+                tracing::info!(revision, current = %current.revision, "a source changed since: left to its own event");
                 Ok(MessageOutcome::Superseded)
             }
             Settle::Requeue { delay_seconds } => {
@@ -471,11 +488,45 @@ where
                 self.queue.send_delayed(body, delay_seconds).await?;
                 Ok(MessageOutcome::Requeued { delay_seconds })
             }
-            Settle::Train => self.train().await,
+            Settle::Train => self.build_and_train(&revision).await,
         }
     }
 
-    /// Starts the jobs the current corpus version calls for.
+    /// Builds the corpus of every source, points `latest.json` at it unless a source changed
+    /// meanwhile, and starts the jobs it calls for.
+    async fn build_and_train(&self, revision: &str) -> Result<MessageOutcome, TrainError> {
+        let built = crate::corpus::CorpusBuild {
+            store: self.store,
+            network_window: crate::ingest::DEFAULT_NETWORK_WINDOW,
+        }
+        .build()
+        .await?;
+        // A change recorded during the build has its own message, which builds again a quiet
+        // period later: this version must not overwrite the pointer after that one does.
+        let still = self.store.head(PENDING_KEY).await?;
+        if still.is_none_or(|head| head.revision != revision) {
+            tracing::info!(corpus_version = %built.manifest.version, "a source changed during the build: the pointer is left to the next build");
+            return Ok(MessageOutcome::Outrun {
+                corpus_version: built.manifest.version,
+            });
+        }
+        let latest = crate::corpus::write_latest(self.store, &built.manifest).await?;
+        let corpus = built.outcome(latest);
+        match self.train_on(&built.manifest).await? {
+            MessageOutcome::Trained {
+                corpus_version,
+                models,
+                ..
+            } => Ok(MessageOutcome::Trained {
+                corpus_version,
+                corpus: Some(corpus),
+                models,
+            }),
+            other => Ok(other),
+        }
+    }
+
+    /// Starts the jobs the corpus version in `datasets/latest.json` calls for.
     pub async fn train(&self) -> Result<MessageOutcome, TrainError> {
         let key = crate::manifest::LATEST_KEY;
         let Some(object) = self.store.get(key).await? else {
@@ -486,6 +537,11 @@ where
                 key: key.into(),
                 message: e.to_string(),
             })?;
+        self.train_on(&manifest).await
+    }
+
+    /// Starts the jobs `manifest` calls for.
+    async fn train_on(&self, manifest: &CorpusManifest) -> Result<MessageOutcome, TrainError> {
         let mut states = BTreeMap::new();
         for model in &self.config.models {
             if let Some(state) = self.store.get(&TrainState::key(&model.name)).await?
@@ -498,7 +554,7 @@ where
         // instance type) must not keep the others from training on this corpus version.
         let mut models = Vec::new();
         let mut retry = Vec::new();
-        for decision in plan(self.config, &manifest, &states, self.stack) {
+        for decision in plan(self.config, manifest, &states, self.stack) {
             let outcome = match decision.action {
                 Action::Skip(skip) => {
                     let result = match &skip {
@@ -566,7 +622,8 @@ where
             });
         }
         Ok(MessageOutcome::Trained {
-            corpus_version: manifest.version,
+            corpus_version: manifest.version.clone(),
+            corpus: None,
             models,
         })
     }
@@ -619,9 +676,9 @@ pub fn start_refused(model: &str, job: &str, error: &StoreError) -> crate::store
     )
 }
 
-/// The revision of `datasets/latest.json` an "Object Created" event names (its version id, or
+/// The revision of `manifest/pending.json` an "Object Created" event names (its version id, or
 /// its ETag in an unversioned bucket).
-pub fn latest_revision(body: &str) -> Result<String, TrainError> {
+pub fn pending_revision(body: &str) -> Result<String, TrainError> {
     let event: aws_lambda_events::event::eventbridge::EventBridgeEvent<
         crate::events::ObjectCreatedDetail,
     > = serde_json::from_str(body)
@@ -629,10 +686,9 @@ pub fn latest_revision(body: &str) -> Result<String, TrainError> {
     let object = &event.detail.object;
     let key = crate::events::decode_key(&object.key)
         .map_err(|e| TrainError::BadMessage(e.to_string()))?;
-    if key != crate::manifest::LATEST_KEY {
+    if key != PENDING_KEY {
         return Err(TrainError::BadMessage(format!(
-            "event for '{key}', not {}",
-            crate::manifest::LATEST_KEY
+            "event for '{key}', not {PENDING_KEY}"
         )));
     }
     object
@@ -1141,7 +1197,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
     }
 
     #[test]
-    fn events_name_the_latest_revision() {
+    fn events_name_the_pending_revision() {
         let body = |key: &str, version: Option<&str>| {
             let mut event = serde_json::json!({"version": "0", "id": "1", "detail-type": "Object Created",
                 "source": "aws.s3", "account": "123456789012", "time": "2026-11-27T10:00:00Z", "region": "eu-west-1",
@@ -1152,35 +1208,35 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
             event.to_string()
         };
         assert_eq!(
-            latest_revision(&body("datasets/latest.json", Some("v9"))),
+            pending_revision(&body("manifest/pending.json", Some("v9"))),
             Ok("v9".into())
         );
         assert_eq!(
-            latest_revision(&body("datasets/latest.json", None)),
+            pending_revision(&body("manifest/pending.json", None)),
             Ok("e1".into())
         );
         assert!(matches!(
-            latest_revision(&body("raw/a.srt", None)),
+            pending_revision(&body("raw/a.srt", None)),
             Err(TrainError::BadMessage(_))
         ));
         assert!(matches!(
-            latest_revision("{}"),
+            pending_revision("{}"),
             Err(TrainError::BadMessage(_))
         ));
     }
 
     #[test]
-    fn the_sample_queue_event_names_a_latest_revision() {
+    fn the_sample_queue_event_names_a_pending_revision() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../events/sqs-train-latest-written.json"
+            "/../events/sqs-train-source-changed.json"
         );
         let text = std::fs::read_to_string(path).expect("sample");
         let event: aws_lambda_events::event::sqs::SqsEvent =
             serde_json::from_str(&text).expect("SQS event");
         let body = event.records[0].body.as_deref().expect("body");
         assert_eq!(
-            latest_revision(body),
+            pending_revision(body),
             Ok("Ks7b2oW0y5pNq3H1Zc9Vd8Lr4Tt6Ee2A".into())
         );
     }
@@ -1203,8 +1259,8 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
 
         const NOW: i64 = 1_795_800_000;
 
-        /// A bucket whose latest.json is the test manifest, written at `written`; the event
-        /// that names this write.
+        /// A bucket whose latest.json is the test manifest and whose last source change was
+        /// recorded at `written`; the event that names that change.
         fn corpus(eleven_sha: &str, written: i64) -> (MemStore, String) {
             corpus_of(&manifest(eleven_sha), written)
         }
@@ -1213,8 +1269,10 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
             let store = MemStore::new();
             let bytes = serde_json::to_vec(manifest).expect("manifest JSON");
             store.insert(LATEST_KEY, &bytes);
-            store.set_last_modified(LATEST_KEY, written);
-            let body = message(&crate::hash::sha256_hex(&bytes));
+            let change = format!("{{\"source\": \"{}\"}}", manifest.version);
+            store.insert(PENDING_KEY, change.as_bytes());
+            store.set_last_modified(PENDING_KEY, written);
+            let body = message(&crate::hash::sha256_hex(change.as_bytes()));
             (store, body)
         }
 
@@ -1223,7 +1281,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                 "source": "aws.s3", "account": "123456789012", "time": "2026-11-27T10:00:00Z",
                 "region": "eu-west-1", "resources": [],
                 "detail": {"bucket": {"name": "pipeline-bucket"},
-                    "object": {"key": LATEST_KEY, "version-id": revision}}})
+                    "object": {"key": PENDING_KEY, "version-id": revision}}})
             .to_string()
         }
 
@@ -1314,12 +1372,8 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         #[tokio::test]
         async fn a_settled_corpus_starts_one_job_per_model_and_records_it() {
             let parts = Parts::new();
-            let (store, body) = corpus("aaa", NOW - 600);
-            let outcome = parts
-                .trainer(&store)
-                .message(&body, NOW)
-                .await
-                .expect("trained");
+            let (store, _) = corpus("aaa", NOW - 600);
+            let outcome = parts.trainer(&store).train().await.expect("trained");
             assert_eq!(
                 results(&outcome),
                 [
@@ -1351,10 +1405,10 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         #[tokio::test]
         async fn the_same_event_twice_starts_nothing_new() {
             let parts = Parts::new();
-            let (store, body) = corpus("aaa", NOW - 600);
+            let (store, _) = corpus("aaa", NOW - 600);
             let trainer = parts.trainer(&store);
-            trainer.message(&body, NOW).await.expect("first delivery");
-            let again = trainer.message(&body, NOW + 5).await.expect("replay");
+            trainer.train().await.expect("first delivery");
+            let again = trainer.train().await.expect("replay");
             assert_eq!(
                 results(&again),
                 [
@@ -1369,17 +1423,13 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         #[tokio::test]
         async fn a_job_started_before_a_crash_is_found_and_counted_as_done() {
             let parts = Parts::new();
-            let (store, body) = corpus("aaa", NOW - 600);
-            parts
-                .trainer(&store)
-                .message(&body, NOW)
-                .await
-                .expect("first");
+            let (store, _) = corpus("aaa", NOW - 600);
+            parts.trainer(&store).train().await.expect("first");
             // The state was never written (the function died after starting the jobs).
-            let (fresh, body) = corpus("aaa", NOW - 600);
+            let (fresh, _) = corpus("aaa", NOW - 600);
             let outcome = parts
                 .trainer(&fresh)
-                .message(&body, NOW)
+                .train()
                 .await
                 .expect("replay after the crash");
             assert_eq!(
@@ -1401,12 +1451,8 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         #[tokio::test]
         async fn a_changed_dataset_starts_only_its_models_next_job() {
             let parts = Parts::new();
-            let (store, body) = corpus("aaa", NOW - 600);
-            parts
-                .trainer(&store)
-                .message(&body, NOW)
-                .await
-                .expect("first");
+            let (store, _) = corpus("aaa", NOW - 600);
+            parts.trainer(&store).train().await.expect("first");
             let states = store.snapshot();
             let mut changed = manifest("ccc");
             changed.version = "fedcba9876543210".into();
@@ -1414,15 +1460,11 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                 dataset.key = dataset.key.replace("0123456789abcdef", "fedcba9876543210");
             }
             changed.datasets[1].sha256 = "bbb".into();
-            let (next, body) = corpus_of(&changed, NOW - 600);
+            let (next, _) = corpus_of(&changed, NOW - 600);
             for (key, bytes) in states.iter().filter(|(k, _)| k.starts_with(STATE_PREFIX)) {
                 next.insert(key, bytes);
             }
-            let outcome = parts
-                .trainer(&next)
-                .message(&body, NOW)
-                .await
-                .expect("next");
+            let outcome = parts.trainer(&next).train().await.expect("next");
             assert_eq!(
                 results(&outcome),
                 [
@@ -1442,9 +1484,9 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         #[tokio::test]
         async fn a_throttled_start_is_retried_and_the_retry_starts_the_job() {
             let parts = Parts::new();
-            let (store, body) = corpus("aaa", NOW - 600);
+            let (store, _) = corpus("aaa", NOW - 600);
             parts.jobs.faults.fail_next(throttled("CreateTrainingJob"));
-            let failed = parts.trainer(&store).message(&body, NOW).await;
+            let failed = parts.trainer(&store).train().await;
             let Err(error) = failed else {
                 panic!("{failed:?}")
             };
@@ -1461,11 +1503,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                 "no state for a job that did not start"
             );
 
-            let outcome = parts
-                .trainer(&store)
-                .message(&body, NOW)
-                .await
-                .expect("retry");
+            let outcome = parts.trainer(&store).train().await.expect("retry");
             assert_eq!(results(&outcome)[0].1, "created");
             assert_eq!(parts.jobs.faults.count("CreateTrainingJob"), 2);
         }
@@ -1473,7 +1511,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         #[tokio::test]
         async fn a_refused_start_is_reported_once_and_the_other_models_still_train() {
             let parts = Parts::new();
-            let (store, body) = corpus("aaa", NOW - 600);
+            let (store, _) = corpus("aaa", NOW - 600);
             // The first model in the config is refused for good (a quota, a permission).
             parts
                 .jobs
@@ -1481,7 +1519,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                 .fail_on("CreateTrainingJob", denied("CreateTrainingJob"));
             let outcome = parts
                 .trainer(&store)
-                .message(&body, NOW)
+                .train()
                 .await
                 .expect("a refusal is reported, not retried");
             assert_eq!(
@@ -1520,7 +1558,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                 .jobs
                 .faults
                 .fail_on("CreateTrainingJob", denied("CreateTrainingJob"));
-            let again = parts.trainer(&store).message(&body, NOW).await;
+            let again = parts.trainer(&store).train().await;
             assert_eq!(
                 again.map(|o| results(&o)),
                 Ok(vec![
@@ -1534,12 +1572,12 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         #[tokio::test]
         async fn a_throttled_model_brings_the_message_back_after_the_others_started() {
             let parts = Parts::new();
-            let (store, body) = corpus("aaa", NOW - 600);
+            let (store, _) = corpus("aaa", NOW - 600);
             parts.jobs.faults.fail_on(
                 "CreateHyperParameterTuningJob",
                 throttled("CreateHyperParameterTuningJob"),
             );
-            let failed = parts.trainer(&store).message(&body, NOW).await;
+            let failed = parts.trainer(&store).train().await;
             let Err(error) = failed else {
                 panic!("{failed:?}")
             };
@@ -1554,7 +1592,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
 
             let outcome = parts
                 .trainer(&store)
-                .message(&body, NOW)
+                .train()
                 .await
                 .expect("the message again");
             assert_eq!(
@@ -1565,6 +1603,143 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                 ]
             );
             assert_eq!(parts.jobs.faults.count("CreateTrainingJob"), 1);
+        }
+
+        /// A burst of uploads ingested into a bucket; the event of its last change, settled.
+        async fn burst(store: &MemStore, episodes: usize) -> String {
+            let alerts = AlertLog::default();
+            let ingest = crate::ingest::Ingest {
+                store,
+                notifier: &alerts,
+                location: "mem".into(),
+                network_window: crate::ingest::DEFAULT_NETWORK_WINDOW,
+            };
+            for n in 1..=episodes {
+                let text = format!(
+                    "1\r\n00:00:01,000 --> 00:00:02,000\r\nMIKE: Where is he? Day {n}.\r\n\r\n2\r\n00:00:02,500 --> 00:00:04,000\r\nELEVEN: Gone, day {n}.\r\n"
+                );
+                let object = crate::store::Object {
+                    bytes: text.into_bytes(),
+                    last_modified: None,
+                };
+                ingest
+                    .upload(&format!("raw/Hawkins.S03E{n:02}.srt"), &object)
+                    .await
+                    .expect("ingest");
+            }
+            store.set_last_modified(PENDING_KEY, NOW - 600);
+            let head = store
+                .head(PENDING_KEY)
+                .await
+                .expect("head")
+                .expect("pending");
+            message(&head.revision)
+        }
+
+        fn versions(store: &MemStore) -> Vec<String> {
+            store
+                .snapshot()
+                .keys()
+                .filter(|k| k.starts_with("datasets/") && k.ends_with("/manifest.json"))
+                .cloned()
+                .collect()
+        }
+
+        #[tokio::test]
+        async fn a_settled_burst_builds_one_version_and_trains_on_it() {
+            let parts = Parts::new();
+            let store = MemStore::new();
+            let body = burst(&store, 6).await;
+            assert!(versions(&store).is_empty(), "uploads build no corpus");
+            let outcome = parts.trainer(&store).message(&body, NOW).await;
+            let Ok(MessageOutcome::Trained {
+                corpus_version,
+                corpus: Some(corpus),
+                models,
+            }) = outcome
+            else {
+                panic!("{outcome:?}")
+            };
+            assert_eq!(corpus.sources, 6);
+            assert!(corpus.latest_changed);
+            assert_eq!(
+                versions(&store),
+                [format!("datasets/{corpus_version}/manifest.json")]
+            );
+            let eleven = models.iter().find(|m| m.model == "chatbot-eleven");
+            assert_eq!(eleven.map(|m| m.result.as_str()), Some("created"));
+            // The same message again: the same version, nothing written, nothing started.
+            let puts = store.puts();
+            let again = parts.trainer(&store).message(&body, NOW + 5).await;
+            let Ok(MessageOutcome::Trained {
+                corpus: Some(corpus),
+                models,
+                ..
+            }) = again
+            else {
+                panic!("{again:?}")
+            };
+            assert_eq!((corpus.written, corpus.latest_changed), (0, false));
+            assert!(
+                models
+                    .iter()
+                    .all(|m| m.result == "unchanged" || m.result == "no_dataset")
+            );
+            assert_eq!(store.puts(), puts);
+        }
+
+        /// A bucket where a source changes while the corpus is built (when the version's
+        /// manifest is written).
+        struct ChangedDuringBuild(MemStore);
+
+        impl ObjectStore for ChangedDuringBuild {
+            async fn get(&self, key: &str) -> Result<Option<crate::store::Object>, StoreError> {
+                self.0.get(key).await
+            }
+            async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
+                self.0.stored_sha256(key).await
+            }
+            async fn head(&self, key: &str) -> Result<Option<crate::store::Head>, StoreError> {
+                self.0.head(key).await
+            }
+            async fn put(
+                &self,
+                key: &str,
+                bytes: Vec<u8>,
+                content_type: &str,
+                sha256: &str,
+            ) -> Result<(), StoreError> {
+                if key.starts_with("datasets/") && key.ends_with("/manifest.json") {
+                    self.0.insert(PENDING_KEY, b"{\"source\": \"another\"}");
+                }
+                self.0.put(key, bytes, content_type, sha256).await
+            }
+            async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+                self.0.list(prefix).await
+            }
+        }
+
+        #[tokio::test]
+        async fn a_change_during_the_build_leaves_the_pointer_to_the_next_build() {
+            let parts = Parts::new();
+            let store = ChangedDuringBuild(MemStore::new());
+            let body = burst(&store.0, 2).await;
+            let trainer = Trainer {
+                store: &store,
+                jobs: &parts.jobs,
+                queue: &parts.queue,
+                notifier: &parts.alerts,
+                config: &parts.config,
+                stack: &parts.stack,
+                quiet_seconds: 120,
+            };
+            let outcome = trainer.message(&body, NOW).await;
+            assert!(
+                matches!(outcome, Ok(MessageOutcome::Outrun { .. })),
+                "{outcome:?}"
+            );
+            assert!(store.0.head(LATEST_KEY).await.expect("head").is_none());
+            assert!(parts.jobs.jobs().is_empty(), "nothing trains on it");
         }
 
         #[tokio::test]

@@ -93,6 +93,20 @@ pub async fn deliver(stack: &LocalStack, event: Value) -> EventReport {
     }
 }
 
+/// Builds the corpus from every source entry, as the train function does once uploads have
+/// settled, through the functions' S3 client.
+pub async fn build_corpus(stack: &LocalStack) -> hawkins::corpus::CorpusOutcome {
+    let store: S3Store = stack.store();
+    let build = hawkins::corpus::CorpusBuild {
+        store: &store,
+        network_window: DEFAULT_NETWORK_WINDOW,
+    };
+    match build.run().await {
+        Ok(outcome) => outcome,
+        Err(e) => panic!("corpus build failed: {e}"),
+    }
+}
+
 /// An object's bytes, or `None`.
 pub async fn read(stack: &LocalStack, key: &str) -> Option<Vec<u8>> {
     use hawkins::store::ObjectStore;
@@ -113,10 +127,10 @@ pub async fn read_json(stack: &LocalStack, key: &str) -> Value {
 }
 
 /// Stands in for the EventBridge rule that puts "Object Created" events of
-/// `datasets/latest.json` on the train queue: call it after an ingest delivery.
-pub async fn route_latest(stack: &LocalStack, report: &EventReport) {
-    if let Err(e) = stack.route_latest(report).await {
-        panic!("routing latest.json: {e}");
+/// `manifest/pending.json` on the train queue: call it after an ingest delivery.
+pub async fn route_pending(stack: &LocalStack) {
+    if let Err(e) = stack.route_pending().await {
+        panic!("routing pending.json: {e}");
     }
 }
 

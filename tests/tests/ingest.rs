@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use hawkins_tests::{Envelope, deliver, event, fixture, read, read_json, sample_corpus, stack};
+use hawkins_tests::{
+    Envelope, build_corpus, deliver, event, fixture, read, read_json, sample_corpus, stack,
+};
 
 const BAD: [&str; 5] = [
     "empty.srt",
@@ -38,6 +40,12 @@ async fn uploads_become_datasets_networks_and_a_manifest() {
     for key in &keys {
         deliver(&stack, event(Envelope::S3Notification, &stack.bucket, key)).await;
     }
+    assert!(
+        read(&stack, "datasets/latest.json").await.is_none(),
+        "an upload builds no corpus"
+    );
+    let corpus = build_corpus(&stack).await;
+    assert!(corpus.latest_changed);
 
     // Cleaned dialogue, cue by cue, speakers attributed, no cues or tags left.
     let processed = read(&stack, "processed/subtitles/S01E01.jsonl")
@@ -216,6 +224,7 @@ async fn replaying_every_event_three_times_changes_nothing() {
     for key in &keys {
         deliver(&stack, event(Envelope::S3Notification, &stack.bucket, key)).await;
     }
+    build_corpus(&stack).await;
     let versions_once = stack.versions().await.expect("versions");
     let alerts_once = stack.delivered().await.expect("inbox");
     assert_eq!(alerts_once.len(), BAD.len());
@@ -227,11 +236,13 @@ async fn replaying_every_event_three_times_changes_nothing() {
             } else {
                 Envelope::EventBridge
             };
-            let report = deliver(&stack, event(envelope, &stack.bucket, key)).await;
-            if let Some(corpus) = report.corpus {
-                assert_eq!(corpus.written, 0, "a replay of {key} wrote corpus files");
-            }
+            deliver(&stack, event(envelope, &stack.bucket, key)).await;
         }
+        assert_eq!(
+            build_corpus(&stack).await.written,
+            0,
+            "a rebuild wrote files"
+        );
     }
     assert_eq!(
         stack.versions().await.expect("versions"),
@@ -269,6 +280,7 @@ async fn a_changed_upload_makes_a_new_version_and_the_same_bytes_do_not() {
         .await
         .expect("upload");
     deliver(&stack, event(Envelope::S3Notification, &stack.bucket, key)).await;
+    build_corpus(&stack).await;
     let first = read_json(&stack, "datasets/latest.json").await["version"].clone();
 
     // The same bytes uploaded again (a second later, so S3's LastModified moves): a new raw
@@ -285,8 +297,8 @@ async fn a_changed_upload_makes_a_new_version_and_the_same_bytes_do_not() {
         .into_iter()
         .filter(|(k, _)| !k.starts_with("raw/"))
         .collect();
-    let report = deliver(&stack, event(Envelope::S3Notification, &stack.bucket, key)).await;
-    assert_eq!(report.corpus.map(|c| c.written), Some(0));
+    deliver(&stack, event(Envelope::S3Notification, &stack.bucket, key)).await;
+    assert_eq!(build_corpus(&stack).await.written, 0);
     let after: BTreeMap<_, _> = stack
         .versions()
         .await
@@ -301,6 +313,7 @@ async fn a_changed_upload_makes_a_new_version_and_the_same_bytes_do_not() {
     changed.extend_from_slice(b"Eleven,\"Mouth breather.\"\n");
     stack.upload(key, changed).await.expect("upload");
     deliver(&stack, event(Envelope::S3Notification, &stack.bucket, key)).await;
+    build_corpus(&stack).await;
     let second = read_json(&stack, "datasets/latest.json").await["version"].clone();
     assert_ne!(first, second);
     let old = read_json(
@@ -324,7 +337,7 @@ async fn a_changed_upload_makes_a_new_version_and_the_same_bytes_do_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_deliveries_end_with_every_source_in_the_manifest() {
     // Six invocations at once, as six concurrent Lambdas would run for a burst of uploads: each
-    // rebuilds the corpus from what it sees, and the last pointer written must include all.
+    // writes its source and signals it; the build after them must include all.
     let stack = std::sync::Arc::new(stack().await);
     let mut keys = Vec::new();
     for (name, bytes) in sample_corpus() {
@@ -342,6 +355,12 @@ async fn concurrent_deliveries_end_with_every_source_in_the_manifest() {
     while let Some(done) = tasks.join_next().await {
         done.expect("an invocation panicked");
     }
+    let pending = read_json(&stack, hawkins::manifest::PENDING_KEY).await;
+    assert!(
+        keys.iter().any(|k| pending["raw_key"] == k.as_str()),
+        "the last change names one of the uploads: {pending}"
+    );
+    build_corpus(&stack).await;
     let manifest = read_json(&stack, "datasets/latest.json").await;
     let mut raw: Vec<String> = manifest["sources"]
         .as_array()

@@ -1,12 +1,13 @@
-//! Training end to end: a burst of uploads on the local AWS starts one job per model, on the
-//! complete corpus, after the quiet period; replays start nothing; a change starts the next jobs.
+//! Training end to end: a burst of uploads on the local AWS builds one corpus version and starts
+//! one job per model on it, after the quiet period; replays start nothing; a change starts the
+//! next jobs.
 
 use std::collections::BTreeMap;
 
 use hawkins::training::{MessageOutcome, tags};
 use hawkins_localaws::LocalStack;
 use hawkins_tests::{
-    Envelope, deliver, drain_train_queue, event, fixture, read_json, route_latest, stack,
+    Envelope, deliver, drain_train_queue, event, fixture, read_json, route_pending, stack,
     test_config,
 };
 
@@ -29,8 +30,8 @@ async fn upload_and_ingest(stack: &LocalStack, files: &[(String, Vec<u8>)]) {
         stack.upload(key, bytes.clone()).await.expect("upload");
     }
     for (key, _) in files {
-        let report = deliver(stack, event(Envelope::S3Notification, &stack.bucket, key)).await;
-        route_latest(stack, &report).await;
+        deliver(stack, event(Envelope::S3Notification, &stack.bucket, key)).await;
+        route_pending(stack).await;
     }
 }
 
@@ -85,6 +86,7 @@ fn trained(outcomes: &[MessageOutcome]) -> Vec<(String, String, String)> {
         if let MessageOutcome::Trained {
             corpus_version,
             models,
+            ..
         } = outcome
         {
             for m in models {
@@ -131,6 +133,11 @@ async fn a_burst_starts_one_job_per_model_and_replays_start_none() {
         .filter(|(_, _, r)| r == "created")
         .collect();
     assert_eq!(created.len(), 4, "{created:?}");
+    assert_eq!(
+        corpus_versions(&stack).await,
+        [version.clone()],
+        "one corpus version for the whole burst"
+    );
     assert!(
         created.iter().all(|(v, _, _)| *v == version),
         "jobs run on the complete corpus"
@@ -222,28 +229,26 @@ async fn a_burst_starts_one_job_per_model_and_replays_start_none() {
     );
     assert_eq!(job_tags.get(tags::CORPUS_VERSION), Some(&version));
 
-    // Every event delivered three more times: nothing new starts.
+    // Every event delivered three more times, and the last change's event too: nothing new
+    // starts, and no other corpus version is written.
     for _ in 0..3 {
         for (key, _) in &burst {
-            let report = deliver(&stack, event(Envelope::EventBridge, &stack.bucket, key)).await;
-            assert!(
-                !report.corpus.is_some_and(|c| c.latest_changed),
-                "a replay rewrote latest.json"
-            );
+            deliver(&stack, event(Envelope::EventBridge, &stack.bucket, key)).await;
+            route_pending(&stack).await;
         }
         let mut body = event(
             Envelope::EventBridge,
             &stack.bucket,
-            hawkins::manifest::LATEST_KEY,
+            hawkins::manifest::PENDING_KEY,
         );
         let head = {
             use hawkins::store::ObjectStore;
             stack
                 .store()
-                .head(hawkins::manifest::LATEST_KEY)
+                .head(hawkins::manifest::PENDING_KEY)
                 .await
                 .expect("head")
-                .expect("latest")
+                .expect("pending")
         };
         body["detail"]["object"]["version-id"] = head.revision.into();
         stack
@@ -262,6 +267,24 @@ async fn a_burst_starts_one_job_per_model_and_replays_start_none() {
     );
     let (again, tuning_again) = jobs(&stack).await;
     assert_eq!((again.len(), tuning_again.len()), (3, 1));
+    assert_eq!(corpus_versions(&stack).await, [version]);
+}
+
+/// The corpus versions written: one `datasets/<version>/manifest.json` each.
+async fn corpus_versions(stack: &LocalStack) -> Vec<String> {
+    use hawkins::store::ObjectStore;
+    stack
+        .store()
+        .list(hawkins::manifest::DATASETS_PREFIX)
+        .await
+        .expect("list")
+        .iter()
+        .filter_map(|key| {
+            key.strip_prefix(hawkins::manifest::DATASETS_PREFIX)?
+                .strip_suffix("/manifest.json")
+                .map(str::to_string)
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

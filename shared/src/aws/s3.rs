@@ -142,6 +142,35 @@ impl ObjectStore for S3Store {
             .map_err(|err| store_error("PutObject", &self.resource(key), &err))
     }
 
+    /// Streams the file from disk: a dataset is never held in memory whole. One PutObject
+    /// (up to 5 GB), far above any dataset this corpus makes.
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+        sha256: &str,
+    ) -> Result<(), StoreError> {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| StoreError::Other {
+                op: "read",
+                resource: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .metadata(SHA256_METADATA, sha256)
+            .body(body)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| store_error("PutObject", &self.resource(key), &err))
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
         let mut pages = self

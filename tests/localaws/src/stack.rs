@@ -63,8 +63,10 @@ pub struct LocalStack {
     pub bucket: String,
     pub topic_arn: String,
     pub queue_url: String,
-    /// The train function's queue (EventBridge puts `latest.json` events there).
+    /// The train function's queue (EventBridge puts `manifest/pending.json` events there).
     pub train_queue_url: String,
+    /// The last write of `manifest/pending.json` routed by [`LocalStack::route_pending`].
+    routed: std::sync::Mutex<Option<String>>,
     s3: aws_sdk_s3::Client,
     sqs: aws_sdk_sqs::Client,
 }
@@ -152,6 +154,7 @@ impl LocalStack {
             topic_arn,
             queue_url,
             train_queue_url,
+            routed: std::sync::Mutex::new(None),
             s3,
             sqs,
         })
@@ -397,26 +400,27 @@ impl LocalStack {
     }
 
     /// Stands in for the EventBridge rule that puts the "Object Created" event of
-    /// `datasets/latest.json` on the train queue (the same event shape as
-    /// `events/sqs-train-latest-written.json`'s body): call it after an ingest delivery.
-    pub async fn route_latest(
-        &self,
-        report: &hawkins::ingest::EventReport,
-    ) -> Result<bool, LocalError> {
+    /// `manifest/pending.json` on the train queue (the same event shape as
+    /// `events/sqs-train-source-changed.json`'s body): call it after an ingest delivery. Sends
+    /// one event per write, as S3 does: nothing when the object is as it was last routed.
+    pub async fn route_pending(&self) -> Result<bool, LocalError> {
         use hawkins::store::ObjectStore;
-        if !report.corpus.as_ref().is_some_and(|c| c.latest_changed) {
-            return Ok(false);
-        }
-        let key = hawkins::manifest::LATEST_KEY;
-        let head = self
+        let key = hawkins::manifest::PENDING_KEY;
+        let Some(head) = self
             .harness_store()
             .head(key)
             .await
             .map_err(call("HeadObject"))?
-            .ok_or_else(|| LocalError::Call {
-                op: "HeadObject",
-                message: format!("{key} is missing"),
-            })?;
+        else {
+            return Ok(false);
+        };
+        {
+            let mut routed = self.routed.lock().unwrap_or_else(|e| e.into_inner());
+            if routed.as_deref() == Some(head.revision.as_str()) {
+                return Ok(false);
+            }
+            *routed = Some(head.revision.clone());
+        }
         let body = serde_json::json!({
             "version": "0", "id": head.revision, "detail-type": "Object Created", "source": "aws.s3",
             "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
