@@ -105,11 +105,50 @@ pub fn plan_source(
     object: &Object,
     cast: &Cast,
 ) -> Result<SourcePlan, Rejection> {
-    let size = object.bytes.len() as u64;
+    plan_bytes(
+        source,
+        raw_key,
+        Cow::Borrowed(&object.bytes),
+        object.last_modified,
+        cast,
+    )
+}
+
+/// [`plan_source`] over bytes it may own: an upload that had to be converted to UTF-8 (UTF-16,
+/// Windows-1252, ...) is let go as soon as it is, so a large one is not held twice.
+pub fn plan_bytes(
+    source: &Source,
+    raw_key: &str,
+    bytes: Cow<'_, [u8]>,
+    last_modified: Option<i64>,
+    cast: &Cast,
+) -> Result<SourcePlan, Rejection> {
+    let size = bytes.len() as u64;
     if size > MAX_UPLOAD_BYTES {
         return Err(too_large(size));
     }
-    let decoded = text::decode(&object.bytes)?;
+    let raw_sha256 = sha256_hex(&bytes);
+    let converted = {
+        let decoded = text::decode(&bytes)?;
+        match decoded.text {
+            Cow::Owned(text) => Some((text, decoded.encoding)),
+            Cow::Borrowed(_) => None,
+        }
+    };
+    let bytes = if converted.is_some() {
+        drop(bytes);
+        Cow::Borrowed(&[][..])
+    } else {
+        bytes
+    };
+    let decoded = match converted {
+        Some((text, encoding)) => text::Decoded {
+            text: Cow::Owned(text),
+            encoding,
+            had_bom: false,
+        },
+        None => text::decode(&bytes)?,
+    };
     let speaker_of = |label: &str| cast.resolve(label);
     let mut counts = Counts::default();
     let (processed, warnings) = match source.kind {
@@ -176,10 +215,10 @@ pub fn plan_source(
         kind: source.kind,
         name: source.name.clone(),
         raw_key: raw_key.to_string(),
-        raw_sha256: sha256_hex(&object.bytes),
+        raw_sha256,
         processor: PROCESSOR.to_string(),
         raw_bytes: size,
-        raw_last_modified: object.last_modified,
+        raw_last_modified: last_modified,
         encoding: Some(decoded.encoding.to_string()),
         processed_key: processed_key(source),
         processed_sha256: sha256_hex(&processed),
@@ -201,7 +240,13 @@ fn too_large(size: u64) -> Rejection {
 }
 
 fn episode_lines(episode: &str, lines: &[Line<'_>], counts: &mut Counts) -> Vec<u8> {
-    let mut out = Vec::with_capacity(lines.len() * 96);
+    // Room for every record at once, so the buffer is never copied to grow: a bound (JSON's
+    // escapes seldom double a text), and only the part written takes memory.
+    let bound: usize = lines
+        .iter()
+        .map(|l| 96 + episode.len() + 2 * (l.text.len() + l.speaker.as_deref().map_or(0, str::len)))
+        .sum();
+    let mut out = Vec::with_capacity(bound);
     for line in lines {
         counts.records += 1;
         if let Some(speaker) = &line.speaker {
@@ -592,7 +637,10 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
                 .await;
         }
         match self.store.get(key).await? {
-            Some(object) => self.upload(key, &object).await,
+            Some(object) => {
+                self.classified(key, Upload::Read(object.bytes), object.last_modified)
+                    .await
+            }
             None => Ok(gone()),
         }
     }
@@ -600,11 +648,23 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
     /// Processes an upload whose bytes are in hand: the Lambda after GetObject, or
     /// `hawkins preprocess` reading a file.
     pub async fn upload(&self, key: &str, object: &Object) -> Result<ObjectOutcome, IngestError> {
+        self.classified(key, Upload::Given(&object.bytes), object.last_modified)
+            .await
+    }
+
+    async fn classified(
+        &self,
+        key: &str,
+        upload: Upload<'_>,
+        last_modified: Option<i64>,
+    ) -> Result<ObjectOutcome, IngestError> {
         match source::classify(key) {
-            Ok(source) => self.source(&source, key, object).await,
+            Ok(source) => self.source(&source, key, upload, last_modified).await,
             Err(e @ NotASource::Unsupported { .. }) => {
                 let rejection = Rejection::new("unsupported_type", None, e.to_string());
-                self.quarantine(key, object, rejection).await
+                let content = sha256_hex(upload.bytes());
+                self.quarantine_with(key, content, Some(upload.copy()), rejection)
+                    .await
             }
             Err(e) => Ok(ObjectOutcome::Ignored {
                 key: key.into(),
@@ -618,11 +678,12 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
         &self,
         source: &Source,
         key: &str,
-        object: &Object,
+        upload: Upload<'_>,
+        last_modified: Option<i64>,
     ) -> Result<ObjectOutcome, IngestError> {
         let entry_key = SourceEntry::key(source);
         let existing = self.read_json::<SourceEntry>(&entry_key).await?;
-        if !supersedes(existing.as_ref(), key, object.last_modified) {
+        if !supersedes(existing.as_ref(), key, last_modified) {
             let by = existing.map(|e| e.raw_key).unwrap_or_default();
             info!(key, source = %source.id(), by, "superseded by a newer upload");
             return Ok(ObjectOutcome::Superseded {
@@ -634,7 +695,7 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
         // The same bytes under the same key, processed by this same code: nothing to redo. (The
         // object's LastModified moves on a re-upload; it must not make the entry differ.) The
         // change is signalled again: an earlier delivery may have stopped before it did.
-        let raw_sha256 = sha256_hex(&object.bytes);
+        let raw_sha256 = sha256_hex(upload.bytes());
         if let Some(old) = existing.as_ref().filter(|old| {
             old.raw_key == key && old.raw_sha256 == raw_sha256 && old.processor == PROCESSOR
         }) {
@@ -656,16 +717,22 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
         } else {
             Cast::builtin()
         };
-        let plan = match plan_source(source, key, object, &cast) {
+        let copy = upload.copy();
+        let plan = match plan_bytes(source, key, upload.into_bytes(), last_modified, &cast) {
             Ok(plan) => plan,
-            Err(rejection) => return self.quarantine(key, object, rejection).await,
+            Err(rejection) => {
+                return self
+                    .quarantine_with(key, raw_sha256, Some(copy), rejection)
+                    .await;
+            }
         };
-        let entry = &plan.entry;
+        let SourcePlan { processed, entry } = plan;
+        let entry = &entry;
         let written_data = self
             .store
             .put_if_changed(
                 &entry.processed_key,
-                plan.processed.clone(),
+                processed,
                 processed_content_type(source.kind),
             )
             .await?;
@@ -743,24 +810,13 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
     }
 
     /// Copies an unusable upload to `quarantine/` with its reason and alerts, once per content.
-    pub async fn quarantine(
-        &self,
-        key: &str,
-        object: &Object,
-        rejection: Rejection,
-    ) -> Result<ObjectOutcome, IngestError> {
-        let content = sha256_hex(&object.bytes);
-        self.quarantine_with(key, content, Some(object.bytes.clone()), rejection)
-            .await
-    }
-
-    /// Quarantines an upload identified by `content` (its hash, or its S3 revision when it was not
-    /// read), copying `copy` when there is one.
+    /// The upload is identified by `content` (its hash, or its S3 revision when it was not
+    /// read), copying the upload as `copy` says (none for a file refused unread).
     async fn quarantine_with(
         &self,
         key: &str,
         content: String,
-        copy: Option<Vec<u8>>,
+        copy: Option<CopyFrom<'_>>,
         rejection: Rejection,
     ) -> Result<ObjectOutcome, IngestError> {
         let (copy_key, reason_key) = quarantine_keys(key);
@@ -781,10 +837,23 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
                 .publish(&quarantine_alert(&self.location, &reason))
                 .await?;
         }
-        if let Some(bytes) = copy {
-            self.store
-                .put_if_changed(&copy_key, bytes, "application/octet-stream")
-                .await?;
+        match copy {
+            Some(CopyFrom::Store) => {
+                self.store
+                    .copy_if_changed(
+                        key,
+                        &copy_key,
+                        "application/octet-stream",
+                        &reason.raw_sha256,
+                    )
+                    .await?;
+            }
+            Some(CopyFrom::Bytes(bytes)) => {
+                self.store
+                    .put_if_changed(&copy_key, bytes.to_vec(), "application/octet-stream")
+                    .await?;
+            }
+            None => {}
         }
         self.store
             .put_if_changed(&reason_key, reason_bytes, "application/json")
@@ -821,6 +890,45 @@ impl<S: ObjectStore, N: Notifier> Ingest<'_, S, N> {
     ) -> Result<Option<T>, IngestError> {
         crate::corpus::read_json(self.store, key).await
     }
+}
+
+/// An upload's bytes: read from the bucket by the function (owned, so they can be let go once
+/// converted; the upload is still in the bucket to be copied), or handed over by a caller.
+enum Upload<'b> {
+    Read(Vec<u8>),
+    Given(&'b [u8]),
+}
+
+impl<'b> Upload<'b> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Upload::Read(bytes) => bytes,
+            Upload::Given(bytes) => bytes,
+        }
+    }
+
+    fn into_bytes(self) -> Cow<'b, [u8]> {
+        match self {
+            Upload::Read(bytes) => Cow::Owned(bytes),
+            Upload::Given(bytes) => Cow::Borrowed(bytes),
+        }
+    }
+
+    /// How a quarantine copy of this upload is made.
+    fn copy(&self) -> CopyFrom<'b> {
+        match self {
+            Upload::Read(_) => CopyFrom::Store,
+            Upload::Given(bytes) => CopyFrom::Bytes(bytes),
+        }
+    }
+}
+
+/// How a quarantine copy is made: in the store (S3 copies the object; the function never holds
+/// it again), or from bytes in hand (`hawkins preprocess`, whose uploads are not in the store).
+#[derive(Clone, Copy)]
+enum CopyFrom<'b> {
+    Store,
+    Bytes(&'b [u8]),
 }
 
 /// The content type of a source's processed data.

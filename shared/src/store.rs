@@ -99,6 +99,28 @@ pub trait ObjectStore: Sync {
         }
     }
 
+    /// Copies the object at `from` to `to`, recording `sha256` (the caller's hash of `from`'s
+    /// bytes), unless `to` already holds them. Stores that can copy in place override this
+    /// (S3's CopyObject), so quarantining a large upload does not hold it in memory again.
+    fn copy_if_changed(
+        &self,
+        from: &str,
+        to: &str,
+        content_type: &str,
+        sha256: &str,
+    ) -> impl Future<Output = Result<Written, StoreError>> + Send {
+        async move {
+            if self.stored_sha256(to).await?.as_deref() == Some(sha256) {
+                return Ok(Written::Unchanged);
+            }
+            let Some(object) = self.get(from).await? else {
+                return Ok(Written::Unchanged);
+            };
+            self.put(to, object.bytes, content_type, sha256).await?;
+            Ok(Written::Stored)
+        }
+    }
+
     /// [`ObjectStore::put_file`], only when the content differs from what is stored.
     fn put_file_if_changed(
         &self,
@@ -406,7 +428,9 @@ impl ObjectStore for DirStore {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
-        let mut stack = vec![self.root.clone()];
+        // Only the folder the prefix names is walked, not the whole bucket.
+        let folder = prefix.rfind('/').map_or("", |at| &prefix[..at]);
+        let mut stack = vec![self.path(folder)];
         while let Some(dir) = stack.pop() {
             let entries = match std::fs::read_dir(&dir) {
                 Ok(entries) => entries,
