@@ -472,7 +472,7 @@ impl Spool {
                 path.to_string(),
                 SpoolFile {
                     path: at,
-                    out: std::io::BufWriter::with_capacity(64 * 1024, file),
+                    out: std::io::BufWriter::with_capacity(8 * 1024, file),
                     sha: Sha256::new(),
                     kind,
                     character: character.map(str::to_string),
