@@ -8,7 +8,8 @@
 //!   [`datasets`] (training sets), [`manifest`] (lineage and the corpus version), [`hash`].
 //! - The model config: [`config`] (`infra/hawkins.toml`, one module per section).
 //! - Deciding, one module per function: [`source`] (what an uploaded key is) and [`ingest`] (the
-//!   plan for one upload); [`training`] (the quiet period, one job per model per corpus version);
+//!   plan for one upload); [`training`] (the quiet period, one job per model per corpus version)
+//!   and [`corpus`] (the corpus build it runs once uploads settle, one episode at a time);
 //!   [`lifecycle`] (one module per SageMaker event: job, tuning, transform, package, endpoint);
 //!   [`costs`] (prices, figures, report, budget alerts).
 //! - Shared records: [`ledger`] (what ran and what is deployed), [`time`] (UTC instants and days).

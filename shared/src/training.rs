@@ -1646,10 +1646,10 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         }
 
         #[tokio::test]
-        async fn a_settled_burst_builds_one_version_and_trains_on_it() {
+        async fn a_settled_burst_of_34_uploads_builds_one_version_and_trains_on_it() {
             let parts = Parts::new();
             let store = MemStore::new();
-            let body = burst(&store, 6).await;
+            let body = burst(&store, 34).await;
             assert!(versions(&store).is_empty(), "uploads build no corpus");
             let outcome = parts.trainer(&store).message(&body, NOW).await;
             let Ok(MessageOutcome::Trained {
@@ -1660,7 +1660,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
             else {
                 panic!("{outcome:?}")
             };
-            assert_eq!(corpus.sources, 6);
+            assert_eq!(corpus.sources, 34);
             assert!(corpus.latest_changed);
             assert_eq!(
                 versions(&store),
