@@ -135,7 +135,7 @@ async fn a_burst_starts_one_job_per_model_and_replays_start_none() {
     assert_eq!(created.len(), 4, "{created:?}");
     assert_eq!(
         corpus_versions(&stack).await,
-        [version.clone()],
+        std::slice::from_ref(&version),
         "one corpus version for the whole burst"
     );
     assert!(
