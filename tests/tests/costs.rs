@@ -1,4 +1,5 @@
-//! Costs end to end on the local AWS: a ledger of jobs and two endpoints (one idle, its
+//! Costs end to end on the local AWS: a ledger of jobs (in month partitions, at a flat key of the
+//! layout before them, and a year old, which the run does not read) and two endpoints (one idle, its
 //! `Invocations` zero for a day) and low budgets give a report in S3 (JSON, and an HTML page that
 //! parses), one alert each for the daily budget, the month's forecast and the idle endpoint; a
 //! second run the same day sends nothing.
@@ -29,9 +30,11 @@ async fn seed_ledger(stack: &LocalStack) {
                "billable_seconds": 3600, "status": "Completed", "started_at": "2026-11-10T07:00:00Z",
                "ended_at": "2026-11-10T08:00:00Z"}),
     ];
-    for job in jobs {
+    // One in its month partition, one at the flat key of the layout before partitions (S3 lists
+    // it with the delimiter, without the partitions below it).
+    for (job, month) in jobs.into_iter().zip(["2026-11/", ""]) {
         let key = format!(
-            "ledger/training/{}.json",
+            "ledger/training/{month}{}.json",
             job["job_name"].as_str().expect("name")
         );
         stack
@@ -44,8 +47,19 @@ async fn seed_ledger(stack: &LocalStack) {
         "started_at": "2026-11-05T10:00:00Z", "ended_at": "2026-11-05T10:30:00Z"});
     stack
         .upload(
-            "ledger/transforms/themes-v1.json",
+            "ledger/transforms/2026-11/themes-v1.json",
             transform.to_string().into_bytes(),
+        )
+        .await
+        .expect("upload");
+    // A year old: its month is not read, so it is neither counted nor listed in the report.
+    let old = json!({"job_name": "chatbot-eleven-v0", "model": "chatbot-eleven", "instance_type": "ml.g5.2xlarge",
+        "billable_seconds": 3600, "status": "Completed", "started_at": "2025-11-09T08:00:00Z",
+        "ended_at": "2025-11-09T09:00:00Z"});
+    stack
+        .upload(
+            "ledger/training/2025-11/chatbot-eleven-v0.json",
+            old.to_string().into_bytes(),
         )
         .await
         .expect("upload");
@@ -178,7 +192,7 @@ async fn a_day_of_costs_reports_once_and_alerts_once() {
     let outcome = handle_schedule(&run, now())
         .await
         .expect("the run succeeds");
-    assert_eq!(outcome.jobs, 3);
+    assert_eq!(outcome.jobs, 3, "the year-old job's month is not read");
     assert_eq!(outcome.endpoints, 2);
     assert!(
         (outcome.month_to_date_usd - 98.9965).abs() < 1e-6,

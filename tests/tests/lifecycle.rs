@@ -245,7 +245,11 @@ async fn approved_models_are_deployed_and_held_ones_wait_for_a_person() {
             "hawkins-chatbot-eleven-primary-latency"
         ]
     );
-    let ledger = read_json(&stack, "ledger/training/chatbot-eleven-aaaa1111.json").await;
+    let ledger = read_json(
+        &stack,
+        "ledger/training/2026-11/chatbot-eleven-aaaa1111.json",
+    )
+    .await;
     assert_eq!(ledger["billable_seconds"], 1620);
     assert_eq!(ledger["status"], "Completed");
     let messages = inbox(&stack).await;
@@ -533,13 +537,13 @@ async fn failed_and_stopped_jobs_are_heard_once() {
             .message
             .contains(&format!("hawkins jobs logs {job}"))
     );
-    let ledger = read_json(&stack, &format!("ledger/training/{job}.json")).await;
+    let ledger = read_json(&stack, &format!("ledger/training/2026-11/{job}.json")).await;
     assert_eq!(ledger["status"], "Failed");
 
     parts
         .deliver(&sample("sagemaker-training-in-progress.json"))
         .await;
-    let ledger = read_json(&stack, &format!("ledger/training/{job}.json")).await;
+    let ledger = read_json(&stack, &format!("ledger/training/2026-11/{job}.json")).await;
     assert_eq!(
         ledger["status"], "Failed",
         "a late InProgress changes nothing"
@@ -695,7 +699,7 @@ async fn tuning_jobs_register_their_best_trial_and_batch_models_run_a_transform(
     let mut finished = sample("sagemaker-transform-completed.json");
     finished["detail"]["TransformJobName"] = "hawkins-themes-v1".into();
     parts.deliver(&finished).await;
-    let ledger = read_json(&stack, "ledger/transforms/hawkins-themes-v1.json").await;
+    let ledger = read_json(&stack, "ledger/transforms/2026-11/hawkins-themes-v1.json").await;
     assert_eq!(ledger["status"], "Completed");
     assert_eq!(ledger["billable_seconds"], 1800);
 }

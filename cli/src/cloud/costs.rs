@@ -16,7 +16,8 @@ use hawkins::aws::s3::S3Store;
 use hawkins::costs::compute::CostKind;
 use hawkins::costs::{Budgets, EndpointMetrics, PriceTable, Summary, alerts, budgets, report};
 use hawkins::error::StoreError;
-use hawkins::store::{Alert, ObjectStore};
+use hawkins::ledger::LedgerStore;
+use hawkins::store::Alert;
 use hawkins::time::parse_rfc3339;
 
 use super::table::{self, render, usd};
@@ -33,7 +34,7 @@ pub async fn summarize<S, M>(
     now: i64,
 ) -> Result<Summary, StoreError>
 where
-    S: ObjectStore + Send + 'static,
+    S: LedgerStore + Send + 'static,
     M: EndpointMetrics,
 {
     let (summary, _, _) =

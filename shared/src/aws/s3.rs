@@ -1,4 +1,4 @@
-//! [`ObjectStore`] over one S3 bucket.
+//! [`ObjectStore`] over one S3 bucket (and the ledger's [`crate::ledger::LedgerStore`] listing).
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
@@ -219,6 +219,33 @@ impl ObjectStore for S3Store {
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|err| store_error("ListObjectsV2", &self.resource(prefix), &err))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
+impl crate::ledger::LedgerStore for S3Store {
+    /// ListObjectsV2 with the `/` delimiter: the objects directly under `prefix`, each folder below
+    /// it (the ledger's month partitions) folded into one common prefix that is not returned.
+    async fn list_direct(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .delimiter("/")
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {

@@ -1,13 +1,16 @@
 //! Costs: a scheduled run that prices what the pipeline ran and deployed, writes a report, emits
 //! metrics and tells the team before the bill hurts.
 //!
-//! The run reads the ledger (`ledger/{training,transforms,endpoints}/*.json`, see [`crate::ledger`]) and
-//! each endpoint variant's hourly invocations through the narrow [`EndpointMetrics`] trait, then
-//! [`compute::summarize`] turns them into figures (the arithmetic is documented there) and
-//! [`alerts::decide`] into alerts. [`handle_schedule`] executes that: the report goes to
-//! `reports/costs/<date>.{json,html}` (written only when it changed), and each alert is sent only
-//! when its marker `alerts/sent/<date>/<cause>.json` is absent — sent first, marked after, so a
-//! crash in between can repeat an alert but never lose one.
+//! The run reads the ledger (see [`crate::ledger`]): the jobs of the month partitions its window
+//! needs ([`ledger::months_to_read`]: this month's and the previous one's for the daily run, so a
+//! year of history costs it what two months do) and the flat job records of the layout before
+//! partitions, every endpoint record, and each endpoint variant's hourly invocations through the
+//! narrow [`EndpointMetrics`] trait, then [`compute::summarize`] turns them into figures (the
+//! arithmetic is documented there) and [`alerts::decide`] into alerts. [`handle_schedule`]
+//! executes that: the report goes to `reports/costs/<date>.{json,html}` (written only when it
+//! changed), and each alert is sent only when its marker `alerts/sent/<date>/<cause>.json` is
+//! absent — sent first, marked after, so a crash in between can repeat an alert but never lose
+//! one.
 //!
 //! Prices come from the table in the repo ([`prices`]) with the config's `[costs.prices]` on top;
 //! budgets from the config's `[costs]`, overridden by the function's environment ([`budgets`]).
@@ -30,7 +33,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::error::{Retry, StoreError};
-use crate::ledger::{self, EndpointRecord, JobRecord};
+use crate::ledger::{self, EndpointRecord, JobRecord, LedgerStore};
 use crate::store::{Notifier, ObjectStore, Written, send_once};
 use crate::time::{self, DAY, Date, HOUR};
 pub use alerts::Budgets;
@@ -207,12 +210,51 @@ async fn read_all<T: serde::de::DeserializeOwned>(
     prefix: &str,
     unreadable: &mut Vec<String>,
 ) -> Result<Vec<T>, StoreError> {
-    let keys: Vec<String> = store
-        .list(prefix)
-        .await?
-        .into_iter()
-        .filter(|k| k.ends_with(".json"))
-        .collect();
+    let keys = store.list(prefix).await?;
+    read_keys(store, keys, unreadable).await
+}
+
+/// The job records under `prefix` that a run needs: the month partitions `months`, and the flat
+/// records of the layout before partitions (listed without the partitions below them). A job
+/// recorded at two keys (only an event handled by the previous version during the upgrade can do
+/// that) counts once, as the record the lifecycle function would keep.
+async fn read_jobs(
+    store: &impl LedgerStore,
+    prefix: &str,
+    months: &[String],
+    unreadable: &mut Vec<String>,
+) -> Result<Vec<JobRecord>, StoreError> {
+    let mut keys = store.list_direct(prefix).await?;
+    for month in months {
+        keys.extend(store.list(&format!("{prefix}{month}/")).await?);
+    }
+    let records: Vec<JobRecord> = read_keys(store, keys, unreadable).await?;
+    let mut out: Vec<JobRecord> = Vec::with_capacity(records.len());
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for record in records {
+        match seen.get(&record.job_name) {
+            Some(&i) => {
+                if crate::lifecycle::job::supersedes(Some(&out[i]), &record) {
+                    out[i] = record;
+                }
+            }
+            None => {
+                seen.insert(record.job_name.clone(), out.len());
+                out.push(record);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the JSON objects at `keys` as `T`, [`CONCURRENT_READS`] at a time, in the keys' order
+/// (other than `.json` are skipped); what does not parse is named in `unreadable`.
+async fn read_keys<T: serde::de::DeserializeOwned>(
+    store: &impl ObjectStore,
+    keys: Vec<String>,
+    unreadable: &mut Vec<String>,
+) -> Result<Vec<T>, StoreError> {
+    let keys: Vec<String> = keys.into_iter().filter(|k| k.ends_with(".json")).collect();
     let mut out = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(CONCURRENT_READS) {
         let objects = join_all(chunk.iter().map(|key| store.get(key)).collect()).await;
@@ -281,9 +323,19 @@ fn variants_to_read(endpoint: &EndpointRecord, since: i64) -> Vec<(String, bool)
     seen.into_iter().collect()
 }
 
+/// Where a run's window starts: the month's start, 24 hours before `now` when that is earlier
+/// (the last-24-hours figure of the 1st), or the previous report when that is older still (the
+/// jobs since it are counted). Every job that ended (or runs) after it is read.
+pub fn window_start(now: i64, previous_report_at: Option<i64>) -> i64 {
+    Date::of(now)
+        .month_start()
+        .min(now - DAY)
+        .min(previous_report_at.unwrap_or(now))
+}
+
 /// What a run computes before it writes or sends anything: the ledger priced at `now`, with the
 /// number of jobs and endpoints it read. `hawkins costs` prints the same.
-pub async fn summarize<S: ObjectStore, M: EndpointMetrics>(
+pub async fn summarize<S: LedgerStore, M: EndpointMetrics>(
     store: &S,
     metrics: &M,
     prices: &PriceTable,
@@ -293,13 +345,13 @@ pub async fn summarize<S: ObjectStore, M: EndpointMetrics>(
 ) -> Result<(Summary, usize, usize), StoreError> {
     let today = Date::of(now);
     let mut unreadable = Vec::new();
-    let training: Vec<JobRecord> =
-        read_all(store, ledger::TRAINING_PREFIX, &mut unreadable).await?;
-    let transforms: Vec<JobRecord> =
-        read_all(store, ledger::TRANSFORMS_PREFIX, &mut unreadable).await?;
+    let previous = previous_report_at(store, &today.to_string()).await?;
+    // Only the months the window needs: a job of an older month has ended before it.
+    let months = ledger::months_to_read(window_start(now, previous), now);
+    let training = read_jobs(store, ledger::TRAINING_PREFIX, &months, &mut unreadable).await?;
+    let transforms = read_jobs(store, ledger::TRANSFORMS_PREFIX, &months, &mut unreadable).await?;
     let endpoints: Vec<EndpointRecord> =
         read_all(store, ledger::ENDPOINTS_PREFIX, &mut unreadable).await?;
-    let previous = previous_report_at(store, &today.to_string()).await?;
 
     let since = today
         .month_start()
@@ -332,7 +384,7 @@ pub async fn summarize<S: ObjectStore, M: EndpointMetrics>(
 }
 
 /// One scheduled run at `now` (the event's time, so a redelivered event redoes the same run).
-pub async fn handle_schedule<S: ObjectStore, N: Notifier, M: EndpointMetrics>(
+pub async fn handle_schedule<S: LedgerStore, N: Notifier, M: EndpointMetrics>(
     run: &CostRun<'_, S, N, M>,
     now: i64,
 ) -> Result<RunOutcome, CostError> {

@@ -567,3 +567,385 @@ fn deleted_endpoints_are_not_measured() {
         vec![("a".to_string(), false)]
     );
 }
+
+/// A [`MemStore`] that remembers what the run asked of it: the keys read and the prefixes listed
+/// (`direct <prefix>` for the listing without the partitions).
+#[derive(Default)]
+struct Counting {
+    inner: MemStore,
+    reads: std::sync::Mutex<Vec<String>>,
+    lists: std::sync::Mutex<Vec<String>>,
+}
+
+impl Counting {
+    fn reads_under(&self, prefix: &str) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .reads
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    fn listed(&self) -> Vec<String> {
+        self.lists.lock().expect("lock").clone()
+    }
+
+    fn forget(&self) {
+        self.reads.lock().expect("lock").clear();
+        self.lists.lock().expect("lock").clear();
+    }
+}
+
+impl ObjectStore for Counting {
+    async fn get(&self, key: &str) -> Result<Option<crate::store::Object>, StoreError> {
+        self.reads.lock().expect("lock").push(key.to_string());
+        self.inner.get(key).await
+    }
+
+    async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.inner.stored_sha256(key).await
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<crate::store::Head>, StoreError> {
+        self.inner.head(key).await
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        sha256: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.put(key, bytes, content_type, sha256).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.lists.lock().expect("lock").push(prefix.to_string());
+        self.inner.list(prefix).await
+    }
+}
+
+impl LedgerStore for Counting {
+    async fn list_direct(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.lists
+            .lock()
+            .expect("lock")
+            .push(format!("direct {prefix}"));
+        self.inner.list_direct(prefix).await
+    }
+}
+
+/// An ml.m5.large job record (0.115 $/h) at `key`: running from `started`, or ended at `ended`
+/// after `billable` seconds.
+fn put_job(store: &MemStore, key: &str, started: &str, ended: Option<(&str, u64)>) {
+    let name = key
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.strip_suffix(".json"))
+        .expect("a job key");
+    let mut record = serde_json::json!({
+        "job_name": name, "model": "m", "instance_type": "ml.m5.large", "status": "InProgress",
+        "started_at": started, "created_at": started, "region": REGION
+    });
+    if let Some((end, billable)) = ended {
+        record["status"] = "Completed".into();
+        record["ended_at"] = end.into();
+        record["billable_seconds"] = billable.into();
+        record["training_seconds"] = billable.into();
+    }
+    store.insert(key, record.to_string().as_bytes());
+}
+
+fn line<'a>(summary: &'a Summary, name: &str) -> Option<&'a compute::CostLine> {
+    summary.lines.iter().find(|l| l.name == name)
+}
+
+#[tokio::test]
+async fn a_job_of_a_previous_year_is_not_read_by_todays_run() {
+    let store = Counting::default();
+    for (key, started, ended) in [
+        (
+            "ledger/training/2025-11/last-year.json",
+            "2025-11-05T10:00:00Z",
+            "2025-11-05T11:00:00Z",
+        ),
+        (
+            "ledger/training/2026-06/june.json",
+            "2026-06-05T10:00:00Z",
+            "2026-06-05T11:00:00Z",
+        ),
+        (
+            "ledger/training/2026-10/october.json",
+            "2026-10-30T10:00:00Z",
+            "2026-11-02T10:00:00Z",
+        ),
+        (
+            "ledger/training/2026-11/november.json",
+            "2026-11-05T10:00:00Z",
+            "2026-11-05T11:00:00Z",
+        ),
+        (
+            "ledger/transforms/2025-01/old-transform.json",
+            "2025-01-05T10:00:00Z",
+            "2025-01-05T11:00:00Z",
+        ),
+        (
+            "ledger/transforms/2026-11/transform.json",
+            "2026-11-06T10:00:00Z",
+            "2026-11-06T11:00:00Z",
+        ),
+    ] {
+        put_job(&store.inner, key, started, Some((ended, 3600)));
+    }
+    let log = AlertLog::default();
+    let metrics = MemMetrics::default();
+    let table = prices();
+    let run = CostRun {
+        store: &store,
+        notifier: &log,
+        metrics: &metrics,
+        prices: &table,
+        budgets: Budgets {
+            daily_usd: None,
+            monthly_usd: None,
+            idle_hours: 24,
+        },
+        region: REGION.into(),
+        location: "s3://bucket".into(),
+    };
+    let outcome = handle_schedule(&run, t("2026-11-10T06:00:00Z"))
+        .await
+        .expect("runs");
+    assert_eq!(
+        store.reads_under("ledger/"),
+        [
+            "ledger/training/2026-10/october.json",
+            "ledger/training/2026-11/november.json",
+            "ledger/transforms/2026-11/transform.json",
+        ],
+        "only the months the window needs"
+    );
+    let listed = store.listed();
+    for prefix in [
+        "direct ledger/training/",
+        "ledger/training/2026-10/",
+        "ledger/training/2026-11/",
+        "direct ledger/transforms/",
+        "ledger/transforms/2026-10/",
+        "ledger/transforms/2026-11/",
+        "ledger/endpoints/",
+    ] {
+        assert!(listed.iter().any(|l| l == prefix), "{prefix}: {listed:?}");
+    }
+    assert!(
+        !listed
+            .iter()
+            .any(|l| l == "ledger/training/" || l == "ledger/transforms/"),
+        "no listing of every month: {listed:?}"
+    );
+    assert_eq!(outcome.jobs, 3);
+    // Three hours of ml.m5.large, all ended in November: 3 × 0.115.
+    close(outcome.month_to_date_usd, 0.345);
+
+    // A year of history later (same layout, more months): the same reads.
+    store.forget();
+    for month in 1..=12 {
+        put_job(
+            &store.inner,
+            &format!("ledger/training/2025-{month:02}/history-{month}.json"),
+            &format!("2025-{month:02}-10T10:00:00Z"),
+            Some((&format!("2025-{month:02}-10T11:00:00Z"), 3600)),
+        );
+    }
+    let again = handle_schedule(&run, t("2026-11-10T06:00:00Z"))
+        .await
+        .expect("runs");
+    assert_eq!(store.reads_under("ledger/").len(), 3);
+    close(again.month_to_date_usd, 0.345);
+}
+
+#[tokio::test]
+async fn a_job_crossing_a_month_boundary_is_costed_in_both_months() {
+    let store = Counting::default();
+    let key = "ledger/training/2026-10/crossing.json";
+    let table = prices();
+    let metrics = MemMetrics::default();
+    let budgets = Budgets {
+        daily_usd: None,
+        monthly_usd: None,
+        idle_hours: 24,
+    };
+    let summary_at = |now: i64| {
+        let (store, metrics, table, budgets) = (&store, &metrics, &table, &budgets);
+        async move {
+            summarize(store, metrics, table, budgets, REGION, now)
+                .await
+                .expect("runs")
+                .0
+        }
+    };
+    // Created and started in October, running at October's last run: 3 h × 0.115 in October.
+    put_job(&store.inner, key, "2026-10-31T20:00:00Z", None);
+    let october = summary_at(t("2026-10-31T23:00:00Z")).await;
+    assert_eq!(october.month, "2026-10");
+    close(
+        line(&october, "crossing")
+            .and_then(|l| l.month_usd)
+            .expect("costed in October"),
+        0.345,
+    );
+    close(october.days["2026-10-31"]["m"], 0.345);
+    // It ended in November after 8 h: November's runs read October's partition and cost it.
+    put_job(
+        &store.inner,
+        key,
+        "2026-10-31T20:00:00Z",
+        Some(("2026-11-01T04:00:00Z", 8 * 3600)),
+    );
+    for now in ["2026-11-01T06:00:00Z", "2026-11-20T06:00:00Z"] {
+        let november = summary_at(t(now)).await;
+        assert_eq!(november.month, "2026-11");
+        close(
+            line(&november, "crossing")
+                .and_then(|l| l.month_usd)
+                .expect("costed in November"),
+            0.92,
+        );
+        close(november.days["2026-11-01"]["m"], 0.92);
+        close(november.month_to_date_usd, 0.92);
+    }
+    // A job of 28 days of run time created in October and ended on November 27th is read too.
+    put_job(
+        &store.inner,
+        "ledger/training/2026-10/long.json",
+        "2026-10-30T00:00:00Z",
+        Some(("2026-11-27T00:00:00Z", 28 * 24 * 3600)),
+    );
+    let late = summary_at(t("2026-11-28T06:00:00Z")).await;
+    close(
+        line(&late, "long")
+            .and_then(|l| l.month_usd)
+            .expect("costed in November"),
+        28.0 * 24.0 * 0.115,
+    );
+    // December's run no longer reads October.
+    store.forget();
+    let december = summary_at(t("2026-12-10T06:00:00Z")).await;
+    assert!(store.reads_under("ledger/training/2026-10/").is_empty());
+    assert!(line(&december, "crossing").is_none());
+}
+
+#[tokio::test]
+async fn an_old_flat_record_is_still_costed() {
+    let store = MemStore::new();
+    // Written before month partitions: training and transform records at the flat keys.
+    put_job(
+        &store,
+        "ledger/training/legacy.json",
+        "2026-11-05T10:00:00Z",
+        Some(("2026-11-05T11:00:00Z", 3600)),
+    );
+    put_job(
+        &store,
+        "ledger/transforms/legacy-transform.json",
+        "2026-11-06T10:00:00Z",
+        Some(("2026-11-06T12:00:00Z", 7200)),
+    );
+    put_job(
+        &store,
+        "ledger/training/2026-11/partitioned.json",
+        "2026-11-07T10:00:00Z",
+        Some(("2026-11-07T11:00:00Z", 3600)),
+    );
+    // A job in flight at the upgrade recorded at both keys (the previous version wrote its start,
+    // this one its end): counted once, as the record that wins, its completion.
+    put_job(
+        &store,
+        "ledger/training/twice.json",
+        "2026-11-08T10:00:00Z",
+        None,
+    );
+    put_job(
+        &store,
+        "ledger/training/2026-11/twice.json",
+        "2026-11-08T10:00:00Z",
+        Some(("2026-11-08T14:00:00Z", 4 * 3600)),
+    );
+    let (summary, jobs, _) = summarize(
+        &store,
+        &MemMetrics::default(),
+        &prices(),
+        &Budgets {
+            daily_usd: None,
+            monthly_usd: None,
+            idle_hours: 24,
+        },
+        REGION,
+        t("2026-11-10T06:00:00Z"),
+    )
+    .await
+    .expect("runs");
+    assert_eq!(jobs, 4);
+    close(
+        line(&summary, "legacy")
+            .and_then(|l| l.month_usd)
+            .expect("costed"),
+        0.115,
+    );
+    close(
+        line(&summary, "legacy-transform")
+            .and_then(|l| l.month_usd)
+            .expect("costed"),
+        0.23,
+    );
+    let twice: Vec<_> = summary.lines.iter().filter(|l| l.name == "twice").collect();
+    assert_eq!(twice.len(), 1);
+    close(twice[0].month_usd.expect("costed"), 0.46);
+    assert!(summary.long_running_jobs.is_empty());
+    // 1 + 2 + 1 + 4 hours × 0.115.
+    close(summary.month_to_date_usd, 0.92);
+}
+
+#[tokio::test]
+async fn a_previous_report_older_than_the_month_widens_the_window_to_it() {
+    let store = Counting::default();
+    store.inner.insert(
+        "reports/costs/2026-08-15.json",
+        br#"{"generated_at": "2026-08-15T06:00:00Z"}"#,
+    );
+    put_job(
+        &store.inner,
+        "ledger/training/2026-09/september.json",
+        "2026-09-10T10:00:00Z",
+        Some(("2026-09-10T11:00:00Z", 3600)),
+    );
+    let (summary, _, _) = summarize(
+        &store,
+        &MemMetrics::default(),
+        &prices(),
+        &Budgets {
+            daily_usd: None,
+            monthly_usd: None,
+            idle_hours: 24,
+        },
+        REGION,
+        t("2026-11-10T06:00:00Z"),
+    )
+    .await
+    .expect("runs");
+    assert_eq!(summary.jobs_since_last_report, 1);
+    close(summary.jobs_since_last_report_usd, 0.115);
+    close(summary.month_to_date_usd, 0.0);
+    assert!(
+        store
+            .listed()
+            .iter()
+            .any(|l| l == "ledger/training/2026-07/")
+    );
+}

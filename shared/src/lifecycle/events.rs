@@ -112,6 +112,10 @@ pub struct TrainingJob {
     pub stopping_condition: Option<StoppingCondition>,
     #[serde(default, deserialize_with = "tags")]
     pub tags: BTreeMap<String, String>,
+    /// When the job was created: the month partition of its ledger record. SageMaker sends it
+    /// with every state change of the job, and it never changes.
+    #[serde(default, deserialize_with = "timestamp")]
+    pub creation_time: Option<i64>,
     #[serde(default, deserialize_with = "timestamp")]
     pub training_start_time: Option<i64>,
     #[serde(default, deserialize_with = "timestamp")]
@@ -220,6 +224,9 @@ pub struct TransformJob {
     pub failure_reason: Option<String>,
     #[serde(default)]
     pub transform_resources: Option<ResourceConfig>,
+    /// When the job was created: the month partition of its ledger record, as for training jobs.
+    #[serde(default, deserialize_with = "timestamp")]
+    pub creation_time: Option<i64>,
     #[serde(default, deserialize_with = "timestamp")]
     pub transform_start_time: Option<i64>,
     #[serde(default, deserialize_with = "timestamp")]
@@ -287,6 +294,10 @@ mod tests {
         assert!(job.metrics().contains_key("eval_loss"));
         assert!(job.billable_time_in_seconds.is_some());
         assert!(job.training_end_time > job.training_start_time);
+        assert!(
+            job.creation_time
+                .is_some_and(|c| Some(c) <= job.training_start_time)
+        );
         for name in [
             "sagemaker-training-failed.json",
             "sagemaker-training-stopped.json",

@@ -255,7 +255,7 @@ async fn a_job_that_passes_the_gate_is_registered_approved_and_deployed() {
 
     let stored = parts.store.snapshot();
     let ledger: Value =
-        serde_json::from_slice(&stored["ledger/training/chatbot-eleven-aaaa1111.json"])
+        serde_json::from_slice(&stored["ledger/training/2026-11/chatbot-eleven-aaaa1111.json"])
             .expect("ledger JSON");
     assert_eq!(ledger["status"], "Completed");
     assert!(stored.contains_key("models/chatbot-eleven/chatbot-eleven-aaaa1111/metrics.json"));
@@ -697,7 +697,7 @@ async fn a_failed_job_is_recorded_and_told_once_and_a_late_in_progress_changes_n
     let alerts = parts.notifier.alerts();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert!(alerts[0].body.contains("CUDA out of memory"));
-    let key = "ledger/training/chatbot-eleven-9ff9935c8ed10b50.json";
+    let key = "ledger/training/2026-11/chatbot-eleven-9ff9935c8ed10b50.json";
     let status = |parts: &Parts| -> Value {
         let ledger: Value =
             serde_json::from_slice(&parts.store.snapshot()[key]).expect("ledger JSON");
@@ -987,7 +987,7 @@ async fn an_event_after_a_refused_update_does_not_report_a_rollback() {
 #[tokio::test]
 async fn a_failed_event_after_completed_is_neither_recorded_nor_told() {
     let parts = Parts::new();
-    let key = "ledger/training/chatbot-eleven-9ff9935c8ed10b50.json";
+    let key = "ledger/training/2026-11/chatbot-eleven-9ff9935c8ed10b50.json";
     parts
         .deliver(&sample("sagemaker-training-completed.json"))
         .await;
@@ -1018,7 +1018,7 @@ async fn a_failed_event_after_completed_is_neither_recorded_nor_told() {
 #[tokio::test]
 async fn an_older_terminal_state_does_not_replace_a_newer_one() {
     let parts = Parts::new();
-    let key = "ledger/training/chatbot-eleven-9ff9935c8ed10b50.json";
+    let key = "ledger/training/2026-11/chatbot-eleven-9ff9935c8ed10b50.json";
     // Stopped at 18:23; the Failed event of 10:14 comes after it.
     parts
         .deliver(&sample("sagemaker-training-stopped.json"))
@@ -1056,7 +1056,7 @@ async fn an_older_terminal_state_does_not_replace_a_newer_one() {
 #[tokio::test]
 async fn a_late_failed_transform_event_after_completed_is_neither_recorded_nor_told() {
     let parts = Parts::new();
-    let key = "ledger/transforms/hawkins-themes-v2.json";
+    let key = "ledger/transforms/2026-11/hawkins-themes-v2.json";
     let done = sample("sagemaker-transform-completed.json");
     parts.deliver(&done).await;
     assert_eq!(stored_json(&parts, key)["status"], "Completed");
@@ -1132,5 +1132,141 @@ async fn a_replayed_endpoint_failure_keeps_the_failed_package() {
         parts.endpoint_state().failed_package,
         Some(package_arn(GROUP, 1)),
         "a replay still knows which package failed"
+    );
+}
+
+/// The keys the store holds under `prefix`.
+fn keys_under(parts: &Parts, prefix: &str) -> Vec<String> {
+    parts
+        .store
+        .snapshot()
+        .into_keys()
+        .filter(|k| k.starts_with(prefix))
+        .collect()
+}
+
+/// `sample` of the stopped job as if created at `created` (RFC 3339), started 5 minutes later,
+/// and sent at `sent`; the end (for a finished status) one minute before `sent`.
+fn dated(name: &str, created: &str, sent: &str) -> Value {
+    let ms = |text: &str| crate::time::parse_rfc3339(text).expect("an RFC 3339 time") * 1000;
+    let mut event = sent_at(sample(name), sent);
+    let d = &mut event["detail"];
+    d["CreationTime"] = ms(created).into();
+    d["TrainingStartTime"] = (ms(created) + 300_000).into();
+    if d.get("TrainingEndTime").is_some() {
+        d["TrainingEndTime"] = (ms(sent) - 60_000).into();
+    }
+    event
+}
+
+#[tokio::test]
+async fn a_job_across_a_month_boundary_keeps_the_key_of_its_creation_month_in_any_order() {
+    let key = "ledger/training/2026-10/chatbot-eleven-9ff9935c8ed10b50.json";
+    let running = dated(
+        "sagemaker-training-in-progress.json",
+        "2026-10-31T23:50:00Z",
+        "2026-10-31T23:56:00Z",
+    );
+    let stopped = dated(
+        "sagemaker-training-stopped.json",
+        "2026-10-31T23:50:00Z",
+        "2026-11-01T02:00:00Z",
+    );
+    for order in [[&running, &stopped], [&stopped, &running]] {
+        let parts = Parts::new();
+        // Each delivered three times (`deliver`), in both orders.
+        for event in order {
+            parts.deliver(event).await;
+        }
+        assert_eq!(keys_under(&parts, "ledger/training/"), [key]);
+        let record = stored_json(&parts, key);
+        assert_eq!(record["status"], "Stopped");
+        assert_eq!(record["created_at"], "2026-10-31T23:50:00Z");
+        assert_eq!(record["ended_at"], "2026-11-01T01:59:00Z");
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_event_writes_the_same_key_and_nothing_new() {
+    let parts = Parts::new();
+    let event = sample("sagemaker-training-failed.json");
+    parts.handle(&event).await.expect("handled");
+    let first = parts.store.snapshot();
+    let puts = parts.store.puts();
+    let replay = parts.handle(&event).await.expect("handled");
+    assert_ignored(&replay);
+    assert_eq!(parts.store.snapshot(), first);
+    assert_eq!(parts.store.puts(), puts, "a replay writes nothing");
+    assert_eq!(
+        keys_under(&parts, "ledger/training/"),
+        ["ledger/training/2026-11/chatbot-eleven-9ff9935c8ed10b50.json"]
+    );
+}
+
+#[tokio::test]
+async fn a_record_from_before_month_partitions_is_finished_where_it_is() {
+    let parts = Parts::new();
+    // The previous version recorded the job's start at the flat key; it ends after the upgrade.
+    let flat = "ledger/training/chatbot-eleven-9ff9935c8ed10b50.json";
+    parts.store.insert(
+        flat,
+        br#"{"job_name": "chatbot-eleven-9ff9935c8ed10b50", "model": "chatbot-eleven",
+            "instance_type": "ml.g5.2xlarge", "status": "InProgress",
+            "started_at": "2026-11-27T09:43:00Z", "status_at": "2026-11-27T09:43:00Z"}"#,
+    );
+    let outcome = parts
+        .deliver(&sample("sagemaker-training-stopped.json"))
+        .await;
+    assert!(
+        matches!(outcome, Outcome::Job { recorded: true, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(keys_under(&parts, "ledger/training/"), [flat]);
+    assert_eq!(stored_json(&parts, flat)["status"], "Stopped");
+}
+
+#[tokio::test]
+async fn an_event_without_a_creation_time_updates_the_record_where_it_is() {
+    let undated = |name: &str| {
+        let mut event = sample(name);
+        if let Some(detail) = event["detail"].as_object_mut() {
+            detail.remove("CreationTime");
+        }
+        event
+    };
+    // After a dated event: the partition's record, found among the months the job can be of.
+    let parts = Parts::new();
+    parts
+        .deliver(&sample("sagemaker-training-in-progress.json"))
+        .await;
+    parts
+        .deliver(&undated("sagemaker-training-stopped.json"))
+        .await;
+    let key = "ledger/training/2026-11/chatbot-eleven-9ff9935c8ed10b50.json";
+    assert_eq!(keys_under(&parts, "ledger/training/"), [key]);
+    assert_eq!(stored_json(&parts, key)["status"], "Stopped");
+
+    // First: the flat key (the cost run reads it), where the dated events that follow find it.
+    let parts = Parts::new();
+    parts
+        .deliver(&undated("sagemaker-training-in-progress.json"))
+        .await;
+    parts
+        .deliver(&sample("sagemaker-training-stopped.json"))
+        .await;
+    let flat = "ledger/training/chatbot-eleven-9ff9935c8ed10b50.json";
+    assert_eq!(keys_under(&parts, "ledger/training/"), [flat]);
+    assert_eq!(stored_json(&parts, flat)["status"], "Stopped");
+}
+
+#[tokio::test]
+async fn a_transform_job_is_kept_in_its_creation_month() {
+    let parts = Parts::new();
+    let mut done = sample("sagemaker-transform-completed.json");
+    done["detail"]["CreationTime"] = 1_793_488_800_000u64.into(); // 2026-10-31T23:20:00Z
+    parts.deliver(&done).await;
+    assert_eq!(
+        keys_under(&parts, "ledger/transforms/"),
+        ["ledger/transforms/2026-10/hawkins-themes-v2.json"]
     );
 }

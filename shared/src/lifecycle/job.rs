@@ -95,6 +95,7 @@ pub fn job_record(job: &TrainingJob, model: &ModelConfig, region: &str) -> JobRe
             .map(|(k, v)| (k, serde_json::Value::from(v)))
             .collect(),
         status_at: job.last_modified_time.map(format_rfc3339),
+        created_at: job.creation_time.map(format_rfc3339),
     }
 }
 
@@ -349,12 +350,13 @@ where
     G: Guards,
 {
     /// A training job's state change; `sent` is the event's time, which dates its record when
-    /// the detail has no LastModifiedTime.
+    /// the detail has no LastModifiedTime; `now` stands for it when the event has none.
     pub(super) async fn training_job(
         &self,
         job: &TrainingJob,
         detail: &Value,
         sent: Option<i64>,
+        now: i64,
     ) -> Result<Outcome, LifecycleError> {
         let Some(model) = job_model(job, self.project(), &self.config.models) else {
             return Ok(Outcome::Ignored {
@@ -369,8 +371,26 @@ where
         if record.status_at.is_none() {
             record.status_at = sent.map(format_rfc3339);
         }
-        let key = format!("{}{}.json", ledger::TRAINING_PREFIX, job.training_job_name);
-        let stored: Option<JobRecord> = self.read(&key).await?;
+        // The record's key: the partition of the job's creation month, or wherever the job's
+        // record already is (see `ledger`'s layout).
+        let latest = [
+            job.last_modified_time,
+            job.training_end_time,
+            job.training_start_time,
+            sent,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(now);
+        let (key, stored): (String, Option<JobRecord>) = self
+            .job_record_at(
+                ledger::TRAINING_PREFIX,
+                &job.training_job_name,
+                job.creation_time,
+                latest,
+            )
+            .await?;
         let outcome = job_outcome(job);
         if !supersedes(stored.as_ref(), &record) {
             return Ok(Outcome::Job {

@@ -5,7 +5,8 @@
 //! Events arrive at least once and in any order, so every step is idempotent and reads the truth
 //! before it acts:
 //! - ledger records are written only when they change, and an older status never replaces a later
-//!   one ([`plan::supersedes`]);
+//!   one ([`plan::supersedes`]); a job's record has one key whatever event comes first, the month
+//!   partition of the job's creation time (see [`crate::ledger`]'s layout);
 //! - a job registers one package: the group is searched for a package naming the job before one is
 //!   created (with the job name as client token), and the approval is set at creation;
 //! - deployments are planned from the endpoint as DescribeEndpoint shows it: an endpoint already
@@ -248,9 +249,9 @@ where
         let sent = time.as_deref().and_then(crate::time::parse_rfc3339);
         let at = sent.unwrap_or(now);
         let outcome = match event {
-            LifecycleEvent::TrainingJob(job) => self.training_job(&job, &detail, sent).await?,
+            LifecycleEvent::TrainingJob(job) => self.training_job(&job, &detail, sent, now).await?,
             LifecycleEvent::TuningJob(job) => self.tuning_job(&job).await?,
-            LifecycleEvent::TransformJob(job) => self.transform_job(&job, sent).await?,
+            LifecycleEvent::TransformJob(job) => self.transform_job(&job, sent, now).await?,
             LifecycleEvent::ModelPackage(change) => self.package_change(&change).await?,
             LifecycleEvent::Endpoint(change) => self.endpoint_change(&change, at).await?,
         };
@@ -269,6 +270,27 @@ where
             .get(key)
             .await?
             .and_then(|o| serde_json::from_slice(&o.bytes).ok()))
+    }
+
+    /// A job's ledger record under `prefix` and the key it lives at: the first of
+    /// [`crate::ledger::job_keys`] that holds an object (its record, or `None` when it does not
+    /// parse: it is then rewritten there from the event), else [`crate::ledger::new_job_key`] and
+    /// `None`. A job keeps one key whatever order its events come in: the key of its creation
+    /// month, or the flat key of a record written before month partitions or from an event
+    /// without a creation time.
+    async fn job_record_at<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+        job: &str,
+        created: Option<i64>,
+        latest: i64,
+    ) -> Result<(String, Option<T>), StoreError> {
+        for key in crate::ledger::job_keys(prefix, job, created, latest) {
+            if let Some(object) = self.store.get(&key).await? {
+                return Ok((key, serde_json::from_slice(&object.bytes).ok()));
+            }
+        }
+        Ok((crate::ledger::new_job_key(prefix, job, created), None))
     }
 
     /// Publishes an alert unless its marker says it went out already. Alert first, marker second:

@@ -59,6 +59,7 @@ pub fn transform_record(job: &TransformJob, model: &ModelConfig, region: &str) -
         region: Some(region.to_string()),
         metrics: BTreeMap::new(),
         status_at: job.last_modified_time.map(format_rfc3339),
+        created_at: job.creation_time.map(format_rfc3339),
     }
 }
 
@@ -72,11 +73,12 @@ where
 {
     /// A batch transform job: recorded in the ledger (the cost run prices it); a failure is told.
     /// `sent` is the event's time, which dates the record when the detail has no
-    /// LastModifiedTime.
+    /// LastModifiedTime; `now` stands for it when the event has none.
     pub(super) async fn transform_job(
         &self,
         job: &TransformJob,
         sent: Option<i64>,
+        now: i64,
     ) -> Result<Outcome, LifecycleError> {
         let name = &job.transform_job_name;
         let Some(model) = transform_model(job, self.project(), &self.config.models) else {
@@ -88,8 +90,21 @@ where
         if record.status_at.is_none() {
             record.status_at = sent.map(format_rfc3339);
         }
-        let key = format!("{}{name}.json", ledger::TRANSFORMS_PREFIX);
-        let stored: Option<JobRecord> = self.read(&key).await?;
+        // The record's key: the partition of the job's creation month, or wherever the job's
+        // record already is (see `ledger`'s layout).
+        let latest = [
+            job.last_modified_time,
+            job.transform_end_time,
+            job.transform_start_time,
+            sent,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(now);
+        let (key, stored): (String, Option<JobRecord>) = self
+            .job_record_at(ledger::TRANSFORMS_PREFIX, name, job.creation_time, latest)
+            .await?;
         // An event the ledger's record supersedes (older, or after the job completed) is stale:
         // it is neither recorded nor told, so a late Failed never pages about a finished job.
         let current = supersedes(stored.as_ref(), &record);
