@@ -202,15 +202,26 @@ pub async fn send_once(
     if let (Some(at), Some(fields)) = (sent_at, body.as_object_mut()) {
         fields.insert("sent_at".into(), at.into());
     }
-    store
-        .put_if_changed(
-            marker_key,
-            body.to_string().into_bytes(),
-            "application/json",
-        )
-        .await?;
-    Ok(true)
+    // The alert is out: a marker not written now means the alert goes again with the next
+    // delivery, so a passing failure gets more tries here than any other write (each one the
+    // SDK's own retries). The marker was absent a moment ago, so it is written without comparing.
+    let bytes = body.to_string().into_bytes();
+    let sha = sha256_hex(&bytes);
+    let mut tries = 1;
+    loop {
+        match store
+            .put(marker_key, bytes.clone(), "application/json", &sha)
+            .await
+        {
+            Ok(()) => return Ok(true),
+            Err(e) if crate::error::Retry::retryable(&e) && tries < MARKER_TRIES => tries += 1,
+            Err(e) => return Err(e),
+        }
+    }
 }
+
+/// Tries at writing an alert's marker once the alert is sent.
+const MARKER_TRIES: u32 = 3;
 
 /// An in-memory bucket for unit tests and the offline CLI.
 #[derive(Debug, Default)]
@@ -548,6 +559,83 @@ mod tests {
             serde_json::from_slice(&store.snapshot()[marker]).expect("JSON");
         assert_eq!(body["sent_at"], "2026-11-27T06:00:00Z");
         assert_eq!(body["id"], "2026-11-27/daily");
+    }
+
+    /// A bucket whose next `fails` writes are throttled.
+    struct Flaky {
+        inner: MemStore,
+        fails: std::sync::atomic::AtomicU32,
+    }
+
+    impl ObjectStore for Flaky {
+        async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
+            self.inner.get(key).await
+        }
+        async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
+            self.inner.stored_sha256(key).await
+        }
+        async fn head(&self, key: &str) -> Result<Option<Head>, StoreError> {
+            self.inner.head(key).await
+        }
+        async fn put(
+            &self,
+            key: &str,
+            bytes: Vec<u8>,
+            content_type: &str,
+            sha256: &str,
+        ) -> Result<(), StoreError> {
+            let left = self.fails.load(std::sync::atomic::Ordering::SeqCst);
+            if left > 0 {
+                self.fails
+                    .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+                return Err(StoreError::Transient {
+                    op: "PutObject",
+                    resource: key.into(),
+                    message: "SlowDown".into(),
+                });
+            }
+            self.inner.put(key, bytes, content_type, sha256).await
+        }
+        async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+            self.inner.list(prefix).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_marker_write_that_fails_for_a_moment_is_tried_again_so_the_alert_is_not_repeated() {
+        let marker = "alerts/sent/deployed-x.json";
+        let log = AlertLog::default();
+        let flaky = Flaky {
+            inner: MemStore::new(),
+            fails: std::sync::atomic::AtomicU32::new(MARKER_TRIES - 1),
+        };
+        assert_eq!(
+            send_once(&flaky, &log, &alert("deployed-x"), marker, None).await,
+            Ok(true)
+        );
+        assert_eq!(
+            send_once(&flaky, &log, &alert("deployed-x"), marker, None).await,
+            Ok(false)
+        );
+        assert_eq!(log.alerts().len(), 1);
+
+        // Past its tries the failure is the invocation's: the alert goes again with the next
+        // delivery (repeated, never lost).
+        let flaky = Flaky {
+            inner: MemStore::new(),
+            fails: std::sync::atomic::AtomicU32::new(MARKER_TRIES),
+        };
+        let log = AlertLog::default();
+        let failed = send_once(&flaky, &log, &alert("deployed-x"), marker, None).await;
+        assert!(
+            matches!(failed, Err(StoreError::Transient { .. })),
+            "{failed:?}"
+        );
+        assert_eq!(
+            send_once(&flaky, &log, &alert("deployed-x"), marker, None).await,
+            Ok(true)
+        );
+        assert_eq!(log.alerts().len(), 2);
     }
 
     #[tokio::test]

@@ -89,6 +89,9 @@ pub fn training_detail(
     d["EnableManagedSpotTraining"] = spot.into();
     let start = now_ms - outcome.training_seconds as i64 * 1000;
     d["TrainingStartTime"] = start.into();
+    // Created shortly before it started: the ledger files a job under its creation month, which
+    // must be this run's, not the sample's.
+    d["CreationTime"] = (start - 180_000).into();
     d["LastModifiedTime"] = now_ms.into();
     let model = tags.get("hawkins:model").cloned().unwrap_or_default();
     d["ModelArtifacts"]["S3ModelArtifacts"] =
@@ -486,6 +489,7 @@ impl StandIn {
             detail["TransformJobArn"] = arn.into();
             detail["ModelName"] = d.model_name().into();
             detail["TransformStartTime"] = (now - 600_000).into();
+            detail["CreationTime"] = (now - 900_000).into();
             detail["TransformEndTime"] = now.into();
             detail["LastModifiedTime"] = now.into();
             if let Some(r) = d.transform_resources() {
