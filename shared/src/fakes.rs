@@ -593,3 +593,101 @@ impl EndpointMetrics for FakeMetrics {
             .await
     }
 }
+
+/// A hook run before each write of a [`Watched`] store.
+type BeforePut<'a> = Box<dyn Fn(&str) -> Result<(), StoreError> + Send + Sync + 'a>;
+
+/// Any object store, with each call it gets written down (`get <key>`, `head <key>`, `sha <key>`,
+/// `put <key>`, `list <prefix>`, `direct <prefix>`) and a hook run before each write: a test
+/// makes a write fail for a while, or changes the bucket just as something is written.
+pub struct Watched<'a, S> {
+    pub inner: &'a S,
+    calls: Mutex<Vec<String>>,
+    before_put: BeforePut<'a>,
+}
+
+impl<'a, S> Watched<'a, S> {
+    pub fn new(inner: &'a S) -> Self {
+        Watched {
+            inner,
+            calls: Mutex::new(Vec::new()),
+            before_put: Box::new(|_| Ok(())),
+        }
+    }
+
+    /// Runs `hook` before each write; its error is the write's.
+    pub fn before_put(
+        mut self,
+        hook: impl Fn(&str) -> Result<(), StoreError> + Send + Sync + 'a,
+    ) -> Self {
+        self.before_put = Box::new(hook);
+        self
+    }
+
+    /// The calls so far, in order.
+    pub fn calls(&self) -> Vec<String> {
+        lock(&self.calls).clone()
+    }
+
+    /// The keys read (`get`) under `prefix`, sorted.
+    pub fn reads_under(&self, prefix: &str) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .calls()
+            .iter()
+            .filter_map(|c| c.strip_prefix("get "))
+            .filter(|k| k.starts_with(prefix))
+            .map(str::to_string)
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    pub fn forget(&self) {
+        lock(&self.calls).clear();
+    }
+
+    fn note(&self, op: &str, key: &str) {
+        lock(&self.calls).push(format!("{op} {key}"));
+    }
+}
+
+impl<S: crate::store::ObjectStore> crate::store::ObjectStore for Watched<'_, S> {
+    async fn get(&self, key: &str) -> Result<Option<crate::store::Object>, StoreError> {
+        self.note("get", key);
+        self.inner.get(key).await
+    }
+
+    async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.note("sha", key);
+        self.inner.stored_sha256(key).await
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<crate::store::Head>, StoreError> {
+        self.note("head", key);
+        self.inner.head(key).await
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        sha256: &str,
+    ) -> Result<(), StoreError> {
+        self.note("put", key);
+        (self.before_put)(key)?;
+        self.inner.put(key, bytes, content_type, sha256).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.note("list", prefix);
+        self.inner.list(prefix).await
+    }
+}
+
+impl<S: crate::ledger::LedgerStore> crate::ledger::LedgerStore for Watched<'_, S> {
+    async fn list_direct(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.note("direct", prefix);
+        self.inner.list_direct(prefix).await
+    }
+}

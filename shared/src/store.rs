@@ -562,53 +562,31 @@ mod tests {
     }
 
     /// A bucket whose next `fails` writes are throttled.
-    struct Flaky {
-        inner: MemStore,
-        fails: std::sync::atomic::AtomicU32,
-    }
-
-    impl ObjectStore for Flaky {
-        async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-            self.inner.get(key).await
-        }
-        async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
-            self.inner.stored_sha256(key).await
-        }
-        async fn head(&self, key: &str) -> Result<Option<Head>, StoreError> {
-            self.inner.head(key).await
-        }
-        async fn put(
-            &self,
-            key: &str,
-            bytes: Vec<u8>,
-            content_type: &str,
-            sha256: &str,
-        ) -> Result<(), StoreError> {
-            let left = self.fails.load(std::sync::atomic::Ordering::SeqCst);
-            if left > 0 {
-                self.fails
-                    .store(left - 1, std::sync::atomic::Ordering::SeqCst);
-                return Err(StoreError::Transient {
-                    op: "PutObject",
-                    resource: key.into(),
-                    message: "SlowDown".into(),
-                });
+    fn flaky_bucket<'a>(
+        inner: &'a MemStore,
+        fails: &'a std::sync::atomic::AtomicU32,
+    ) -> crate::fakes::Watched<'a, MemStore> {
+        crate::fakes::Watched::new(inner).before_put(move |key| {
+            let left = fails.load(std::sync::atomic::Ordering::SeqCst);
+            if left == 0 {
+                return Ok(());
             }
-            self.inner.put(key, bytes, content_type, sha256).await
-        }
-        async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-            self.inner.list(prefix).await
-        }
+            fails.store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            Err(StoreError::Transient {
+                op: "PutObject",
+                resource: key.into(),
+                message: "SlowDown".into(),
+            })
+        })
     }
 
     #[tokio::test]
     async fn a_marker_write_that_fails_for_a_moment_is_tried_again_so_the_alert_is_not_repeated() {
+        use std::sync::atomic::AtomicU32;
         let marker = "alerts/sent/deployed-x.json";
         let log = AlertLog::default();
-        let flaky = Flaky {
-            inner: MemStore::new(),
-            fails: std::sync::atomic::AtomicU32::new(MARKER_TRIES - 1),
-        };
+        let (bucket, fails) = (MemStore::new(), AtomicU32::new(MARKER_TRIES - 1));
+        let flaky = flaky_bucket(&bucket, &fails);
         assert_eq!(
             send_once(&flaky, &log, &alert("deployed-x"), marker, None).await,
             Ok(true)
@@ -621,10 +599,8 @@ mod tests {
 
         // Past its tries the failure is the invocation's: the alert goes again with the next
         // delivery (repeated, never lost).
-        let flaky = Flaky {
-            inner: MemStore::new(),
-            fails: std::sync::atomic::AtomicU32::new(MARKER_TRIES),
-        };
+        let (bucket, fails) = (MemStore::new(), AtomicU32::new(MARKER_TRIES));
+        let flaky = flaky_bucket(&bucket, &fails);
         let log = AlertLog::default();
         let failed = send_once(&flaky, &log, &alert("deployed-x"), marker, None).await;
         assert!(

@@ -1688,42 +1688,18 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
             assert_eq!(store.puts(), puts);
         }
 
-        /// A bucket where a source changes while the corpus is built (when the version's
-        /// manifest is written).
-        struct ChangedDuringBuild(MemStore);
-
-        impl ObjectStore for ChangedDuringBuild {
-            async fn get(&self, key: &str) -> Result<Option<crate::store::Object>, StoreError> {
-                self.0.get(key).await
-            }
-            async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
-                self.0.stored_sha256(key).await
-            }
-            async fn head(&self, key: &str) -> Result<Option<crate::store::Head>, StoreError> {
-                self.0.head(key).await
-            }
-            async fn put(
-                &self,
-                key: &str,
-                bytes: Vec<u8>,
-                content_type: &str,
-                sha256: &str,
-            ) -> Result<(), StoreError> {
-                if key.starts_with("datasets/") && key.ends_with("/manifest.json") {
-                    self.0.insert(PENDING_KEY, b"{\"source\": \"another\"}");
-                }
-                self.0.put(key, bytes, content_type, sha256).await
-            }
-            async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-                self.0.list(prefix).await
-            }
-        }
-
         #[tokio::test]
         async fn a_change_during_the_build_leaves_the_pointer_to_the_next_build() {
             let parts = Parts::new();
-            let store = ChangedDuringBuild(MemStore::new());
-            let body = burst(&store.0, 2).await;
+            let bucket = MemStore::new();
+            let body = burst(&bucket, 2).await;
+            // A source changes while the corpus is built: when the version's manifest is written.
+            let store = crate::fakes::Watched::new(&bucket).before_put(|key| {
+                if key.starts_with("datasets/") && key.ends_with("/manifest.json") {
+                    bucket.insert(PENDING_KEY, b"{\"source\": \"another\"}");
+                }
+                Ok(())
+            });
             let trainer = Trainer {
                 store: &store,
                 jobs: &parts.jobs,
@@ -1738,7 +1714,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                 matches!(outcome, Ok(MessageOutcome::Outrun { .. })),
                 "{outcome:?}"
             );
-            assert!(store.0.head(LATEST_KEY).await.expect("head").is_none());
+            assert!(bucket.head(LATEST_KEY).await.expect("head").is_none());
             assert!(parts.jobs.jobs().is_empty(), "nothing trains on it");
         }
 

@@ -568,79 +568,6 @@ fn deleted_endpoints_are_not_measured() {
     );
 }
 
-/// A [`MemStore`] that remembers what the run asked of it: the keys read and the prefixes listed
-/// (`direct <prefix>` for the listing without the partitions).
-#[derive(Default)]
-struct Counting {
-    inner: MemStore,
-    reads: std::sync::Mutex<Vec<String>>,
-    lists: std::sync::Mutex<Vec<String>>,
-}
-
-impl Counting {
-    fn reads_under(&self, prefix: &str) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .reads
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter(|k| k.starts_with(prefix))
-            .cloned()
-            .collect();
-        keys.sort();
-        keys
-    }
-
-    fn listed(&self) -> Vec<String> {
-        self.lists.lock().expect("lock").clone()
-    }
-
-    fn forget(&self) {
-        self.reads.lock().expect("lock").clear();
-        self.lists.lock().expect("lock").clear();
-    }
-}
-
-impl ObjectStore for Counting {
-    async fn get(&self, key: &str) -> Result<Option<crate::store::Object>, StoreError> {
-        self.reads.lock().expect("lock").push(key.to_string());
-        self.inner.get(key).await
-    }
-
-    async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.inner.stored_sha256(key).await
-    }
-
-    async fn head(&self, key: &str) -> Result<Option<crate::store::Head>, StoreError> {
-        self.inner.head(key).await
-    }
-
-    async fn put(
-        &self,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-        sha256: &str,
-    ) -> Result<(), StoreError> {
-        self.inner.put(key, bytes, content_type, sha256).await
-    }
-
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.lists.lock().expect("lock").push(prefix.to_string());
-        self.inner.list(prefix).await
-    }
-}
-
-impl LedgerStore for Counting {
-    async fn list_direct(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.lists
-            .lock()
-            .expect("lock")
-            .push(format!("direct {prefix}"));
-        self.inner.list_direct(prefix).await
-    }
-}
-
 /// An ml.m5.large job record (0.115 $/h) at `key`: running from `started`, or ended at `ended`
 /// after `billable` seconds.
 fn put_job(store: &MemStore, key: &str, started: &str, ended: Option<(&str, u64)>) {
@@ -668,7 +595,8 @@ fn line<'a>(summary: &'a Summary, name: &str) -> Option<&'a compute::CostLine> {
 
 #[tokio::test]
 async fn a_job_of_a_previous_year_is_not_read_by_todays_run() {
-    let store = Counting::default();
+    let bucket = MemStore::new();
+    let store = crate::fakes::Watched::new(&bucket);
     for (key, started, ended) in [
         (
             "ledger/training/2025-11/last-year.json",
@@ -731,7 +659,16 @@ async fn a_job_of_a_previous_year_is_not_read_by_todays_run() {
         ],
         "only the months the window needs"
     );
-    let listed = store.listed();
+    // What was listed: a prefix, or `direct <prefix>` for the listing without the partitions.
+    let listed: Vec<String> = store
+        .calls()
+        .iter()
+        .filter_map(|c| {
+            c.strip_prefix("list ")
+                .map(str::to_string)
+                .or_else(|| c.starts_with("direct ").then(|| c.clone()))
+        })
+        .collect();
     for prefix in [
         "direct ledger/training/",
         "ledger/training/2026-10/",
@@ -772,7 +709,8 @@ async fn a_job_of_a_previous_year_is_not_read_by_todays_run() {
 
 #[tokio::test]
 async fn a_job_crossing_a_month_boundary_is_costed_in_both_months() {
-    let store = Counting::default();
+    let bucket = MemStore::new();
+    let store = crate::fakes::Watched::new(&bucket);
     let key = "ledger/training/2026-10/crossing.json";
     let table = prices();
     let metrics = MemMetrics::default();
@@ -914,7 +852,8 @@ async fn an_old_flat_record_is_still_costed() {
 
 #[tokio::test]
 async fn a_previous_report_older_than_the_month_widens_the_window_to_it() {
-    let store = Counting::default();
+    let bucket = MemStore::new();
+    let store = crate::fakes::Watched::new(&bucket);
     store.inner.insert(
         "reports/costs/2026-08-15.json",
         br#"{"generated_at": "2026-08-15T06:00:00Z"}"#,
@@ -944,8 +883,8 @@ async fn a_previous_report_older_than_the_month_widens_the_window_to_it() {
     close(summary.month_to_date_usd, 0.0);
     assert!(
         store
-            .listed()
+            .calls()
             .iter()
-            .any(|l| l == "ledger/training/2026-07/")
+            .any(|l| l == "list ledger/training/2026-07/")
     );
 }
