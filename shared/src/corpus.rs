@@ -565,12 +565,16 @@ mod tests {
         }
     }
 
-    /// What the plain build is given: every entry and its data, read whole.
-    async fn inputs(store: &MemStore) -> CorpusInputs {
-        let build = CorpusBuild {
+    fn build(store: &MemStore) -> CorpusBuild<'_, MemStore> {
+        CorpusBuild {
             store,
             network_window: DEFAULT_NETWORK_WINDOW,
-        };
+        }
+    }
+
+    /// What the plain build is given: every entry and its data, read whole.
+    async fn inputs(store: &MemStore) -> CorpusInputs {
+        let build = build(store);
         let entries = build.entries().await.expect("entries");
         let (cast, cast_label) = build.cast_from(&entries).await.expect("cast");
         let mut episodes = Vec::new();
@@ -603,13 +607,7 @@ mod tests {
         ingest_all(&store, &fixtures()).await;
         let plan = plan_corpus(&inputs(&store).await, DEFAULT_NETWORK_WINDOW);
         let before = store.snapshot();
-        let outcome = CorpusBuild {
-            store: &store,
-            network_window: DEFAULT_NETWORK_WINDOW,
-        }
-        .run()
-        .await
-        .expect("build");
+        let outcome = build(&store).run().await.expect("build");
         assert_eq!(outcome.version, plan.manifest.version);
         assert!(outcome.latest_changed);
         assert_eq!(outcome.datasets, plan.manifest.datasets.len());
@@ -634,10 +632,7 @@ mod tests {
     async fn a_second_build_of_the_same_sources_writes_nothing() {
         let store = MemStore::new();
         ingest_all(&store, &fixtures()).await;
-        let build = CorpusBuild {
-            store: &store,
-            network_window: DEFAULT_NETWORK_WINDOW,
-        };
+        let build = build(&store);
         let first = build.run().await.expect("first");
         let puts = store.puts();
         let again = build.run().await.expect("again");
@@ -649,13 +644,7 @@ mod tests {
     #[tokio::test]
     async fn an_empty_bucket_builds_an_empty_version() {
         let store = MemStore::new();
-        let outcome = CorpusBuild {
-            store: &store,
-            network_window: DEFAULT_NETWORK_WINDOW,
-        }
-        .run()
-        .await
-        .expect("build");
+        let outcome = build(&store).run().await.expect("build");
         assert_eq!((outcome.sources, outcome.datasets), (0, 0));
         assert!(store.snapshot().contains_key(LATEST_KEY));
     }

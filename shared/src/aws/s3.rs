@@ -73,6 +73,31 @@ impl S3Store {
         }
     }
 
+    /// ListObjectsV2, every page: the keys under `prefix`, sorted; with a delimiter, only those
+    /// with no delimiter after the prefix.
+    async fn keys(&self, prefix: &str, delimiter: Option<&str>) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_delimiter(delimiter.map(str::to_string))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|err| store_error("ListObjectsV2", &self.resource(prefix), &err))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
     fn resource(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }
@@ -213,25 +238,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut keys = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|err| store_error("ListObjectsV2", &self.resource(prefix), &err))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
-        }
-        keys.sort();
-        Ok(keys)
+        self.keys(prefix, None).await
     }
 }
 
@@ -239,25 +246,6 @@ impl crate::ledger::LedgerStore for S3Store {
     /// ListObjectsV2 with the `/` delimiter: the objects directly under `prefix`, each folder below
     /// it (the ledger's month partitions) folded into one common prefix that is not returned.
     async fn list_direct(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut keys = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .delimiter("/")
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|err| store_error("ListObjectsV2", &self.resource(prefix), &err))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
-        }
-        keys.sort();
-        Ok(keys)
+        self.keys(prefix, Some("/")).await
     }
 }

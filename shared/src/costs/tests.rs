@@ -629,7 +629,7 @@ async fn a_job_of_a_previous_year_is_not_read_by_todays_run() {
             "2026-11-06T11:00:00Z",
         ),
     ] {
-        put_job(&store.inner, key, started, Some((ended, 3600)));
+        put_job(store.inner, key, started, Some((ended, 3600)));
     }
     let log = AlertLog::default();
     let metrics = MemMetrics::default();
@@ -694,7 +694,7 @@ async fn a_job_of_a_previous_year_is_not_read_by_todays_run() {
     store.forget();
     for month in 1..=12 {
         put_job(
-            &store.inner,
+            store.inner,
             &format!("ledger/training/2025-{month:02}/history-{month}.json"),
             &format!("2025-{month:02}-10T10:00:00Z"),
             Some((&format!("2025-{month:02}-10T11:00:00Z"), 3600)),
@@ -729,7 +729,7 @@ async fn a_job_crossing_a_month_boundary_is_costed_in_both_months() {
         }
     };
     // Created and started in October, running at October's last run: 3 h × 0.115 in October.
-    put_job(&store.inner, key, "2026-10-31T20:00:00Z", None);
+    put_job(store.inner, key, "2026-10-31T20:00:00Z", None);
     let october = summary_at(t("2026-10-31T23:00:00Z")).await;
     assert_eq!(october.month, "2026-10");
     close(
@@ -741,7 +741,7 @@ async fn a_job_crossing_a_month_boundary_is_costed_in_both_months() {
     close(october.days["2026-10-31"]["m"], 0.345);
     // It ended in November after 8 h: November's runs read October's partition and cost it.
     put_job(
-        &store.inner,
+        store.inner,
         key,
         "2026-10-31T20:00:00Z",
         Some(("2026-11-01T04:00:00Z", 8 * 3600)),
@@ -760,7 +760,7 @@ async fn a_job_crossing_a_month_boundary_is_costed_in_both_months() {
     }
     // A job of 28 days of run time created in October and ended on November 27th is read too.
     put_job(
-        &store.inner,
+        store.inner,
         "ledger/training/2026-10/long.json",
         "2026-10-30T00:00:00Z",
         Some(("2026-11-27T00:00:00Z", 28 * 24 * 3600)),
@@ -859,7 +859,7 @@ async fn a_previous_report_older_than_the_month_widens_the_window_to_it() {
         br#"{"generated_at": "2026-08-15T06:00:00Z"}"#,
     );
     put_job(
-        &store.inner,
+        store.inner,
         "ledger/training/2026-09/september.json",
         "2026-09-10T10:00:00Z",
         Some(("2026-09-10T11:00:00Z", 3600)),
