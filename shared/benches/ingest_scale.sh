@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 corpus="${1:-../shared/corpus}"
 [ -d "$corpus/subtitles" ] || { echo "no corpus at $corpus: pass its folder"; exit 1; }
-cargo build -q --release -p hawkins-shared --example ingest_scale
+cargo build -q --release -p hawkins-shared --features fakes --example ingest_scale
 bin="$(realpath "${CARGO_TARGET_DIR:-target}")/release/examples/ingest_scale"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -16,13 +16,17 @@
 //!   `bytes` bytes in that encoding (one long episode of short cues, accented words included).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use hawkins::corpus::CorpusBuild;
-use hawkins::error::StoreError;
+use hawkins::fakes::Watched;
 use hawkins::ingest::{DEFAULT_NETWORK_WINDOW, Ingest};
-use hawkins::store::{AlertLog, DirStore, Head, Object, ObjectStore};
+use hawkins::store::{AlertLog, DirStore, Object, ObjectStore};
+
+/// The folder standing in for the bucket, each call written down: a call is one S3 request (a
+/// write that compares the stored hash first is two, HeadObject and PutObject; a listing is one
+/// per 1,000 keys, and the ones counted here stay under that).
+type Bucket<'a> = Watched<'a, DirStore>;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -145,7 +149,7 @@ fn large(file: &Path, encoding: &str, size: usize) -> Result<(), Error> {
     Ok(())
 }
 
-fn ingest<'a>(store: &'a Counting, alerts: &'a AlertLog) -> Ingest<'a, Counting, AlertLog> {
+fn ingest<'a>(store: &'a Bucket<'a>, alerts: &'a AlertLog) -> Ingest<'a, Bucket<'a>, AlertLog> {
     Ingest {
         store,
         notifier: alerts,
@@ -155,7 +159,8 @@ fn ingest<'a>(store: &'a Counting, alerts: &'a AlertLog) -> Ingest<'a, Counting,
 }
 
 async fn fill(bucket: &str, files: &[&str]) -> Result<(), Error> {
-    let store = Counting::new(bucket);
+    let folder = DirStore::new(bucket);
+    let store = Watched::new(&folder);
     let alerts = AlertLog::default();
     let ingest = ingest(&store, &alerts);
     for file in files {
@@ -170,26 +175,28 @@ async fn fill(bucket: &str, files: &[&str]) -> Result<(), Error> {
 }
 
 async fn upload(bucket: &str, file: &str) -> Result<(), Error> {
-    let store = Counting::new(bucket);
+    let folder = DirStore::new(bucket);
+    let store = Watched::new(&folder);
     let key = raw_key(file);
     store
         .put(&key, std::fs::read(file)?, "text/plain", "")
         .await?;
-    store.reset();
+    store.forget();
     let alerts = AlertLog::default();
     let started = Instant::now();
     let outcome = ingest(&store, &alerts).object(&key).await?;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     println!(
         "upload ms={ms:.1} requests={} outcome={}",
-        store.requests(),
+        store.calls().len(),
         serde_json::to_string(&outcome)?
     );
     Ok(())
 }
 
 async fn build(bucket: &str) -> Result<(), Error> {
-    let store = Counting::new(bucket);
+    let folder = DirStore::new(bucket);
+    let store = Watched::new(&folder);
     let started = Instant::now();
     let outcome = CorpusBuild {
         store: &store,
@@ -200,7 +207,7 @@ async fn build(bucket: &str) -> Result<(), Error> {
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     println!(
         "build ms={ms:.1} requests={} outcome={}",
-        store.requests(),
+        store.calls().len(),
         serde_json::to_string(&outcome)?
     );
     Ok(())
@@ -212,79 +219,4 @@ fn raw_key(file: &str) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     format!("raw/{name}")
-}
-
-/// A folder store that counts the requests S3 would see (a write that compares the stored hash
-/// first is two: HeadObject and PutObject).
-struct Counting {
-    inner: DirStore,
-    requests: AtomicU64,
-}
-
-impl Counting {
-    fn new(root: &str) -> Self {
-        Counting {
-            inner: DirStore::new(root),
-            requests: AtomicU64::new(0),
-        }
-    }
-
-    fn count(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-
-    fn reset(&self) {
-        self.requests.store(0, Ordering::Relaxed);
-    }
-}
-
-impl ObjectStore for Counting {
-    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        self.count();
-        self.inner.get(key).await
-    }
-
-    async fn stored_sha256(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.count();
-        self.inner.stored_sha256(key).await
-    }
-
-    async fn head(&self, key: &str) -> Result<Option<Head>, StoreError> {
-        self.count();
-        self.inner.head(key).await
-    }
-
-    async fn put(
-        &self,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-        sha256: &str,
-    ) -> Result<(), StoreError> {
-        self.count();
-        self.inner.put(key, bytes, content_type, sha256).await
-    }
-
-    async fn put_file(
-        &self,
-        key: &str,
-        path: &Path,
-        content_type: &str,
-        sha256: &str,
-    ) -> Result<(), StoreError> {
-        self.count();
-        self.inner.put_file(key, path, content_type, sha256).await
-    }
-
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        // ListObjectsV2 answers 1,000 keys a page.
-        let keys = self.inner.list(prefix).await?;
-        self.requests
-            .fetch_add(1 + keys.len() as u64 / 1000, Ordering::Relaxed);
-        Ok(keys)
-    }
 }

@@ -159,17 +159,12 @@ impl<S: ObjectStore> CorpusBuild<'_, S> {
                 lists.push(jsonl::parse_locations(&text).map_err(|e| corrupt(entry, e))?);
             }
         }
-        let locations: Option<datasets::DatasetFile> = datasets::locations(&lists);
-        if let Some(file) = &locations {
-            spool.append(
-                &file.path,
-                file.kind,
-                None,
-                &Records {
-                    bytes: file.bytes.clone(),
-                    count: file.records,
-                },
-            )?;
+        if let Some(file) = datasets::locations(&lists) {
+            let records = Records {
+                bytes: file.bytes,
+                count: file.records,
+            };
+            spool.append(&file.path, file.kind, None, &records)?;
         }
 
         let files = spool.finish()?;

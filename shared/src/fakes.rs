@@ -679,6 +679,19 @@ impl<S: crate::store::ObjectStore> crate::store::ObjectStore for Watched<'_, S> 
         self.inner.put(key, bytes, content_type, sha256).await
     }
 
+    /// The inner store's own, so a store that streams files still does under watch.
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+        sha256: &str,
+    ) -> Result<(), StoreError> {
+        self.note("put", key);
+        (self.before_put)(key)?;
+        self.inner.put_file(key, path, content_type, sha256).await
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.note("list", prefix);
         self.inner.list(prefix).await

@@ -512,18 +512,7 @@ where
         }
         let latest = crate::corpus::write_latest(self.store, &built.manifest).await?;
         let corpus = built.outcome(latest);
-        match self.train_on(&built.manifest).await? {
-            MessageOutcome::Trained {
-                corpus_version,
-                models,
-                ..
-            } => Ok(MessageOutcome::Trained {
-                corpus_version,
-                corpus: Some(corpus),
-                models,
-            }),
-            other => Ok(other),
-        }
+        self.train_on(&built.manifest, Some(corpus)).await
     }
 
     /// Starts the jobs the corpus version in `datasets/latest.json` calls for.
@@ -537,11 +526,16 @@ where
                 key: key.into(),
                 message: e.to_string(),
             })?;
-        self.train_on(&manifest).await
+        self.train_on(&manifest, None).await
     }
 
-    /// Starts the jobs `manifest` calls for.
-    async fn train_on(&self, manifest: &CorpusManifest) -> Result<MessageOutcome, TrainError> {
+    /// Starts the jobs `manifest` calls for; `corpus` is the build that made it, when this message
+    /// did.
+    async fn train_on(
+        &self,
+        manifest: &CorpusManifest,
+        corpus: Option<crate::corpus::CorpusOutcome>,
+    ) -> Result<MessageOutcome, TrainError> {
         let mut states = BTreeMap::new();
         for model in &self.config.models {
             if let Some(state) = self.store.get(&TrainState::key(&model.name)).await?
@@ -623,7 +617,7 @@ where
         }
         Ok(MessageOutcome::Trained {
             corpus_version: manifest.version.clone(),
-            corpus: None,
+            corpus,
             models,
         })
     }

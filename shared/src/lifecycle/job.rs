@@ -373,22 +373,19 @@ where
         }
         // The record's key: the partition of the job's creation month, or wherever the job's
         // record already is (see `ledger`'s layout).
-        let latest = [
+        let times = [
             job.last_modified_time,
             job.training_end_time,
             job.training_start_time,
             sent,
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(now);
+        ];
         let (key, stored): (String, Option<JobRecord>) = self
             .job_record_at(
                 ledger::TRAINING_PREFIX,
                 &job.training_job_name,
                 job.creation_time,
-                latest,
+                &times,
+                now,
             )
             .await?;
         let outcome = job_outcome(job);

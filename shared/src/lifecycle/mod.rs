@@ -277,14 +277,17 @@ where
     /// parse: it is then rewritten there from the event), else [`crate::ledger::new_job_key`] and
     /// `None`. A job keeps one key whatever order its events come in: the key of its creation
     /// month, or the flat key of a record written before month partitions or from an event
-    /// without a creation time.
+    /// without a creation time. `times` are the times the event gives (the latest of them, or
+    /// `now`, bounds the months the job can have been created in).
     async fn job_record_at<T: serde::de::DeserializeOwned>(
         &self,
         prefix: &str,
         job: &str,
         created: Option<i64>,
-        latest: i64,
+        times: &[Option<i64>],
+        now: i64,
     ) -> Result<(String, Option<T>), StoreError> {
+        let latest = times.iter().flatten().copied().max().unwrap_or(now);
         for key in crate::ledger::job_keys(prefix, job, created, latest) {
             if let Some(object) = self.store.get(&key).await? {
                 return Ok((key, serde_json::from_slice(&object.bytes).ok()));

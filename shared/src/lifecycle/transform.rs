@@ -92,18 +92,20 @@ where
         }
         // The record's key: the partition of the job's creation month, or wherever the job's
         // record already is (see `ledger`'s layout).
-        let latest = [
+        let times = [
             job.last_modified_time,
             job.transform_end_time,
             job.transform_start_time,
             sent,
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(now);
+        ];
         let (key, stored): (String, Option<JobRecord>) = self
-            .job_record_at(ledger::TRANSFORMS_PREFIX, name, job.creation_time, latest)
+            .job_record_at(
+                ledger::TRANSFORMS_PREFIX,
+                name,
+                job.creation_time,
+                &times,
+                now,
+            )
             .await?;
         // An event the ledger's record supersedes (older, or after the job completed) is stale:
         // it is neither recorded nor told, so a late Failed never pages about a finished job.
