@@ -12,7 +12,8 @@
 //!   and [`corpus`] (the corpus build it runs once uploads settle, one episode at a time);
 //!   [`lifecycle`] (one module per SageMaker event: job, tuning, transform, package, endpoint);
 //!   [`costs`] (prices, figures, report, budget alerts).
-//! - Shared records: [`ledger`] (what ran and what is deployed), [`time`] (UTC instants and days).
+//! - Shared records: [`ledger`] (what ran and what is deployed), [`requests`] (what a person asked
+//!   for: a training attempt, a deployment, a rollback), [`time`] (UTC instants and days).
 //! - Reaching AWS: [`events`] (envelopes), [`store`] (the object store and notifier traits, and
 //!   the send-once alert), [`error`] (retryable or not); behind features, the SDK adapters in
 //!   `aws`, the in-memory stand-ins of every trait in `fakes`, and `entry`, what every function's
@@ -41,6 +42,7 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod manifest;
 pub mod network;
+pub mod requests;
 mod simd;
 pub mod source;
 pub mod srt;

@@ -208,6 +208,11 @@ impl CorpusManifest {
 
     /// `datasets/<version>/manifest.json`
     pub fn key(&self) -> String {
-        format!("{DATASETS_PREFIX}{}/manifest.json", self.version)
+        manifest_key(&self.version)
     }
+}
+
+/// `datasets/<version>/manifest.json`: the manifest of a corpus version.
+pub fn manifest_key(version: &str) -> String {
+    format!("{DATASETS_PREFIX}{version}/manifest.json")
 }

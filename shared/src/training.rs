@@ -157,6 +157,14 @@ impl JobSpec {
             JobSpec::Tuning(t) => &t.name,
         }
     }
+
+    /// The training definition (a tuning job's, for its trials).
+    pub fn training(&self) -> &TrainingJobSpec {
+        match self {
+            JobSpec::Training(t) => t,
+            JobSpec::Tuning(t) => &t.training,
+        }
+    }
 }
 
 /// Tag keys on every job (and so on its cost lines).
@@ -166,6 +174,10 @@ pub mod tags {
     pub const KIND: &str = "hawkins:kind";
     pub const CORPUS_VERSION: &str = "hawkins:corpus-version";
     pub const DATASET_SHA256: &str = "hawkins:dataset-sha256";
+    /// [`super::training_config_sha256`] of the model when the job started.
+    pub const CONFIG_SHA256: &str = "hawkins:config-sha256";
+    /// The id of the person's request that started the job (`hawkins train`), if one did.
+    pub const REQUEST: &str = "hawkins:request";
 }
 
 /// What a model's last started job was trained on.
@@ -175,6 +187,14 @@ pub struct TrainState {
     pub job_name: String,
     pub corpus_version: String,
     pub dataset_sha256: String,
+    /// [`training_config_sha256`] of the model's config then. Absent in states written before
+    /// the config was part of a job's identity: read as "unchanged", so an upgrade of the stack
+    /// retrains nothing by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_sha256: Option<String>,
+    /// The request that started it (`hawkins train`), if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 impl TrainState {
@@ -189,8 +209,10 @@ impl TrainState {
 pub enum Skip {
     /// The corpus has no such dataset (yet): e.g. no lines of that character.
     NoDataset { dataset: String },
-    /// Its dataset is the one its last job trained on.
+    /// Its dataset and its training config are the ones its last job trained with.
     Unchanged { job_name: String },
+    /// A request names a model the config does not have.
+    UnknownModel,
 }
 
 /// One model's decision for a version.
@@ -211,7 +233,11 @@ pub enum Action {
     Skip(Skip),
 }
 
-/// Decides, for every configured model, whether this corpus version starts its job. Pure.
+/// Decides, for every configured model, whether this corpus version starts its job: it does
+/// unless the model's last job trained on the same dataset with the same training config. So a
+/// new corpus version retrains the models whose data changed, and a changed config (a
+/// hyperparameter, an instance type, a new model) retrains those models once, on the current
+/// version. Pure.
 pub fn plan(
     config: &Config,
     manifest: &CorpusManifest,
@@ -222,18 +248,24 @@ pub fn plan(
         .models
         .iter()
         .map(|model| {
-            let key = model.dataset_key(&manifest.version);
-            let action = match manifest.datasets.iter().find(|d| d.key == key) {
-                None => Action::Skip(Skip::NoDataset { dataset: key }),
-                Some(dataset) => match states.get(&model.name) {
-                    Some(state) if state.dataset_sha256 == dataset.sha256 => {
+            let config_sha = training_config_sha256(model, config);
+            let action = match dataset_sha(model, manifest) {
+                Err(skip) => Action::Skip(skip),
+                Ok(dataset_sha) => match states.get(&model.name) {
+                    Some(state)
+                        if state.dataset_sha256 == dataset_sha
+                            && state
+                                .config_sha256
+                                .as_deref()
+                                .is_none_or(|c| c == config_sha) =>
+                    {
                         Action::Skip(Skip::Unchanged {
                             job_name: state.job_name.clone(),
                         })
                     }
                     _ => Action::Start {
-                        job: Box::new(job(model, manifest, &dataset.sha256, config, stack)),
-                        dataset_sha256: dataset.sha256.clone(),
+                        job: Box::new(job(model, manifest, dataset_sha, config, stack, None)),
+                        dataset_sha256: dataset_sha.to_string(),
                     },
                 },
             };
@@ -245,15 +277,121 @@ pub fn plan(
         .collect()
 }
 
-/// The job for a model on a corpus version: a tuning job where the model configures tuning.
+/// The decisions for a person's request (`hawkins train`): a new attempt of each named model (of
+/// every configured model when it names none) on the manifest's version, whatever its last job
+/// did. The attempt's job names come from the request's id, so a redelivered request names the
+/// same jobs (SageMaker refuses them as existing) and a new request new ones. Pure.
+pub fn plan_request(
+    config: &Config,
+    manifest: &CorpusManifest,
+    request: &crate::requests::TrainRequest,
+    stack: &StackSettings,
+) -> Vec<Decision> {
+    let named: Vec<&str> = if request.models.is_empty() {
+        config.models.iter().map(|m| m.name.as_str()).collect()
+    } else {
+        request.models.iter().map(String::as_str).collect()
+    };
+    named
+        .into_iter()
+        .map(|name| {
+            let action = match config.models.iter().find(|m| m.name == name) {
+                None => Action::Skip(Skip::UnknownModel),
+                Some(model) => match dataset_sha(model, manifest) {
+                    Err(skip) => Action::Skip(skip),
+                    Ok(dataset_sha) => Action::Start {
+                        job: Box::new(job(
+                            model,
+                            manifest,
+                            dataset_sha,
+                            config,
+                            stack,
+                            Some(&request.id),
+                        )),
+                        dataset_sha256: dataset_sha.to_string(),
+                    },
+                },
+            };
+            Decision {
+                model: name.to_string(),
+                action,
+            }
+        })
+        .collect()
+}
+
+/// The SHA-256 of the model's dataset in the manifest, or why there is none.
+fn dataset_sha<'m>(model: &ModelConfig, manifest: &'m CorpusManifest) -> Result<&'m str, Skip> {
+    let key = model.dataset_key(&manifest.version);
+    manifest
+        .datasets
+        .iter()
+        .find(|d| d.key == key)
+        .map(|d| d.sha256.as_str())
+        .ok_or(Skip::NoDataset { dataset: key })
+}
+
+/// A hash of everything in a model's config that shapes its training job (image, instances,
+/// hyperparameters, metrics, tuning, network, encryption), and nothing that does not (the gate,
+/// the deployment, the stack's role and bucket). Two configs with the same hash train the same
+/// way on the same data. Pure.
+pub fn training_config_sha256(model: &ModelConfig, config: &Config) -> String {
+    let neutral = StackSettings {
+        bucket: String::new(),
+        role_arn: String::new(),
+        hosting_role_arn: None,
+        project: String::new(),
+        account: String::new(),
+        region: String::new(),
+    };
+    let ids = JobIds {
+        name: model.name.clone(),
+        checkpoint: String::new(),
+        tags: Vec::new(),
+    };
+    let spec = job_spec(model, "", "", config, &neutral, ids);
+    crate::hash::sha256_hex(&serde_json::to_vec(&spec).unwrap_or_default())
+}
+
+/// The identity a job's name carries beside its corpus version: the model's training config
+/// and, for a person's request, the request. Hex.
+pub fn job_identity(config_sha256: &str, request: Option<&str>) -> String {
+    let seed = format!("{config_sha256}\n{}", request.unwrap_or_default());
+    crate::hash::sha256_hex(seed.as_bytes())
+}
+
+/// The job for a model on a corpus version (a tuning job where the model configures tuning);
+/// `request` is the person's request that asks for it, if one does.
 pub fn job(
     model: &ModelConfig,
     manifest: &CorpusManifest,
     dataset_sha256: &str,
     config: &Config,
     stack: &StackSettings,
+    request: Option<&str>,
 ) -> JobSpec {
-    let training = training_job(model, manifest, dataset_sha256, config, stack);
+    let version = &manifest.version;
+    let config_sha = training_config_sha256(model, config);
+    let mut ids = JobIds {
+        name: model.job_name(version, &job_identity(&config_sha, request)),
+        checkpoint: format!("{version}-{}", &config_sha[..8]),
+        tags: vec![(tags::CONFIG_SHA256.to_string(), config_sha)],
+    };
+    if let Some(id) = request {
+        ids.tags.push((tags::REQUEST.to_string(), id.to_string()));
+    }
+    job_spec(model, version, dataset_sha256, config, stack, ids)
+}
+
+fn job_spec(
+    model: &ModelConfig,
+    version: &str,
+    dataset_sha256: &str,
+    config: &Config,
+    stack: &StackSettings,
+    ids: JobIds,
+) -> JobSpec {
+    let training = training_job(model, version, dataset_sha256, config, stack, ids);
     let Some(tuning) = &model.tuning else {
         return JobSpec::Training(training);
     };
@@ -287,26 +425,40 @@ pub fn job(
     JobSpec::Tuning(spec)
 }
 
+/// What tells one job of a model from another: its name, its checkpoint folder and the tags
+/// that record why it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobIds {
+    pub name: String,
+    /// The folder under `checkpoints/<model>/`: one per corpus version and training config, so
+    /// an interrupted job (spot) resumes from its own checkpoints, and a person's new attempt
+    /// with the same config from the last attempt's, never from another version's or config's.
+    pub checkpoint: String,
+    pub tags: Vec<(String, String)>,
+}
+
 /// The CreateTrainingJob request for a model on a corpus version. Pure.
 pub fn training_job(
     model: &ModelConfig,
-    manifest: &CorpusManifest,
+    version: &str,
     dataset_sha256: &str,
     config: &Config,
     stack: &StackSettings,
+    ids: JobIds,
 ) -> TrainingJobSpec {
-    let version = &manifest.version;
-    let name = model.job_name(version);
+    let JobIds {
+        name,
+        checkpoint,
+        tags: extra_tags,
+    } = ids;
     let bucket = &stack.bucket;
     let mut hyperparameters = model.job_hyperparameters();
-    hyperparameters.insert("corpus_version".into(), version.clone());
+    hyperparameters.insert("corpus_version".into(), version.to_string());
     let (max_wait_seconds, checkpoint_s3_uri) = if model.spot {
         (
             Some(model.max_wait_seconds.unwrap_or(model.max_runtime_seconds)),
-            // One checkpoint folder per model and corpus version: an interrupted job resumes
-            // from its own checkpoints, never from another version's.
             Some(format!(
-                "s3://{bucket}/checkpoints/{}/{version}/",
+                "s3://{bucket}/checkpoints/{}/{checkpoint}/",
                 model.name
             )),
         )
@@ -348,9 +500,12 @@ pub fn training_job(
             (tags::PROJECT.into(), config.pipeline.project_tag.clone()),
             (tags::MODEL.into(), model.name.clone()),
             (tags::KIND.into(), model.kind.as_str().into()),
-            (tags::CORPUS_VERSION.into(), version.clone()),
+            (tags::CORPUS_VERSION.into(), version.to_string()),
             (tags::DATASET_SHA256.into(), dataset_sha256.into()),
-        ],
+        ]
+        .into_iter()
+        .chain(extra_tags)
+        .collect(),
     }
 }
 
@@ -443,6 +598,18 @@ pub enum MessageOutcome {
         corpus: Option<crate::corpus::CorpusOutcome>,
         models: Vec<ModelOutcome>,
     },
+    /// A person's request (`hawkins train`), carried out: a new attempt per named model.
+    Requested {
+        request: String,
+        corpus_version: String,
+        models: Vec<ModelOutcome>,
+    },
+    /// A request that cannot be carried out as written (it does not parse, or names a corpus
+    /// version that does not exist): the person was told, and the message is done.
+    RequestRefused {
+        request: String,
+        reason: String,
+    },
 }
 
 /// Everything the train function needs, built once per container.
@@ -464,9 +631,20 @@ where
     Q: Queue,
     N: crate::store::Notifier,
 {
-    /// Handles one queued event (the body EventBridge put on the queue) at time `now`.
+    /// Handles one queued event (the body EventBridge put on the queue) at time `now`: a
+    /// changed source (`manifest/pending.json`) or a person's training request
+    /// (`requests/train/<id>.json`).
     pub async fn message(&self, body: &str, now: i64) -> Result<MessageOutcome, TrainError> {
-        let revision = pending_revision(body)?;
+        let (key, revision) = object_event(body)?;
+        if let Some(id) = crate::requests::id_of(crate::requests::TRAIN_PREFIX, &key) {
+            return self.request(&key, id).await;
+        }
+        if key != PENDING_KEY {
+            return Err(TrainError::BadMessage(format!(
+                "event for '{key}', neither {PENDING_KEY} nor a request under {}",
+                crate::requests::TRAIN_PREFIX
+            )));
+        }
         let Some(head) = self.store.head(PENDING_KEY).await? else {
             return Ok(MessageOutcome::NoCorpus);
         };
@@ -490,6 +668,72 @@ where
             }
             Settle::Train => self.build_and_train(&revision).await,
         }
+    }
+
+    /// Carries out a person's training request: a new attempt of each model it names, on the
+    /// corpus version it names. Idempotent: the jobs' names come from the request's id, so a
+    /// redelivery finds them started ([`Started::AlreadyExists`]) and starts nothing new.
+    async fn request(&self, key: &str, id: &str) -> Result<MessageOutcome, TrainError> {
+        let Some(object) = self.store.get(key).await? else {
+            return self
+                .refuse(id, format!("{key} is gone: nothing to carry out"))
+                .await;
+        };
+        let request: crate::requests::TrainRequest = match serde_json::from_slice(&object.bytes) {
+            Ok(request) => request,
+            Err(e) => {
+                return self
+                    .refuse(id, format!("{key} is not a training request: {e}"))
+                    .await;
+            }
+        };
+        if request.id != id {
+            return self
+                .refuse(
+                    id,
+                    format!(
+                        "{key} says its id is '{}': a request's id is its file name",
+                        request.id
+                    ),
+                )
+                .await;
+        }
+        let manifest_key = crate::manifest::manifest_key(&request.corpus_version);
+        let Some(manifest) = self.store.get(&manifest_key).await? else {
+            return self
+                .refuse(
+                    id,
+                    format!(
+                        "corpus version '{}' has no manifest ({manifest_key}): ask again for the current version",
+                        request.corpus_version
+                    ),
+                )
+                .await;
+        };
+        let manifest: CorpusManifest =
+            serde_json::from_slice(&manifest.bytes).map_err(|e| TrainError::Corrupt {
+                key: manifest_key,
+                message: e.to_string(),
+            })?;
+        let decisions = plan_request(self.config, &manifest, &request, self.stack);
+        let models = self.carry_out(&manifest, decisions).await?;
+        Ok(MessageOutcome::Requested {
+            request: request.id,
+            corpus_version: manifest.version,
+            models,
+        })
+    }
+
+    /// Tells the person a request was refused (once per request), and ends its message.
+    async fn refuse(&self, id: &str, reason: String) -> Result<MessageOutcome, TrainError> {
+        tracing::warn!(request = id, reason, "training request refused");
+        let alert = request_refused(id, &reason);
+        let marker = crate::lifecycle::sent_marker(&alert.id);
+        crate::store::send_once(self.store, self.notifier, &alert, &marker, None).await?;
+        Ok(MessageOutcome::RequestRefused {
+            request: id.to_string(),
+            reason,
+        })
     }
 
     /// Builds the corpus of every source, points `latest.json` at it unless a source changed
@@ -544,16 +788,32 @@ where
                 states.insert(model.name.clone(), state);
             }
         }
-        // Each model succeeds or fails on its own: one model's refused start (a quota, a bad
-        // instance type) must not keep the others from training on this corpus version.
+        let decisions = plan(self.config, manifest, &states, self.stack);
+        let models = self.carry_out(manifest, decisions).await?;
+        Ok(MessageOutcome::Trained {
+            corpus_version: manifest.version.clone(),
+            corpus,
+            models,
+        })
+    }
+
+    /// Starts the jobs of `decisions` on `manifest`'s version. Each model succeeds or fails on
+    /// its own: one model's refused start (a quota, a bad instance type) must not keep the
+    /// others from training.
+    async fn carry_out(
+        &self,
+        manifest: &CorpusManifest,
+        decisions: Vec<Decision>,
+    ) -> Result<Vec<ModelOutcome>, TrainError> {
         let mut models = Vec::new();
         let mut retry = Vec::new();
-        for decision in plan(self.config, manifest, &states, self.stack) {
+        for decision in decisions {
             let outcome = match decision.action {
                 Action::Skip(skip) => {
                     let result = match &skip {
                         Skip::NoDataset { .. } => "no_dataset",
                         Skip::Unchanged { .. } => "unchanged",
+                        Skip::UnknownModel => "unknown_model",
                     };
                     tracing::info!(model = %decision.model, corpus_version = %manifest.version, ?skip, "no job");
                     ModelOutcome {
@@ -567,11 +827,20 @@ where
                     job,
                     dataset_sha256,
                 } => {
+                    let tag = |key: &str| {
+                        job.training()
+                            .tags
+                            .iter()
+                            .find(|(k, _)| k == key)
+                            .map(|(_, v)| v.clone())
+                    };
                     let state = TrainState {
                         model: decision.model.clone(),
                         job_name: job.name().to_string(),
                         corpus_version: manifest.version.clone(),
                         dataset_sha256,
+                        config_sha256: tag(tags::CONFIG_SHA256),
+                        request: tag(tags::REQUEST),
                     };
                     match self.start(&job, &state).await {
                         Ok(started) => {
@@ -615,11 +884,7 @@ where
                 failed: retry.join("; "),
             });
         }
-        Ok(MessageOutcome::Trained {
-            corpus_version: manifest.version.clone(),
-            corpus,
-            models,
-        })
+        Ok(models)
     }
 
     /// Starts one job and records it as the model's last; a start that SageMaker answers with
@@ -670,9 +935,27 @@ pub fn start_refused(model: &str, job: &str, error: &StoreError) -> crate::store
     )
 }
 
-/// The revision of `manifest/pending.json` an "Object Created" event names (its version id, or
-/// its ETag in an unversioned bucket).
-pub fn pending_revision(body: &str) -> Result<String, TrainError> {
+/// The alert for a training request that cannot be carried out.
+pub fn request_refused(id: &str, reason: &str) -> crate::store::Alert {
+    crate::lifecycle::alerts::alert(
+        "training_request_refused",
+        crate::store::Severity::Warning,
+        format!("training-request-refused-{id}"),
+        format!("Hawkins: the training request {id} was not carried out"),
+        format!(
+            "The training request {id} ({prefix}{id}.json in the pipeline bucket) started no job:\n\n\
+             {reason}\n\n\
+             Ask again with `hawkins train <model>...` (or `--all`): it names the current corpus \
+             version.\n",
+            prefix = crate::requests::TRAIN_PREFIX
+        ),
+        "",
+    )
+}
+
+/// The key and revision (its version id, or its ETag in an unversioned bucket) of the object an
+/// "Object Created" event names.
+pub fn object_event(body: &str) -> Result<(String, String), TrainError> {
     let event: aws_lambda_events::event::eventbridge::EventBridgeEvent<
         crate::events::ObjectCreatedDetail,
     > = serde_json::from_str(body)
@@ -680,19 +963,26 @@ pub fn pending_revision(body: &str) -> Result<String, TrainError> {
     let object = &event.detail.object;
     let key = crate::events::decode_key(&object.key)
         .map_err(|e| TrainError::BadMessage(e.to_string()))?;
-    if key != PENDING_KEY {
-        return Err(TrainError::BadMessage(format!(
-            "event for '{key}', not {PENDING_KEY}"
-        )));
-    }
-    object
+    let revision = object
         .version_id
         .clone()
         .filter(|v| !v.is_empty() && v != "null")
         .or_else(|| object.etag.clone())
         .ok_or_else(|| {
             TrainError::BadMessage("the event names neither a version id nor an ETag".into())
-        })
+        })?;
+    Ok((key, revision))
+}
+
+/// The revision of `manifest/pending.json` an "Object Created" event names.
+pub fn pending_revision(body: &str) -> Result<String, TrainError> {
+    let (key, revision) = object_event(body)?;
+    if key != PENDING_KEY {
+        return Err(TrainError::BadMessage(format!(
+            "event for '{key}', not {PENDING_KEY}"
+        )));
+    }
+    Ok(revision)
 }
 
 /// Handles an SQS batch: every message on its own; the ones that failed are reported back so
@@ -998,8 +1288,14 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
     fn training_request_field_by_field() {
         let config = config();
         let model = config.model("chatbot-eleven").expect("model");
-        let job = training_job(model, &manifest("aaa"), "aaa", &config, &stack());
-        assert_eq!(job.name, "chatbot-eleven-0123456789abcdef");
+        let spec = job(model, &manifest("aaa"), "aaa", &config, &stack(), None);
+        let job = spec.training();
+        let config_sha = training_config_sha256(model, &config);
+        let identity = job_identity(&config_sha, None);
+        assert_eq!(
+            job.name,
+            format!("chatbot-eleven-01234567{}", &identity[..8])
+        );
         assert_eq!(
             job.role_arn,
             "arn:aws:iam::123456789012:role/hawkins-sagemaker"
@@ -1055,7 +1351,13 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         );
         assert_eq!(
             job.checkpoint_s3_uri.as_deref(),
-            Some("s3://pipeline-bucket/checkpoints/chatbot-eleven/0123456789abcdef/")
+            Some(
+                format!(
+                    "s3://pipeline-bucket/checkpoints/chatbot-eleven/0123456789abcdef-{}/",
+                    &config_sha[..8]
+                )
+                .as_str()
+            )
         );
         assert_eq!(
             (
@@ -1102,7 +1404,8 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
     fn on_demand_jobs_have_no_wait_or_checkpoints_and_tuning_moves_ranges_out() {
         let config = config();
         let model = config.model("locations").expect("model");
-        let JobSpec::Tuning(tuning) = job(model, &manifest("aaa"), "bbb", &config, &stack()) else {
+        let JobSpec::Tuning(tuning) = job(model, &manifest("aaa"), "bbb", &config, &stack(), None)
+        else {
             panic!("the locations model is tuned");
         };
         assert!(tuning.name.len() <= 32, "{}", tuning.name);
@@ -1163,6 +1466,11 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                     job_name: job.name().into(),
                     corpus_version: "0123456789abcdef".into(),
                     dataset_sha256: dataset_sha256.clone(),
+                    config_sha256: Some(training_config_sha256(
+                        config.model(&d.model).expect("model"),
+                        &config,
+                    )),
+                    request: None,
                 };
                 (d.model.clone(), state)
             })
@@ -1170,6 +1478,48 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         let again = plan(&config, &manifest("aaa"), &states, &stack());
         assert!(
             again
+                .iter()
+                .all(|d| matches!(d.action, Action::Skip(Skip::Unchanged { .. })))
+        );
+        // A state from before configs were hashed reads as unchanged: no retrain on upgrade.
+        let old: BTreeMap<_, _> = states
+            .iter()
+            .map(|(m, s)| {
+                let mut s = s.clone();
+                s.config_sha256 = None;
+                (m.clone(), s)
+            })
+            .collect();
+        assert!(
+            plan(&config, &manifest("aaa"), &old, &stack())
+                .iter()
+                .all(|d| matches!(d.action, Action::Skip(Skip::Unchanged { .. })))
+        );
+        // A changed training config retrains that model, on the same data, under a new name.
+        let mut retuned = config.clone();
+        retuned.models[0]
+            .hyperparameters
+            .insert("epochs".into(), "5".into());
+        let after = plan(&retuned, &manifest("aaa"), &states, &stack());
+        let started: Vec<_> = after
+            .iter()
+            .filter_map(|d| match &d.action {
+                Action::Start { job, .. } => Some((d.model.as_str(), job.name().to_string())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(started.len(), 1, "{started:?}");
+        assert_eq!(started[0].0, config.models[0].name);
+        assert_ne!(
+            Some(started[0].1.as_str()),
+            states.get(started[0].0).map(|s| s.job_name.as_str())
+        );
+        // The gate and the deployment are not part of training: changing them trains nothing.
+        let mut regated = config.clone();
+        regated.models[0].gate = None;
+        regated.models[0].deploy = None;
+        assert!(
+            plan(&regated, &manifest("aaa"), &states, &stack())
                 .iter()
                 .all(|d| matches!(d.action, Action::Skip(Skip::Unchanged { .. })))
         );
@@ -1188,6 +1538,79 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
             decisions[0].action,
             Action::Skip(Skip::NoDataset { .. })
         ));
+    }
+
+    #[test]
+    fn a_request_is_a_new_attempt_named_by_its_id() {
+        let config = config();
+        let request = |id: &str, models: &[&str]| crate::requests::TrainRequest {
+            id: id.into(),
+            models: models.iter().map(|m| m.to_string()).collect(),
+            corpus_version: "0123456789abcdef".into(),
+            requested_at: "2026-12-07T10:00:00Z".into(),
+            requested_by: None,
+        };
+        let automatic = plan(&config, &manifest("aaa"), &BTreeMap::new(), &stack());
+        let name = |decisions: &[Decision], model: &str| {
+            decisions
+                .iter()
+                .find(|d| d.model == model)
+                .and_then(|d| match &d.action {
+                    Action::Start { job, .. } => Some(job.name().to_string()),
+                    _ => None,
+                })
+        };
+        let first = plan_request(
+            &config,
+            &manifest("aaa"),
+            &request("r1", &["chatbot-eleven", "nobody"]),
+            &stack(),
+        );
+        assert_eq!(first.len(), 2, "only what was named: {first:?}");
+        assert!(matches!(first[1].action, Action::Skip(Skip::UnknownModel)));
+        let attempt = name(&first, "chatbot-eleven").expect("started");
+        assert_ne!(Some(attempt.clone()), name(&automatic, "chatbot-eleven"));
+        let again = plan_request(
+            &config,
+            &manifest("aaa"),
+            &request("r1", &["chatbot-eleven"]),
+            &stack(),
+        );
+        assert_eq!(
+            name(&again, "chatbot-eleven"),
+            Some(attempt.clone()),
+            "a redelivery names the same job"
+        );
+        let other = plan_request(
+            &config,
+            &manifest("aaa"),
+            &request("r2", &["chatbot-eleven"]),
+            &stack(),
+        );
+        assert_ne!(
+            name(&other, "chatbot-eleven"),
+            Some(attempt),
+            "another request, another job"
+        );
+        let all = plan_request(&config, &manifest("aaa"), &request("r3", &[]), &stack());
+        assert_eq!(
+            all.iter().map(|d| d.model.as_str()).collect::<Vec<_>>(),
+            config
+                .models
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+        );
+        let Action::Start { job, .. } = &all[0].action else {
+            panic!("started: {all:?}");
+        };
+        assert!(
+            job.training()
+                .tags
+                .contains(&(tags::REQUEST.to_string(), "r3".to_string())),
+            "{:?}",
+            job.training().tags
+        );
     }
 
     #[test]
@@ -1252,6 +1675,16 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         use crate::store::{AlertLog, ObjectStore};
 
         const NOW: i64 = 1_795_800_000;
+
+        /// The name of the model's job on `version`, started by the pipeline (no request).
+        fn job_of(model: &str, version: &str) -> String {
+            let config = config();
+            let model = config.model(model).expect("model");
+            model.job_name(
+                version,
+                &job_identity(&training_config_sha256(model, &config), None),
+            )
+        }
 
         /// A bucket whose latest.json is the test manifest and whose last source change was
         /// recorded at `written`; the event that names that change.
@@ -1325,6 +1758,89 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
         }
 
         #[tokio::test]
+        async fn a_request_starts_a_new_attempt_once_however_often_it_is_delivered() {
+            let parts = Parts::new();
+            let (store, _) = corpus("aaa", NOW - 600);
+            parts.trainer(&store).train().await.expect("first round");
+            let manifest = manifest("aaa");
+            store.insert(
+                &manifest.key(),
+                &serde_json::to_vec(&manifest).expect("manifest JSON"),
+            );
+            let request = crate::requests::TrainRequest {
+                id: "20261207t100000z-0a1b2c3d".into(),
+                models: vec!["chatbot-eleven".into()],
+                corpus_version: manifest.version.clone(),
+                requested_at: "2026-12-07T10:00:00Z".into(),
+                requested_by: None,
+            };
+            let key = crate::requests::key(crate::requests::TRAIN_PREFIX, &request.id);
+            store.insert(&key, &serde_json::to_vec(&request).expect("JSON"));
+            let event = message("r").replace(PENDING_KEY, &key);
+            let first = parts.trainer(&store).message(&event, NOW).await;
+            let Ok(MessageOutcome::Requested { models, .. }) = &first else {
+                panic!("{first:?}");
+            };
+            assert_eq!(models.len(), 1);
+            assert_eq!(models[0].result, "created", "{models:?}");
+            let attempt = models[0].job_name.clone().expect("a job");
+            assert_ne!(attempt, job_of("chatbot-eleven", &manifest.version));
+            let again = parts.trainer(&store).message(&event, NOW).await;
+            let Ok(MessageOutcome::Requested { models, .. }) = &again else {
+                panic!("{again:?}");
+            };
+            assert_eq!(models[0].result, "already_exists");
+            assert_eq!(
+                parts.jobs.jobs().len(),
+                3,
+                "two automatic jobs and one attempt"
+            );
+            let state: TrainState = serde_json::from_slice(
+                &store
+                    .get(&TrainState::key("chatbot-eleven"))
+                    .await
+                    .expect("get")
+                    .expect("state")
+                    .bytes,
+            )
+            .expect("state JSON");
+            assert_eq!(state.job_name, attempt);
+            assert_eq!(state.request.as_deref(), Some(request.id.as_str()));
+            // The pipeline's next round on the same data and config trains nothing more.
+            let next = parts.trainer(&store).train().await.expect("next round");
+            assert!(
+                results(&next).iter().all(|(_, r)| r == "unchanged"),
+                "{next:?}"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_request_that_cannot_be_carried_out_is_told_once() {
+            let parts = Parts::new();
+            let (store, _) = corpus("aaa", NOW - 600);
+            let key = crate::requests::key(crate::requests::TRAIN_PREFIX, "r9");
+            let request = serde_json::json!({"id": "r9", "models": [],
+                "corpus_version": "ffffffffffffffff", "requested_at": "2026-12-07T10:00:00Z"});
+            store.insert(&key, request.to_string().as_bytes());
+            let event = message("r").replace(PENDING_KEY, &key);
+            for _ in 0..2 {
+                let outcome = parts.trainer(&store).message(&event, NOW).await;
+                let Ok(MessageOutcome::RequestRefused { reason, .. }) = &outcome else {
+                    panic!("{outcome:?}");
+                };
+                assert!(reason.contains("ffffffffffffffff"), "{reason}");
+            }
+            let alerts = parts.alerts.alerts();
+            assert_eq!(alerts.len(), 1, "told once: {alerts:?}");
+            assert!(
+                alerts[0].body.contains("hawkins train"),
+                "{}",
+                alerts[0].body
+            );
+            assert!(parts.jobs.jobs().is_empty());
+        }
+
+        #[tokio::test]
         async fn a_write_younger_than_the_quiet_period_is_queued_for_the_time_left() {
             let parts = Parts::new();
             let (store, body) = corpus("aaa", NOW - 30);
@@ -1378,7 +1894,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
             let jobs = parts.jobs.jobs();
             assert_eq!(jobs.len(), 2);
             assert!(matches!(
-                jobs.get("chatbot-eleven-0123456789abcdef"),
+                jobs.get(&job_of("chatbot-eleven", "0123456789abcdef")),
                 Some(JobSpec::Training(_))
             ));
             assert!(
@@ -1391,7 +1907,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                 .expect("read")
                 .expect("the state of the model's last job");
             let state: TrainState = serde_json::from_slice(&state.bytes).expect("state JSON");
-            assert_eq!(state.job_name, "chatbot-eleven-0123456789abcdef");
+            assert_eq!(state.job_name, job_of("chatbot-eleven", "0123456789abcdef"));
             assert_eq!(state.dataset_sha256, "aaa");
             assert!(parts.queue.sent().is_empty());
         }
@@ -1470,7 +1986,7 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
                 parts
                     .jobs
                     .jobs()
-                    .contains_key("chatbot-eleven-fedcba9876543210")
+                    .contains_key(&job_of("chatbot-eleven", "fedcba9876543210"))
             );
             assert_eq!(parts.jobs.jobs().len(), 3);
         }
@@ -1545,7 +2061,11 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
             assert_eq!(alerts.len(), 1, "{alerts:?}");
             assert_eq!(alerts[0].kind, "training_start_failed");
             assert!(alerts[0].subject.contains("chatbot-eleven"));
-            assert!(alerts[0].body.contains("chatbot-eleven-0123456789abcdef"));
+            assert!(
+                alerts[0]
+                    .body
+                    .contains(&job_of("chatbot-eleven", "0123456789abcdef"))
+            );
 
             // Delivered again and refused again: the alert is not repeated.
             parts
@@ -1578,8 +2098,8 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
             assert!(error.retryable(), "{error}");
             assert!(error.to_string().contains("locations"), "{error}");
             assert_eq!(
-                parts.jobs.jobs().keys().collect::<Vec<_>>(),
-                ["chatbot-eleven-0123456789abcdef"],
+                parts.jobs.jobs().into_keys().collect::<Vec<_>>(),
+                [job_of("chatbot-eleven", "0123456789abcdef")],
                 "the model before the throttled one started"
             );
             assert!(parts.alerts.alerts().is_empty(), "a retry is not an alert");

@@ -175,28 +175,35 @@ pub struct Vpc {
 }
 
 impl ModelConfig {
-    /// The name of the job this model starts for a corpus version: `<name>-<version>`, so the
-    /// same model on the same corpus is always the same job (an event delivered twice cannot start
-    /// a second one). The version is lowercased and cut to letters and digits; a training job takes
-    /// its first [`VERSION_LEN`] characters (at most [`JOB_NAME_MAX`] in all), a tuning job its
-    /// first [`TUNING_VERSION_LEN`] (at most [`TUNING_JOB_NAME_MAX`]). Valid for SageMaker's
-    /// `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$` because [`parse`](super::parse) checks the name.
-    pub fn job_name(&self, corpus_version: &str) -> String {
+    /// The name of a job of this model: `<name>-<suffix>`, where the suffix is the first half of
+    /// its length taken from the corpus version and the second half from `identity` (a hash of
+    /// the model's training config and the attempt, see
+    /// [`crate::training::job_identity`]). So the same model on the same corpus with the same
+    /// config is always the same job (an event delivered twice cannot start a second one), while
+    /// a changed config or a person's new attempt is a new job. Both parts are lowercased and cut
+    /// to letters and digits; a training job's suffix has [`VERSION_LEN`] characters (at most
+    /// [`JOB_NAME_MAX`] in all), a tuning job's [`TUNING_VERSION_LEN`] (at most
+    /// [`TUNING_JOB_NAME_MAX`]). Valid for SageMaker's `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`
+    /// because [`parse`](super::parse) checks the name.
+    pub fn job_name(&self, corpus_version: &str, identity: &str) -> String {
         let keep = if self.tuning.is_some() {
             TUNING_VERSION_LEN
         } else {
             VERSION_LEN
         };
-        let version: String = corpus_version
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .map(|c| c.to_ascii_lowercase())
-            .take(keep)
-            .collect();
-        if version.is_empty() {
+        let clean = |text: &str, n: usize| -> String {
+            text.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_lowercase())
+                .take(n)
+                .collect()
+        };
+        let version = clean(corpus_version, keep / 2);
+        let suffix = version.clone() + &clean(identity, keep - version.len());
+        if suffix.is_empty() {
             self.name.clone()
         } else {
-            format!("{}-{version}", self.name)
+            format!("{}-{suffix}", self.name)
         }
     }
 
@@ -791,14 +798,14 @@ fn check_model_name(cx: &mut Cx<'_>, name: &Val<String>, tuned: bool) -> bool {
         (
             TUNED_MODEL_NAME_MAX,
             format!(
-                "a tuned model's job is <name>-<{TUNING_VERSION_LEN} characters of the corpus version> and SageMaker caps tuning job names at {TUNING_JOB_NAME_MAX}"
+                "a tuned model's job is <name>-<{TUNING_VERSION_LEN} characters of corpus version and config> and SageMaker caps tuning job names at {TUNING_JOB_NAME_MAX}"
             ),
         )
     } else {
         (
             MODEL_NAME_MAX,
             format!(
-                "its jobs are <name>-<{VERSION_LEN}-character corpus version> and SageMaker caps training job names at {JOB_NAME_MAX}"
+                "its jobs are <name>-<{VERSION_LEN} characters of corpus version and config> and SageMaker caps training job names at {JOB_NAME_MAX}"
             ),
         )
     };
@@ -1928,10 +1935,16 @@ mod tests {
         let config = ok(&replace("\"chatbot-eleven\"", &format!("\"{long}\"")));
         let model = &config.models[0];
         let version = "0123456789abcdef";
-        let name = model.job_name(version);
-        assert_eq!(name, format!("{long}-{version}"));
+        let identity = "fedcba9876543210";
+        let name = model.job_name(version, identity);
+        assert_eq!(name, format!("{long}-01234567fedcba98"));
         assert_eq!(name.len(), JOB_NAME_MAX);
-        assert_eq!(model.job_name(version), name);
+        assert_eq!(model.job_name(version, identity), name);
+        assert_ne!(
+            model.job_name(version, "0000000000000000"),
+            name,
+            "another config or attempt is another job"
+        );
         assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
         assert_eq!(
             model.dataset_key(version),
@@ -1946,9 +1959,9 @@ mod tests {
             &format!("\"{}\"", "t".repeat(TUNED_MODEL_NAME_MAX)),
         );
         let config = ok(&text);
-        let tuned = config.models[0].job_name(version);
+        let tuned = config.models[0].job_name(version, identity);
         assert_eq!(tuned.len(), TUNING_JOB_NAME_MAX);
-        assert!(tuned.ends_with("-01234567"));
+        assert!(tuned.ends_with("-0123fedc"), "{tuned}");
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub(crate) fn alert(
 
 pub fn job_failed(model: &str, job: &str, reason: &str, spot: bool, links: &Links) -> Alert {
     let spot_note = if spot {
-        "\nThe job ran out of spot capacity time (MaxWaitTimeInSeconds). Raise max_wait_seconds for this model in infra/hawkins.toml, or set spot = false, and upload again.\n"
+        "\nThe job ran out of spot capacity time (MaxWaitTimeInSeconds). Raise max_wait_seconds for this model in infra/hawkins.toml, or set spot = false, push the config, and train again.\n"
     } else {
         ""
     };
@@ -87,7 +87,9 @@ pub fn job_failed(model: &str, job: &str, reason: &str, spot: bool, links: &Link
              \x20 or {logs}\n\
              - Look at the job: {console}\n\
              \x20 or aws sagemaker describe-training-job --training-job-name {job}\n\
-             - Fix the cause (hyperparameters or instance type in infra/hawkins.toml, then sam deploy). Jobs are named after the corpus version, so this one is not retried by itself: the model trains again when its dataset changes (a new or corrected upload).\n",
+             - Fix the cause (hyperparameters or instance type in infra/hawkins.toml), then `hawkins config push infra/hawkins.toml`: a changed training config retrains {model} once on the current corpus version.\n\
+             - Or, for a passing cause (capacity, a flaky download), start a new attempt on the same data and config: hawkins train {model}\n\
+             The job is not retried by itself.\n",
             logs = links.job_logs(job),
             console = links.job(job),
         ),
@@ -105,15 +107,15 @@ pub fn job_stopped(
     let (what, next) = match cause {
         StopCause::MaxRuntime => (
             "reached its maximum run time (max_runtime_seconds) and was stopped",
-            "Raise max_runtime_seconds for this model in infra/hawkins.toml or train less (fewer epochs, a shorter max_seq_length). The last checkpoint is kept under checkpoints/ and the next job of the same corpus resumes from it.",
+            format!("Raise max_runtime_seconds for this model in infra/hawkins.toml or train less (fewer epochs, a shorter max_seq_length). The last checkpoint is kept under checkpoints/: `hawkins train {model}` starts a new attempt with the same config, which resumes from it."),
         ),
         StopCause::SpotCapacity => (
             "was stopped because spot capacity did not come back before its maximum wait time (max_wait_seconds)",
-            "Raise max_wait_seconds, try another instance type, or set spot = false for this model in infra/hawkins.toml. Checkpoints are kept; the next job resumes from them.",
+            format!("Raise max_wait_seconds, try another instance type, or set spot = false for this model in infra/hawkins.toml. Checkpoints are kept: `hawkins train {model}` starts a new attempt with the same config, which resumes from them."),
         ),
         StopCause::Requested => (
             "was stopped on request (StopTrainingJob: a person or a script)",
-            "If that was intended, nothing to do. Otherwise find who stopped it in CloudTrail (event StopTrainingJob).",
+            "If that was intended, nothing to do. Otherwise find who stopped it in CloudTrail (event StopTrainingJob).".to_string(),
         ),
     };
     alert(
