@@ -393,6 +393,13 @@ def test_a_changed_source_is_routed_to_the_train_queue():
     assert matches(train_pattern(), object_created("manifest/pending.json"))
 
 
+def test_a_training_request_is_routed_to_the_train_queue():
+    # hawkins train writes requests/train/<id>.json; deploy requests go to lifecycle instead.
+    assert matches(train_pattern(), object_created("requests/train/20261207t100000z-0a1b2c3d.json"))
+    assert not matches(train_pattern(), object_created("requests/deploy/20261207t100000z-0a1b2c3d.json"))
+    assert not matches(train_pattern(), object_created("raw/requests/train/x.json"))
+
+
 def test_the_sample_train_message_is_an_event_the_train_rule_routes():
     # events/sqs-train-source-changed.json: what the function receives; each body is the event
     # EventBridge put on the queue.

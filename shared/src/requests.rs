@@ -56,6 +56,22 @@ pub struct DeployRequest {
     pub requested_by: Option<String>,
 }
 
+/// Writes a request under `prefix` (its id names the object); its "Object Created" event carries
+/// it to the function that does it. Writing the same request again changes nothing.
+pub async fn submit<S: crate::store::ObjectStore, T: Serialize>(
+    store: &S,
+    prefix: &str,
+    id: &str,
+    request: &T,
+) -> Result<String, crate::error::StoreError> {
+    let key = key(prefix, id);
+    let bytes = serde_json::to_vec_pretty(request).unwrap_or_default();
+    store
+        .put_if_changed(&key, bytes, "application/json")
+        .await?;
+    Ok(key)
+}
+
 /// The key of a request under `prefix`.
 pub fn key(prefix: &str, id: &str) -> String {
     format!("{prefix}{id}.json")

@@ -14,6 +14,8 @@ tests/localaws/src/process.rs, adds:
 - Any well-formed ml.<family>.<size> instance type for endpoint configs.
 - UpdateModelPackage keeping the package's CustomerMetadataProperties when the request does not
   change them, as SageMaker does (moto 5.2.5 drops them, and with them Hawkins' lineage).
+- CreateTrainingJob refusing a name already taken (ResourceInUse), as SageMaker does: moto 5.2.5
+  replaces the job, which would hide a second start of the same job (its tuning jobs refuse already).
 """
 
 import json
@@ -23,7 +25,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
 from moto.moto_api._internal import urls as moto_api_urls
 from moto.sagemaker import models, responses
-from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
@@ -104,6 +106,19 @@ def update_model_package(self, **kwargs):
     return _update_model_package(self, **kwargs)
 
 
+_create_training_job = models.SageMakerModelBackend.create_training_job
+
+
+def create_training_job(self, *args, **kwargs):
+    name = kwargs.get("training_job_name", args[0] if args else None)
+    if name in self.training_jobs:
+        raise ResourceInUseException(
+            message=f"Training job names must be unique within an AWS account and region, and a training job named {name} already exists"
+        )
+    return _create_training_job(self, *args, **kwargs)
+
+
+models.SageMakerModelBackend.create_training_job = create_training_job
 models.SageMakerModelBackend.update_model_package = update_model_package
 models.FakeEndpointConfig.validate_instance_type = _validate_instance_type
 responses.SageMakerResponse.update_endpoint = update_endpoint

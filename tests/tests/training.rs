@@ -80,6 +80,16 @@ async fn jobs(
     (training, tuning)
 }
 
+/// The name of a model's job on a corpus version, started by the pipeline with `config`.
+fn job_of(config: &hawkins::config::Config, model: &str, version: &str) -> String {
+    let model = config.model(model).expect("a configured model");
+    let identity = hawkins::training::job_identity(
+        &hawkins::training::training_config_sha256(model, config),
+        None,
+    );
+    model.job_name(version, &identity)
+}
+
 fn trained(outcomes: &[MessageOutcome]) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for outcome in outcomes {
@@ -148,23 +158,25 @@ async fn a_burst_starts_one_job_per_model_and_replays_start_none() {
     assert_eq!(
         names,
         [
-            format!("chatbot-eleven-{version}"),
-            format!("chatbot-mike-{version}"),
-            format!("themes-{version}")
+            job_of(&config, "chatbot-eleven", &version),
+            job_of(&config, "chatbot-mike", &version),
+            job_of(&config, "themes", &version),
         ]
     );
-    assert_eq!(tuning, [format!("locations-{}", &version[..8])]);
+    assert_eq!(tuning, [job_of(&config, "locations", &version)]);
+    assert!(tuning[0].starts_with(&format!("locations-{}", &version[..4])));
 
     // The request, as SageMaker recorded it.
-    let job = &training[&format!("chatbot-eleven-{version}")];
+    let job = &training[&job_of(&config, "chatbot-eleven", &version)];
     assert_eq!(job.enable_managed_spot_training(), Some(true));
     let checkpoint = job.checkpoint_config().expect("checkpoint config");
     assert_eq!(
         checkpoint.s3_uri(),
         Some(
             format!(
-                "s3://{}/checkpoints/chatbot-eleven/{version}/",
-                stack.bucket
+                "s3://{}/checkpoints/chatbot-eleven/{version}-{}/",
+                stack.bucket,
+                &job_tags_of(&stack, job).await[tags::CONFIG_SHA256][..8]
             )
             .as_str()
         )
@@ -202,23 +214,7 @@ async fn a_burst_starts_one_job_per_model_and_replays_start_none() {
         job.output_data_config().and_then(|o| o.s3_output_path()),
         Some(format!("s3://{}/training-output/chatbot-eleven/", stack.bucket).as_str())
     );
-    let client = aws_sdk_sagemaker::Client::new(&stack.config);
-    let listed = client
-        .list_tags()
-        .resource_arn(job.training_job_arn().unwrap_or_default())
-        .send()
-        .await
-        .expect("ListTags");
-    let job_tags: BTreeMap<_, _> = listed
-        .tags()
-        .iter()
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
+    let job_tags = job_tags_of(&stack, job).await;
     assert_eq!(
         job_tags.get(tags::PROJECT).map(String::as_str),
         Some("hawkins")
@@ -268,6 +264,30 @@ async fn a_burst_starts_one_job_per_model_and_replays_start_none() {
     let (again, tuning_again) = jobs(&stack).await;
     assert_eq!((again.len(), tuning_again.len()), (3, 1));
     assert_eq!(corpus_versions(&stack).await, [version]);
+}
+
+/// A training job's tags, as SageMaker lists them.
+async fn job_tags_of(
+    stack: &LocalStack,
+    job: &aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput,
+) -> BTreeMap<String, String> {
+    let client = aws_sdk_sagemaker::Client::new(&stack.config);
+    let listed = client
+        .list_tags()
+        .resource_arn(job.training_job_arn().unwrap_or_default())
+        .send()
+        .await
+        .expect("ListTags");
+    listed
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
 }
 
 /// The corpus versions written: one `datasets/<version>/manifest.json` each.
@@ -331,6 +351,99 @@ async fn a_changed_episode_later_starts_the_next_jobs_of_the_models_it_changes()
         "its dataset did not change"
     );
     let (training, _) = jobs(&stack).await;
-    assert!(training.contains_key(&format!("chatbot-eleven-{second}")));
+    assert!(training.contains_key(&job_of(&config, "chatbot-eleven", &second)));
     assert_eq!(training.len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_retrains_what_it_names_once_and_a_changed_config_retrains_that_model() {
+    use hawkins::requests::{TRAIN_PREFIX, TrainRequest, submit};
+    let stack = stack().await;
+    let config = test_config();
+    upload_and_ingest(&stack, &season()).await;
+    drain_train_queue(&stack, &config).await;
+    let version = read_json(&stack, "datasets/latest.json").await["version"]
+        .as_str()
+        .expect("v")
+        .to_string();
+    let (before, _) = jobs(&stack).await;
+
+    // `hawkins train chatbot-mike`: one new attempt on the same corpus version, whatever the
+    // first one did; the request delivered three times starts it once.
+    let request = TrainRequest {
+        id: "20261207t100000z-0a1b2c3d".into(),
+        models: vec!["chatbot-mike".into()],
+        corpus_version: version.clone(),
+        requested_at: "2026-12-07T10:00:00Z".into(),
+        requested_by: Some("tests".into()),
+    };
+    let key = submit(&stack.store(), TRAIN_PREFIX, &request.id, &request)
+        .await
+        .expect("request written");
+    for _ in 0..3 {
+        stack.route_to_train(&key).await.expect("routed");
+    }
+    let outcomes = drain_train_queue(&stack, &config).await;
+    let results: Vec<_> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            MessageOutcome::Requested {
+                corpus_version,
+                models,
+                ..
+            } => Some((corpus_version.clone(), models[0].result.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results.len(), 3, "{outcomes:?}");
+    assert_eq!(
+        results.iter().filter(|(_, r)| r == "created").count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results.iter().all(|(v, _)| *v == version));
+    let (after, _) = jobs(&stack).await;
+    let new: Vec<_> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert!(new[0].starts_with("chatbot-mike-"), "{new:?}");
+    let tags = job_tags_of(&stack, &after[new[0]]).await;
+    assert_eq!(
+        tags.get(tags::REQUEST).map(String::as_str),
+        Some(request.id.as_str())
+    );
+
+    // A changed hyperparameter of one model, on the same corpus: the pipeline's next round
+    // (any change, here a replayed pending.json) retrains that model only, once.
+    let mut changed = config.clone();
+    let eleven = changed
+        .models
+        .iter_mut()
+        .find(|m| m.name == "chatbot-eleven")
+        .expect("eleven");
+    eleven.hyperparameters.insert("epochs".into(), "9".into());
+    let store = stack.store();
+    let settings = stack.stack_settings(&changed.pipeline.project_tag);
+    let jobs_client = hawkins::aws::sagemaker::SageMakerJobs::from_config(stack.functions_config());
+    let queue =
+        hawkins::aws::sqs::SqsQueue::from_config(stack.functions_config(), &stack.train_queue_url);
+    let notifier = stack.notifier();
+    let trainer = hawkins::training::Trainer {
+        store: &store,
+        jobs: &jobs_client,
+        queue: &queue,
+        notifier: &notifier,
+        config: &changed,
+        stack: &settings,
+        quiet_seconds: 1,
+    };
+    for _ in 0..2 {
+        trainer.train().await.expect("a round");
+    }
+    let (last, _) = jobs(&stack).await;
+    let retrained: Vec<_> = last.keys().filter(|k| !after.contains_key(*k)).collect();
+    assert_eq!(
+        retrained,
+        [&job_of(&changed, "chatbot-eleven", &version)],
+        "only the changed model, once"
+    );
 }

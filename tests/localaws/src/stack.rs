@@ -421,12 +421,38 @@ impl LocalStack {
             }
             *routed = Some(head.revision.clone());
         }
+        self.send_to_train(key, &head).await?;
+        Ok(true)
+    }
+
+    /// Stands in for the train rule's other pattern: puts the "Object Created" event of `key` (a
+    /// training request under `requests/train/`) on the train queue, once per call.
+    pub async fn route_to_train(&self, key: &str) -> Result<(), LocalError> {
+        use hawkins::store::ObjectStore;
+        let head = self
+            .harness_store()
+            .head(key)
+            .await
+            .map_err(call("HeadObject"))?
+            .ok_or_else(|| LocalError::Call {
+                op: "HeadObject",
+                message: format!("{key} does not exist"),
+            })?;
+        self.send_to_train(key, &head).await
+    }
+
+    /// The event S3 sends EventBridge for `key` written as `head`, put on the train queue.
+    async fn send_to_train(
+        &self,
+        key: &str,
+        head: &hawkins::store::Head,
+    ) -> Result<(), LocalError> {
         let body = serde_json::json!({
             "version": "0", "id": head.revision, "detail-type": "Object Created", "source": "aws.s3",
             "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
             "resources": [format!("arn:aws:s3:::{}", self.bucket)],
             "detail": {"version": "0", "bucket": {"name": self.bucket},
-                       "object": {"key": key, "version-id": head.revision, "size": head.size},
+                       "object": {"key": hawkins::events::encode_key(key), "version-id": head.revision, "size": head.size},
                        "reason": "PutObject"}
         });
         self.sqs
@@ -436,7 +462,7 @@ impl LocalStack {
             .send()
             .await
             .map_err(call("SendMessage"))?;
-        Ok(true)
+        Ok(())
     }
 
     /// Runs the train function's real handler over its queue, as the SQS event source would,
