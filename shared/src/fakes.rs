@@ -221,6 +221,19 @@ impl Registry for FakeRegistry {
             .cloned())
     }
 
+    async fn approved_versions(&self, group: &str) -> Result<Vec<(u32, String)>, StoreError> {
+        self.faults.call("ListModelPackages", group)?;
+        let mut out: Vec<(u32, String)> = lock(&self.state)
+            .packages
+            .iter()
+            .map(|p| &p.package)
+            .filter(|p| p.group == group && p.approval == "Approved")
+            .map(|p| (p.version, p.arn.clone()))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     async fn latest_approved(&self, group: &str) -> Result<Option<Package>, StoreError> {
         self.faults.call("ListModelPackages", group)?;
         Ok(lock(&self.state)

@@ -165,6 +165,31 @@ impl Registry for SageMakerLifecycle {
         Ok(None)
     }
 
+    async fn approved_versions(&self, group: &str) -> Result<Vec<(u32, String)>, StoreError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_model_packages()
+            .model_package_group_name(group)
+            .model_approval_status(ModelApprovalStatus::Approved)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => out.extend(page.model_package_summary_list().iter().filter_map(|p| {
+                    Some((
+                        u32::try_from(p.model_package_version()?).ok()?,
+                        p.model_package_arn()?.to_string(),
+                    ))
+                })),
+                Err(e) if missing(&e) => break,
+                Err(e) => return Err(store_error("ListModelPackages", group, &e)),
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     async fn latest_approved(&self, group: &str) -> Result<Option<Package>, StoreError> {
         match self
             .packages(group, Some(ModelApprovalStatus::Approved))

@@ -100,6 +100,20 @@ pub struct EndpointState {
     /// [`next_to_deploy`]); a person approves a newer one.
     #[serde(default)]
     pub failed_package: Option<String>,
+    /// A person chose the version this endpoint serves (`hawkins deploy --version`, `hawkins
+    /// rollback`): approved packages up to this version are not deployed by themselves, so a
+    /// rollback is not undone by the next InService event or a late approval event. A package
+    /// approved later (a newer version) deploys as usual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_through: Option<u32>,
+}
+
+impl EndpointState {
+    /// Whether the automatic deployments (approvals, the InService catch-up) may deploy
+    /// `version`: not when a person's choice holds it back.
+    pub fn allows(&self, version: u32) -> bool {
+        self.held_through.is_none_or(|held| version > held)
+    }
 }
 
 /// The approved package an InService endpoint should take up: the newest approved one when it
@@ -117,8 +131,10 @@ pub fn next_to_deploy<'p>(
         .filter_map(|v| model_version(&v.model))
         .max()
         .unwrap_or(0);
-    (package.version > serving && state.failed_package.as_deref() != Some(package.arn.as_str()))
-        .then_some(package)
+    (package.version > serving
+        && state.failed_package.as_deref() != Some(package.arn.as_str())
+        && state.allows(package.version))
+    .then_some(package)
 }
 
 pub const ENDPOINT_STATE_PREFIX: &str = "state/lifecycle/endpoints/";
@@ -134,11 +150,15 @@ impl EndpointState {
     pub fn refused(before: Option<EndpointState>, endpoint: &str, config: &str) -> EndpointState {
         match before {
             Some(state) if state.pending_config.as_deref() != Some(config) => state,
-            before => EndpointState {
-                endpoint: endpoint.to_string(),
-                failed_package: before.and_then(|s| s.failed_package),
-                ..EndpointState::default()
-            },
+            before => {
+                let before = before.unwrap_or_default();
+                EndpointState {
+                    endpoint: endpoint.to_string(),
+                    failed_package: before.failed_package,
+                    held_through: before.held_through,
+                    ..EndpointState::default()
+                }
+            }
         }
     }
 }
@@ -309,6 +329,7 @@ where
                         .or_else(|| state.failed_package.clone()),
                     _ => state.failed_package.clone(),
                 },
+                held_through: state.held_through,
                 ..EndpointState::default()
             };
             self.store

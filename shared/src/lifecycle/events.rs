@@ -17,6 +17,8 @@ pub const ENDPOINT: &str = "SageMaker Endpoint State Change";
 pub const TUNING_JOB: &str = "SageMaker HyperParameter Tuning Job State Change";
 /// "SageMaker Transform Job State Change": the batch scoring of a theme model.
 pub const TRANSFORM_JOB: &str = "SageMaker Transform Job State Change";
+/// S3's event for a written object: here, a person's deploy request under `requests/deploy/`.
+pub const OBJECT_CREATED: &str = "Object Created";
 
 /// One event, by kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +28,10 @@ pub enum LifecycleEvent {
     Endpoint(EndpointChange),
     TuningJob(TuningJob),
     TransformJob(TransformJob),
+    /// A deploy or rollback request written to the bucket (its decoded key).
+    Request {
+        key: String,
+    },
 }
 
 /// Why an event could not be read.
@@ -75,6 +81,16 @@ pub fn parse(event: Value) -> Result<(LifecycleEvent, Option<String>), EventErro
         }
         TRANSFORM_JOB => {
             LifecycleEvent::TransformJob(serde_json::from_value(envelope.detail).map_err(fail)?)
+        }
+        OBJECT_CREATED => {
+            let detail: crate::events::ObjectCreatedDetail =
+                serde_json::from_value(envelope.detail).map_err(fail)?;
+            let key =
+                crate::events::decode_key(&detail.object.key).map_err(|e| EventError::Detail {
+                    detail_type: detail_type.clone(),
+                    message: e.to_string(),
+                })?;
+            LifecycleEvent::Request { key }
         }
         _ => return Err(EventError::Unexpected { detail_type }),
     };
@@ -336,8 +352,18 @@ mod tests {
 
     #[test]
     fn other_events_are_refused_by_name() {
-        let err = parse(serde_json::json!({"detail-type": "Object Created", "detail": {}}));
+        let err = parse(serde_json::json!({"detail-type": "Object Deleted", "detail": {}}));
         assert!(matches!(err, Err(EventError::Unexpected { .. })));
+        let err = parse(serde_json::json!({"detail-type": OBJECT_CREATED, "detail": {}}));
+        assert!(matches!(err, Err(EventError::Detail { .. })));
+        let request = parse(serde_json::json!({"detail-type": OBJECT_CREATED,
+            "detail": {"bucket": {"name": "b"}, "object": {"key": "requests/deploy/r%201.json"}}}));
+        assert_eq!(
+            request.map(|(e, _)| e),
+            Ok(LifecycleEvent::Request {
+                key: "requests/deploy/r 1.json".into()
+            })
+        );
         let err = parse(serde_json::json!({"detail-type": TRAINING_JOB, "detail": {"x": 1}}));
         assert!(matches!(err, Err(EventError::Detail { .. })));
         assert!(matches!(

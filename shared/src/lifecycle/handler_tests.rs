@@ -1270,3 +1270,140 @@ async fn a_transform_job_is_kept_in_its_creation_month() {
         ["ledger/transforms/2026-10/hawkins-themes-v2.json"]
     );
 }
+
+/// The "Object Created" event of a request the CLI wrote.
+fn request_event(key: &str) -> Value {
+    let mut event = sample("eventbridge-object-created.json");
+    event["detail"]["bucket"]["name"] = "hawkins-pipeline".into();
+    event["detail"]["object"]["key"] = key.into();
+    event
+}
+
+fn write_request(parts: &Parts, id: &str, target: crate::requests::DeployTarget) -> String {
+    let request = crate::requests::DeployRequest {
+        id: id.into(),
+        model: "chatbot-eleven".into(),
+        target,
+        requested_at: "2026-12-07T10:00:00Z".into(),
+        requested_by: None,
+    };
+    let key = crate::requests::key(crate::requests::DEPLOY_PREFIX, id);
+    parts
+        .store
+        .insert(&key, &serde_json::to_vec(&request).expect("JSON"));
+    key
+}
+
+async fn serving(parts: &Parts) -> Vec<String> {
+    super::Hosting::endpoint(&parts.hosting, ENDPOINT)
+        .await
+        .expect("DescribeEndpoint")
+        .expect("endpoint")
+        .variants
+        .iter()
+        .map(|v| v.model.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rollback_serves_the_previous_version_and_stays_until_a_newer_approval() {
+    let parts = Parts::new();
+    let event = approved_v2(&parts).await;
+    parts.deliver(&event).await;
+    assert!(parts.hosting.settle(ENDPOINT));
+    parts
+        .deliver(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await;
+    assert_eq!(serving(&parts).await, ["hawkins-chatbot-eleven-v2"]);
+
+    // `hawkins rollback chatbot-eleven`, delivered three times: one update, to v1.
+    let key = write_request(&parts, "r1", crate::requests::DeployTarget::Previous);
+    let outcome = parts.deliver(&request_event(&key)).await;
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Requested {
+                version: 1,
+                deploy: DeployPlan::Update(_),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(parts.hosting.faults.count("UpdateEndpoint"), 2);
+    assert_eq!(parts.endpoint_state().held_through, Some(2));
+    assert!(parts.hosting.settle(ENDPOINT));
+    parts
+        .deliver(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await;
+    assert_eq!(serving(&parts).await, ["hawkins-chatbot-eleven-v1"]);
+    assert_eq!(
+        parts.endpoint_state().held_through,
+        Some(2),
+        "the InService event keeps the hold, and does not take v2 back up"
+    );
+
+    // The late approval event of v2 changes nothing either.
+    let late = parts.deliver(&event).await;
+    assert!(
+        matches!(
+            late,
+            Outcome::Package {
+                deploy: Some(DeployPlan::Held { through: 2 }),
+                ..
+            }
+        ),
+        "{late:?}"
+    );
+    assert_eq!(serving(&parts).await, ["hawkins-chatbot-eleven-v1"]);
+
+    // `hawkins deploy chatbot-eleven --version 2` puts it back on purpose.
+    let key = write_request(
+        &parts,
+        "r2",
+        crate::requests::DeployTarget::Version { version: 2 },
+    );
+    parts.deliver(&request_event(&key)).await;
+    assert!(parts.hosting.settle(ENDPOINT));
+    parts
+        .deliver(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await;
+    assert_eq!(serving(&parts).await, ["hawkins-chatbot-eleven-v2"]);
+
+    // A third model approved later deploys as usual.
+    parts
+        .deliver(&completed("chatbot-eleven-cccc3333", 1.2))
+        .await;
+    assert!(parts.hosting.settle(ENDPOINT));
+    parts
+        .deliver(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await;
+    assert_eq!(serving(&parts).await, ["hawkins-chatbot-eleven-v3"]);
+}
+
+#[tokio::test]
+async fn a_request_for_an_unapproved_version_deploys_nothing_and_is_told_once() {
+    let parts = Parts::new();
+    serving_v1(&parts).await;
+    parts
+        .deliver(&completed("chatbot-eleven-bbbb2222", 1.58))
+        .await;
+    let key = write_request(
+        &parts,
+        "r3",
+        crate::requests::DeployTarget::Version { version: 2 },
+    );
+    let updates = parts.hosting.faults.count("UpdateEndpoint");
+    let outcome = parts.deliver(&request_event(&key)).await;
+    let Outcome::RequestRefused { reason, .. } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(reason.contains("not an approved package"), "{reason}");
+    assert_eq!(parts.hosting.faults.count("UpdateEndpoint"), updates);
+    let refused: Vec<_> = parts
+        .subjects()
+        .into_iter()
+        .filter(|s| s.contains("r3"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+}

@@ -20,7 +20,8 @@
 //!
 //! One module per event, each with its handler methods on [`Lifecycle`] and the pure decisions
 //! they execute: [`job`] (training jobs, and registering a completed job's model), [`tuning`],
-//! [`transform`], [`package`] (approvals and deployments) and [`endpoint`]. [`names`] holds the
+//! [`transform`], [`package`] (approvals and deployments), [`endpoint`] and [`manual`] (a
+//! person's `hawkins deploy` and `hawkins rollback`). [`names`] holds the
 //! names they share; [`plan`] gathers every pure decision in one place.
 
 pub mod alerts;
@@ -29,6 +30,7 @@ pub mod events;
 #[cfg(test)]
 mod handler_tests;
 pub mod job;
+pub mod manual;
 pub mod names;
 pub mod package;
 pub mod plan;
@@ -70,6 +72,11 @@ pub trait Registry: Sync {
         group: &str,
         job: &str,
     ) -> impl Future<Output = Result<Option<Package>, StoreError>> + Send;
+    /// The group's approved packages as (version, ARN), oldest first.
+    fn approved_versions(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = Result<Vec<(u32, String)>, StoreError>> + Send;
     /// The group's newest approved package.
     fn latest_approved(
         &self,
@@ -191,6 +198,18 @@ pub enum Outcome {
         outcome: EndpointOutcome,
         alerted: bool,
     },
+    /// A person's deploy or rollback request, carried out.
+    Requested {
+        request: String,
+        model: String,
+        version: u32,
+        deploy: DeployPlan,
+    },
+    /// A request that cannot be carried out: the person was told.
+    RequestRefused {
+        request: String,
+        reason: String,
+    },
 }
 
 /// The lifecycle function's capabilities and settings.
@@ -254,6 +273,7 @@ where
             LifecycleEvent::TransformJob(job) => self.transform_job(&job, sent, now).await?,
             LifecycleEvent::ModelPackage(change) => self.package_change(&change).await?,
             LifecycleEvent::Endpoint(change) => self.endpoint_change(&change, at).await?,
+            LifecycleEvent::Request { key } => self.deploy_request(&key).await?,
         };
         info!(outcome = %serde_json::to_string(&outcome).unwrap_or_default(), "lifecycle event handled");
         Ok(outcome)

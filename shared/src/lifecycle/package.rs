@@ -131,6 +131,11 @@ pub enum DeployPlan {
     EndpointFailed {
         reason: String,
     },
+    /// A person chose the version the endpoint serves: approvals up to `through` wait for the
+    /// next newer one, or for `hawkins deploy`.
+    Held {
+        through: u32,
+    },
     Create(Rollout),
     Update(Rollout),
 }
@@ -254,9 +259,23 @@ fn deployment(strategy: &Strategy, alarms: &[AlarmSpec]) -> Option<Deployment> {
     })
 }
 
+/// Who asked for a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployTrigger {
+    /// An approval (or the endpoint's catch-up on one): only a newer version than the endpoint
+    /// serves is deployed, with the model's strategy (an A/B test puts it beside the serving one).
+    Approval,
+    /// A person named this version (`hawkins deploy --version`, `hawkins rollback`): it is
+    /// deployed even when older than what the endpoint serves, and takes all the traffic (as the
+    /// only variant, shifted with the model's blue/green policy, all at once for an A/B model).
+    Chosen,
+}
+
 /// Plans the deployment of an approved package on the model's endpoint, given the endpoint as it
-/// is now (`None`: there is none). Exactly this package is deployed, never "the latest"; a package
-/// older than what the endpoint serves is not deployed (its approval event came late).
+/// is now (`None`: there is none). Exactly this package is deployed, never "the latest"; on an
+/// approval, a package older than what the endpoint serves is not deployed (its approval event
+/// came late).
 pub fn plan_deploy(
     model: &ModelConfig,
     package: &Package,
@@ -264,6 +283,7 @@ pub fn plan_deploy(
     project: &str,
     role_arn: &str,
     bucket: &str,
+    mode: DeployTrigger,
 ) -> DeployPlan {
     let Some(deploy) = model.deploy.as_ref() else {
         return DeployPlan::NotDeployed;
@@ -308,16 +328,24 @@ pub fn plan_deploy(
             model: model_spec,
         });
     }
-    let strategy = deploy
-        .strategy()
-        .cloned()
-        .unwrap_or(Strategy::AllAtOnce { wait_minutes: 0 });
+    let strategy = match (deploy.strategy().cloned(), mode) {
+        (Some(Strategy::AB { .. }) | None, DeployTrigger::Chosen)
+        | (None, DeployTrigger::Approval) => Strategy::AllAtOnce { wait_minutes: 0 },
+        (Some(strategy), _) => strategy,
+    };
     if let Some(current) = current {
-        let serving = current
+        let versions: Vec<u32> = current
             .variants
             .iter()
             .filter_map(|v| model_version(&v.model))
-            .max();
+            .collect();
+        let serving = match mode {
+            DeployTrigger::Approval => versions.iter().copied().max(),
+            // Done only when this version alone takes the traffic.
+            DeployTrigger::Chosen => (!versions.is_empty()
+                && versions.iter().all(|v| *v == package.version))
+            .then_some(package.version),
+        };
         if let Some(version) = serving.filter(|v| *v >= package.version) {
             return DeployPlan::AlreadyServing { version };
         }
@@ -465,11 +493,24 @@ where
         })
     }
 
-    /// Deploys exactly `package` on the model's endpoint (see [`plan_deploy`]).
+    /// Deploys exactly `package` on the model's endpoint on its approval (see [`plan_deploy`]).
     pub(super) async fn deploy(
         &self,
         model: &ModelConfig,
         package: &Package,
+    ) -> Result<DeployPlan, LifecycleError> {
+        self.deploy_as(model, package, DeployTrigger::Approval, None)
+            .await
+    }
+
+    /// Deploys exactly `package`, as `mode` says; `hold` (a person's choice) is the version
+    /// through which later approvals must not redeploy by themselves.
+    pub(super) async fn deploy_as(
+        &self,
+        model: &ModelConfig,
+        package: &Package,
+        mode: DeployTrigger,
+        hold: Option<u32>,
     ) -> Result<DeployPlan, LifecycleError> {
         if model.deploy.is_none() {
             return Ok(DeployPlan::NotDeployed);
@@ -483,6 +524,14 @@ where
             });
         };
         let endpoint = endpoint_name(self.project(), &model.name);
+        let before: Option<EndpointState> = self.read(&EndpointState::key(&endpoint)).await?;
+        if mode == DeployTrigger::Approval
+            && let Some(held) = before.as_ref().and_then(|s| s.held_through)
+            && package.version <= held
+        {
+            info!(endpoint, package = %package.arn, held, "a person chose the serving version: approval not deployed");
+            return Ok(DeployPlan::Held { through: held });
+        }
         let current = self.hosting.endpoint(&endpoint).await?;
         let plan = plan_deploy(
             model,
@@ -491,6 +540,7 @@ where
             self.project(),
             role_arn,
             &self.stack.bucket,
+            mode,
         );
         let (rollout, create) = match &plan {
             // The endpoint's next InService event takes this package up (`next_to_deploy`).
@@ -512,7 +562,6 @@ where
         for alarm in &rollout.alarms {
             self.guards.put_alarm(alarm).await?;
         }
-        let before: Option<EndpointState> = self.read(&EndpointState::key(&endpoint)).await?;
         // What is asked is written before the call, so that the endpoint's next event can tell
         // a finished deployment from a rolled back one even if this run stops right after it.
         let state = EndpointState {
@@ -521,6 +570,7 @@ where
             pending_package: Some(package.arn.clone()),
             pending_version: Some(package.version),
             failed_package: None,
+            held_through: hold.or_else(|| before.as_ref().and_then(|s| s.held_through)),
         };
         self.put_state(&endpoint, &state).await?;
         if create {

@@ -11,12 +11,13 @@ pub use super::job::{
     JobOutcome, PackageSpec, StopCause, Verdict, gate, job_model, job_outcome, job_record,
     job_status, package_spec, supersedes,
 };
+pub use super::manual::chosen_version;
 pub use super::names::{
     CHALLENGER, NAME_MAX, PRIMARY, bounded, endpoint_name, group_name, meta, model_name,
     model_version, scaling_resource,
 };
 pub use super::package::{
-    AlarmSpec, DeployPlan, Deployment, ERRORS_ALARM_PER_MINUTE, EndpointConfigSpec,
+    AlarmSpec, DeployPlan, DeployTrigger, Deployment, ERRORS_ALARM_PER_MINUTE, EndpointConfigSpec,
     LATENCY_ALARM_MICROS, ModelSpec, Package, Rollout, TransformPlan, TransformSpec, VariantSpec,
     alarms, plan_deploy,
 };

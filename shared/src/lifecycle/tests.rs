@@ -371,6 +371,7 @@ fn a_first_deployment_creates_the_endpoint_with_alarms() {
         "hawkins",
         HOSTING,
         "b",
+        DeployTrigger::Approval,
     );
     let DeployPlan::Create(r) = plan else {
         panic!("{plan:?}")
@@ -406,6 +407,7 @@ fn a_first_deployment_creates_the_endpoint_with_alarms() {
         "hawkins",
         HOSTING,
         "b",
+        DeployTrigger::Approval,
     );
     assert_eq!(DeployPlan::Create(r), again);
 }
@@ -421,6 +423,7 @@ fn an_update_shifts_traffic_by_the_strategy_and_rolls_back_on_alarms() {
         "hawkins",
         "role",
         "b",
+        DeployTrigger::Approval,
     ) else {
         panic!("an update")
     };
@@ -449,9 +452,15 @@ fn an_update_shifts_traffic_by_the_strategy_and_rolls_back_on_alarms() {
         }],
         ..serving("InService", &[])
     };
-    let DeployPlan::Update(r) =
-        plan_deploy(loc, &package(2), Some(&current), "hawkins", "role", "b")
-    else {
+    let DeployPlan::Update(r) = plan_deploy(
+        loc,
+        &package(2),
+        Some(&current),
+        "hawkins",
+        "role",
+        "b",
+        DeployTrigger::Approval,
+    ) else {
         panic!("an update")
     };
     assert_eq!(r.config.variants[0].serverless, Some((2048, 4)));
@@ -469,9 +478,15 @@ fn ab_adds_a_challenger_beside_the_serving_model() {
     let config = config();
     let hopper = &config.models[1];
     let current = serving("InService", &[(PRIMARY, "hawkins-chatbot-hopper-v1")]);
-    let DeployPlan::Update(r) =
-        plan_deploy(hopper, &package(2), Some(&current), "hawkins", "role", "b")
-    else {
+    let DeployPlan::Update(r) = plan_deploy(
+        hopper,
+        &package(2),
+        Some(&current),
+        "hawkins",
+        "role",
+        "b",
+        DeployTrigger::Approval,
+    ) else {
         panic!("an update")
     };
     let v: Vec<(&str, &str, f64)> = r
@@ -500,17 +515,41 @@ fn late_or_busy_deployments_do_nothing() {
     let m = &config.models[0];
     let newer = serving("InService", &[(PRIMARY, "hawkins-chatbot-eleven-v4")]);
     assert_eq!(
-        plan_deploy(m, &package(3), Some(&newer), "hawkins", "r", "b"),
+        plan_deploy(
+            m,
+            &package(3),
+            Some(&newer),
+            "hawkins",
+            "r",
+            "b",
+            DeployTrigger::Approval
+        ),
         DeployPlan::AlreadyServing { version: 4 }
     );
     let same = serving("Updating", &[(PRIMARY, "hawkins-chatbot-eleven-v3")]);
     assert_eq!(
-        plan_deploy(m, &package(3), Some(&same), "hawkins", "r", "b"),
+        plan_deploy(
+            m,
+            &package(3),
+            Some(&same),
+            "hawkins",
+            "r",
+            "b",
+            DeployTrigger::Approval
+        ),
         DeployPlan::AlreadyServing { version: 3 }
     );
     let busy = serving("Updating", &[(PRIMARY, "hawkins-chatbot-eleven-v2")]);
     assert_eq!(
-        plan_deploy(m, &package(3), Some(&busy), "hawkins", "r", "b"),
+        plan_deploy(
+            m,
+            &package(3),
+            Some(&busy),
+            "hawkins",
+            "r",
+            "b",
+            DeployTrigger::Approval
+        ),
         DeployPlan::Busy {
             status: "Updating".into()
         }
@@ -518,7 +557,15 @@ fn late_or_busy_deployments_do_nothing() {
     let mut failed = serving("Failed", &[(PRIMARY, "hawkins-chatbot-eleven-v2")]);
     failed.failure_reason = Some("ping".into());
     assert_eq!(
-        plan_deploy(m, &package(3), Some(&failed), "hawkins", "r", "b"),
+        plan_deploy(
+            m,
+            &package(3),
+            Some(&failed),
+            "hawkins",
+            "r",
+            "b",
+            DeployTrigger::Approval
+        ),
         DeployPlan::EndpointFailed {
             reason: "ping".into()
         }
@@ -526,7 +573,15 @@ fn late_or_busy_deployments_do_nothing() {
     let mut no_deploy = m.clone();
     no_deploy.deploy = None;
     assert_eq!(
-        plan_deploy(&no_deploy, &package(3), None, "hawkins", "r", "b"),
+        plan_deploy(
+            &no_deploy,
+            &package(3),
+            None,
+            "hawkins",
+            "r",
+            "b",
+            DeployTrigger::Approval
+        ),
         DeployPlan::NotDeployed
     );
 }
@@ -657,8 +712,18 @@ fn a_refused_update_puts_back_the_state_it_found() {
         pending_package: pending.map(|p| format!("package-of-{p}")),
         pending_version: pending.map(|_| 2),
         failed_package: failed.map(str::to_string),
+        held_through: None,
     };
     assert_eq!(EndpointState::refused(None, "e", "c2"), state(None, None));
+    // A person's hold outlives a refused update.
+    let held = EndpointState {
+        held_through: Some(4),
+        ..state(Some("c2"), None)
+    };
+    assert_eq!(
+        EndpointState::refused(Some(held), "e", "c2").held_through,
+        Some(4)
+    );
     assert_eq!(
         EndpointState::refused(Some(state(None, Some("p1"))), "e", "c2"),
         state(None, Some("p1"))
@@ -692,6 +757,77 @@ fn an_approval_deferred_by_a_busy_endpoint_is_taken_up_once() {
         next_to_deploy(Some(&p3), &current, &failed),
         None,
         "a failed update is not retried by itself"
+    );
+    let held = EndpointState {
+        held_through: Some(3),
+        ..EndpointState::default()
+    };
+    assert_eq!(
+        next_to_deploy(Some(&p3), &current, &held),
+        None,
+        "a person rolled back from 3: it stays back"
+    );
+    let p4 = package(4);
+    assert_eq!(
+        next_to_deploy(Some(&p4), &current, &held),
+        Some(&p4),
+        "a newer approval deploys as usual"
+    );
+}
+
+#[test]
+fn a_chosen_version_is_deployed_even_when_older_and_takes_all_the_traffic() {
+    let config = config();
+    let m = &config.models[0];
+    let both = serving(
+        "InService",
+        &[
+            (PRIMARY, "hawkins-chatbot-eleven-v2"),
+            (CHALLENGER, "hawkins-chatbot-eleven-v3"),
+        ],
+    );
+    assert_eq!(
+        plan_deploy(
+            m,
+            &package(2),
+            Some(&both),
+            "hawkins",
+            "r",
+            "b",
+            DeployTrigger::Approval
+        ),
+        DeployPlan::AlreadyServing { version: 3 },
+        "an approval never goes back"
+    );
+    let DeployPlan::Update(rollout) = plan_deploy(
+        m,
+        &package(2),
+        Some(&both),
+        "hawkins",
+        "r",
+        "b",
+        DeployTrigger::Chosen,
+    ) else {
+        panic!("a person's choice is deployed");
+    };
+    assert_eq!(rollout.config.variants.len(), 1);
+    assert_eq!(
+        rollout.config.variants[0].model,
+        "hawkins-chatbot-eleven-v2"
+    );
+    let alone = serving("InService", &[(PRIMARY, "hawkins-chatbot-eleven-v2")]);
+    assert_eq!(
+        plan_deploy(
+            m,
+            &package(2),
+            Some(&alone),
+            "hawkins",
+            "r",
+            "b",
+            DeployTrigger::Chosen
+        ),
+        DeployPlan::AlreadyServing { version: 2 },
+        "a replay finds it done"
     );
 }
 
@@ -764,9 +900,15 @@ fn a_batch_model_gets_a_transform_job_over_its_corpus() {
     let mut p = package(4);
     p.metadata
         .insert(meta::CORPUS_VERSION.into(), "abc123".into());
-    let DeployPlan::Batch(batch) =
-        plan_deploy(&config.models[2], &p, None, "hawkins", HOSTING, "bucket")
-    else {
+    let DeployPlan::Batch(batch) = plan_deploy(
+        &config.models[2],
+        &p,
+        None,
+        "hawkins",
+        HOSTING,
+        "bucket",
+        DeployTrigger::Approval,
+    ) else {
         panic!("a transform")
     };
     assert_eq!(batch.job.name, "hawkins-locations-v4");
