@@ -588,6 +588,22 @@ async fn hosting(sdk: &SdkConfig) -> (Vec<String>, Vec<String>) {
     (configs, models)
 }
 
+async fn object(sdk: &SdkConfig, bucket: &str, key: &str) -> Vec<u8> {
+    S3Store::client(sdk)
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetObject {key}: {e}"))
+        .body
+        .collect()
+        .await
+        .expect("the body")
+        .into_bytes()
+        .to_vec()
+}
+
 async fn keys(sdk: &SdkConfig, bucket: &str) -> Vec<String> {
     S3Store::client(sdk)
         .list_objects_v2()
@@ -626,6 +642,9 @@ fn every_cloud_command_has_help_with_an_example() {
         &["jobs", "logs"],
         &["approve"],
         &["reject"],
+        &["train"],
+        &["deploy"],
+        &["rollback"],
         &["costs"],
         &["invoke"],
         &["chat"],
@@ -989,6 +1008,78 @@ async fn the_cloud_commands_operate_the_stack() {
     );
     assert_eq!(approval(&sdk, 1).await, "Rejected");
     assert_eq!(approval(&sdk, 2).await, "Approved");
+
+    // deploy / rollback: checked against the registry and the endpoint, then written as a
+    // request for the lifecycle function.
+    let back = fails(url, &["rollback", "chatbot-eleven"], 1);
+    assert!(
+        back.contains("no approved version older than 2, the one served (approved: 2)"),
+        "{back}"
+    );
+    let rejected_one = fails(url, &["deploy", "chatbot-eleven", "--version", "1"], 1);
+    assert!(
+        rejected_one.contains("version 1 is not an approved package (approved: 2)"),
+        "{rejected_one}"
+    );
+    let nobody = fails(url, &["deploy", "nobody", "--version", "1"], 2);
+    assert!(nobody.contains("nobody is not in the config"), "{nobody}");
+    let deployed: Value = serde_json::from_str(&ok(
+        url,
+        &["deploy", "chatbot-eleven", "--version", "2", "--json"],
+        None,
+    ))
+    .expect("deploy --json prints JSON");
+    assert_eq!(deployed["version"], 2);
+    assert_eq!(deployed["serving"], json!([1, 2]));
+    let key = deployed["key"].as_str().expect("the request's key");
+    assert!(key.starts_with("requests/deploy/"), "{key}");
+    let request: hawkins::requests::DeployRequest =
+        serde_json::from_slice(&object(&sdk, &bucket, key).await).expect("a deploy request");
+    assert_eq!(
+        request.target,
+        hawkins::requests::DeployTarget::Version { version: 2 }
+    );
+    assert_eq!(request.model, "chatbot-eleven");
+
+    // train: needs a corpus version, names configured models.
+    let early = fails(url, &["train", "chatbot-eleven"], 1);
+    assert!(early.contains("no corpus version yet"), "{early}");
+    let manifest = hawkins::manifest::CorpusManifest {
+        version: "0123456789abcdef".into(),
+        version_sha256: "0123456789abcdef".repeat(4),
+        cast: "builtin".into(),
+        episodes: Vec::new(),
+        sources: Vec::new(),
+        datasets: Vec::new(),
+    };
+    S3Store::client(&sdk)
+        .put_object()
+        .bucket(&bucket)
+        .key(hawkins::manifest::LATEST_KEY)
+        .body(serde_json::to_vec(&manifest).expect("JSON").into())
+        .send()
+        .await
+        .expect("PutObject latest.json");
+    let unnamed = fails(url, &["train"], 2);
+    assert!(
+        unnamed.contains("name the models to train, or --all"),
+        "{unnamed}"
+    );
+    let unknown = fails(url, &["train", "chatbot-eleven", "nobody"], 2);
+    assert!(unknown.contains("not in the config: nobody"), "{unknown}");
+    let said = ok(url, &["train", "chatbot-eleven"], None);
+    assert!(
+        said.contains("for chatbot-eleven on corpus version 0123456789abcdef"),
+        "{said}"
+    );
+    let trained: Value = serde_json::from_str(&ok(url, &["train", "--all", "--json"], None))
+        .expect("train --json prints JSON");
+    let key = trained["key"].as_str().expect("the request's key");
+    let request: hawkins::requests::TrainRequest =
+        serde_json::from_slice(&object(&sdk, &bucket, key).await).expect("a training request");
+    assert!(request.models.is_empty(), "--all names none: every model");
+    assert_eq!(request.corpus_version, "0123456789abcdef");
+    assert_ne!(trained["request"], Value::Null);
 
     // costs: the scheduled run's figures, printed; nothing stored, nothing sent.
     let before = keys(&sdk, &bucket).await;

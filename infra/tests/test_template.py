@@ -393,6 +393,15 @@ def test_a_changed_source_is_routed_to_the_train_queue():
     assert matches(train_pattern(), object_created("manifest/pending.json"))
 
 
+def test_a_deploy_request_is_routed_to_lifecycle_only():
+    request = object_created("requests/deploy/20261207t100000z-0a1b2c3d.json")
+    assert lifecycle_rules_matching(request) == ["LifecycleRequestRule"]
+    assert not matches(ingest_pattern(), request)
+    assert not matches(train_pattern(), request)
+    assert lifecycle_rules_matching(object_created("requests/deploy/x.json", bucket="someone-elses-bucket")) == []
+    assert lifecycle_rules_matching(object_created("requests/train/x.json")) == []
+
+
 def test_a_training_request_is_routed_to_the_train_queue():
     # hawkins train writes requests/train/<id>.json; deploy requests go to lifecycle instead.
     assert matches(train_pattern(), object_created("requests/train/20261207t100000z-0a1b2c3d.json"))
@@ -632,7 +641,8 @@ def test_train_builds_the_corpus_and_writes_only_it_its_state_and_alert_markers(
         assert not actions & {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:*"}
         if "s3:GetObject" in actions:
             assert all(
-                re.search(r"/(raw|processed|manifest|datasets|state/training|alerts/sent)/\*", r) for r in resources
+                re.search(r"/(raw|processed|manifest|datasets|state/training|alerts/sent|requests/train)/\*", r)
+                for r in resources
             ), resources
         if "s3:PutObject" in actions:
             # Never raw/: the corpus build repairs a source from its upload, never the upload.
@@ -910,6 +920,11 @@ def test_the_lifecycle_rules_take_exactly_the_sagemaker_events_it_handles():
     assert patterns, "no rule invokes lifecycle"
     kinds = []
     for rule_id, pattern in patterns.items():
+        if pattern["source"] == ["aws.s3"]:
+            # The one bucket rule: a person's deploy requests (hawkins deploy, hawkins rollback).
+            assert pattern["detail-type"] == ["Object Created"], rule_id
+            assert pattern["detail"]["object"] == {"key": [{"prefix": "requests/deploy/"}]}, rule_id
+            continue
         assert pattern["source"] == ["aws.sagemaker"], rule_id
         assert set(pattern) == {"source", "detail-type", "detail"}, f"{rule_id}: every rule narrows the detail"
         kinds += pattern["detail-type"]
@@ -1045,6 +1060,7 @@ def test_lifecycle_writes_only_the_ledger_its_state_alert_markers_and_metrics():
         "ledger/transforms/*",
         "ledger/endpoints/*",
         "state/lifecycle/*",
+        "state/requests/deploy/*",
         "alerts/sent/*",
         "models/*/metrics.json",
     }
@@ -1065,7 +1081,8 @@ def test_lifecycle_writes_only_the_ledger_its_state_alert_markers_and_metrics():
         if "s3:PutObject" in actions:
             writes |= keys
     assert writes == allowed, sorted(writes)
-    assert reads == allowed, sorted(reads)
+    # It also reads a person's deploy requests, and never changes them.
+    assert reads == allowed | {"requests/deploy/*"}, sorted(reads)
     assert not any(k.startswith(("raw/", "datasets/", "training-output/", "predictions/")) for k in writes)
 
 

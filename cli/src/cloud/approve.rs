@@ -239,7 +239,7 @@ pub async fn run(
 }
 
 /// The group's packages as `(version, arn)`, optionally only those in one approval status.
-async fn list(
+pub(super) async fn list(
     cloud: &Cloud,
     group: &str,
     status: Option<ModelApprovalStatus>,

@@ -1,5 +1,5 @@
 //! The commands that operate a deployed stack: `doctor`, `status`, `logs`, `jobs logs`,
-//! `approve`/`reject`, `costs`, `invoke`, `chat` and `cleanup`.
+//! `approve`/`reject`, `train`, `deploy`/`rollback`, `costs`, `invoke`, `chat` and `cleanup`.
 //!
 //! Each command connects the same way ([`Connection`] → [`Cloud`]): region, profile and stack from
 //! flags or the environment, the SDK configured once (fixed test credentials only when
@@ -20,6 +20,7 @@ mod functions;
 mod invoke;
 mod jobs;
 mod status;
+mod steer;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -154,6 +155,53 @@ pub enum CloudCommand {
         /// Why: kept as the package's approval description.
         #[arg(long)]
         note: Option<String>,
+    },
+    /// Start a new training attempt of some models on the current corpus version.
+    ///
+    /// Writes a request under requests/train/ in the pipeline bucket; the train function starts
+    /// one new job per model on the corpus version in datasets/latest.json (as it is now),
+    /// whatever the last job did (after a failure, to resume from checkpoints, to compare runs).
+    /// Each request is one attempt: delivered twice, it still starts each job once. A changed
+    /// training config needs no request: the pipeline retrains the models it changes.
+    ///
+    /// Example: hawkins train chatbot-dustin
+    Train {
+        #[command(flatten)]
+        connection: Connection,
+        /// The models (as named in the config).
+        models: Vec<String>,
+        /// Every configured model.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Deploy an approved version of a model's package on its endpoint.
+    ///
+    /// Writes a request under requests/deploy/; the lifecycle function deploys exactly that
+    /// version (older or newer than what is served) with the model's blue/green policy, as the
+    /// only variant, and holds the endpoint on it: approvals of versions up to the newest
+    /// approved one no longer deploy by themselves; a newer approval deploys as usual.
+    ///
+    /// Example: hawkins deploy chatbot-eleven --version 3
+    Deploy {
+        #[command(flatten)]
+        connection: Connection,
+        /// The model (as named in the config).
+        model: String,
+        /// The package version (its number in the group <project>-<model>).
+        #[arg(long)]
+        version: u32,
+    },
+    /// Put a model's endpoint back on the previous approved version.
+    ///
+    /// The newest approved package version older than the one the endpoint serves, deployed as
+    /// `hawkins deploy --version` does (and held there until a newer approval).
+    ///
+    /// Example: hawkins rollback chatbot-eleven
+    Rollback {
+        #[command(flatten)]
+        connection: Connection,
+        /// The model (as named in the config).
+        model: String,
     },
     /// Print what the models cost, computed as the scheduled cost function does.
     ///
@@ -314,6 +362,27 @@ pub async fn run(command: CloudCommand, json: bool) -> Result<()> {
         } => {
             let cloud = Cloud::connect(&connection).await?;
             approve::run(&cloud, &package, approve::Decision::Reject, note, json).await
+        }
+        CloudCommand::Train {
+            connection,
+            models,
+            all,
+        } => steer::train(&Cloud::connect(&connection).await?, &models, all, json).await,
+        CloudCommand::Deploy {
+            connection,
+            model,
+            version,
+        } => {
+            steer::deploy(
+                &Cloud::connect(&connection).await?,
+                &model,
+                Some(version),
+                json,
+            )
+            .await
+        }
+        CloudCommand::Rollback { connection, model } => {
+            steer::deploy(&Cloud::connect(&connection).await?, &model, None, json).await
         }
         CloudCommand::Costs { connection, days } => {
             costs::run(&Cloud::connect(&connection).await?, days, json).await
