@@ -1,6 +1,6 @@
 //! The lifecycle function's paths on the local AWS, driven by the samples in `events/`: a job
 //! completes and is approved and deployed, a job is held for a person who approves it, the canary
-//! update rolls back, jobs fail and stop. Every event is delivered three times; the registry,
+//! update rolls back, jobs fail and stop, a person rolls back. Every event is delivered three times; the registry,
 //! endpoints, alarms, scaling and the messages a person receives must not change on a replay.
 
 use aws_sdk_applicationautoscaling::types::ServiceNamespace;
@@ -13,7 +13,7 @@ use hawkins::lifecycle::plan::DeployPlan;
 use hawkins::lifecycle::{Lifecycle, Outcome};
 use hawkins::training::StackSettings;
 use hawkins_localaws::{Delivered, LOCAL_HOSTING_ROLE, LocalStack};
-use hawkins_tests::{read_json, root, stack, test_config};
+use hawkins_tests::{Envelope, event, read, read_json, root, stack, test_config};
 use serde_json::Value;
 
 const ENDPOINT: &str = "hawkins-chatbot-eleven";
@@ -434,6 +434,72 @@ async fn approved_models_are_deployed_and_held_ones_wait_for_a_person() {
         .await;
     assert_eq!(packages(&stack).await.len(), 2);
     assert!(inbox(&stack).await.is_empty());
+
+    // 7. `hawkins rollback chatbot-eleven`: the request's event (delivered three times) puts
+    // version 1 back, alone, and holds it there: neither the next InService event nor a replayed
+    // approval of version 2 takes it away.
+    let request = hawkins::requests::DeployRequest {
+        id: "20261207t100000z-0a1b2c3d".into(),
+        model: "chatbot-eleven".into(),
+        target: hawkins::requests::DeployTarget::Previous,
+        requested_at: "2026-12-07T10:00:00Z".into(),
+        requested_by: None,
+    };
+    let key = hawkins::requests::submit(
+        &stack.store(),
+        hawkins::requests::DEPLOY_PREFIX,
+        &request.id,
+        &request,
+    )
+    .await
+    .expect("request written");
+    let outcome = parts
+        .deliver(&event(Envelope::EventBridge, &stack.bucket, &key))
+        .await;
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Requested {
+                version: 1,
+                deploy: DeployPlan::Update(_),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let back = endpoint(&stack).await;
+    let back_config = back.endpoint_config_name().unwrap_or_default().to_string();
+    assert!(
+        back_config.starts_with("hawkins-chatbot-eleven-v1-"),
+        "{back_config}"
+    );
+    parts
+        .deliver(&endpoint_event("sagemaker-endpoint-in-service.json"))
+        .await;
+    let outcome = parts.deliver(&approval).await;
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Package {
+                deploy: Some(DeployPlan::Held { through: 2 }),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        endpoint(&stack).await.endpoint_config_name(),
+        Some(back_config.as_str())
+    );
+    assert!(
+        read(
+            &stack,
+            &format!("state/requests/deploy/{}.json", request.id)
+        )
+        .await
+        .is_some(),
+        "the request is recorded as carried out"
+    );
 }
 
 /// A canary update whose alarm fires: SageMaker rolls back and the endpoint stays InService on the
