@@ -1,5 +1,6 @@
 //! `hawkins`: preview a corpus offline, run the whole pipeline on the local AWS, and operate a
-//! deployed stack (doctor, status, logs, approvals, costs, chat, cleanup).
+//! deployed stack (doctor, status, logs, approvals, training and deploy requests, costs, chat,
+//! cleanup).
 //!
 //! `--json` makes every command print one JSON document on standard output instead of its text;
 //! the exit codes are in [`exit`], listed at the end of `hawkins --help`.
