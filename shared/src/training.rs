@@ -17,10 +17,15 @@
 //! after the last upload; a second burst later makes the next version. A change recorded while a
 //! build runs makes the build stop short of the pointer (its own message builds again, with it).
 //! Duplicate messages and concurrent invocations are harmless: the build writes only what
-//! changed, and job names are deterministic from (model, corpus version): SageMaker refuses a
-//! second job of the same name, and that refusal counts as success ([`Started::AlreadyExists`]).
-//! A model whose dataset did not change since its last job (recorded in
-//! `state/training/<model>.json`) is not retrained.
+//! changed, and job names are deterministic from (model, corpus version, training config,
+//! request): SageMaker refuses a second job of the same name, and that refusal counts as success
+//! ([`Started::AlreadyExists`]). A model whose dataset and training config did not change since
+//! its last job (recorded in `state/training/<model>.json`) is not retrained.
+//!
+//! # A person's request
+//! `hawkins train` writes `requests/train/<id>.json` ([`crate::requests::TrainRequest`]); its
+//! event reaches the same queue and starts, with no quiet period, a new attempt of each model it
+//! names on the corpus version it names ([`plan_request`]), named after the request's id.
 
 use std::collections::BTreeMap;
 use std::future::Future;
