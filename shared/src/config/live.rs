@@ -480,6 +480,18 @@ where
     }
 }
 
+/// The settings a function derived from the config at start follow the config in force: the
+/// project tag names and tags what the pipeline creates.
+impl crate::training::StackSettings {
+    /// These settings with `config`'s project tag.
+    pub fn for_config(&self, config: &Config) -> Self {
+        crate::training::StackSettings {
+            project: config.pipeline.project_tag.clone(),
+            ..self.clone()
+        }
+    }
+}
+
 /// What [`LiveConfig::fetch`] read.
 enum Fetched {
     Same,
