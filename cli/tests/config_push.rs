@@ -146,12 +146,20 @@ async fn a_bad_file_is_refused_and_a_good_one_lands_where_the_functions_read() {
     let document: Value = serde_json::from_slice(&refused.stdout).expect("one JSON document");
     assert_eq!(document["valid"], false);
     assert_eq!(document["errors"].as_array().map(Vec::len), Some(2));
-    assert_eq!(keys(&s3, &bucket).await, Vec::<String>::new(), "nothing uploaded");
+    assert_eq!(
+        keys(&s3, &bucket).await,
+        Vec::<String>::new(),
+        "nothing uploaded"
+    );
 
     // Valid: to the stack's place, with its version.
     let pushed = push(&url, &[CONFIG]);
     let stdout = text(&pushed.stdout);
-    assert!(pushed.status.success(), "{stdout}\n{}", text(&pushed.stderr));
+    assert!(
+        pushed.status.success(),
+        "{stdout}\n{}",
+        text(&pushed.stderr)
+    );
     let location = format!("s3://{bucket}/config/hawkins.toml");
     let object = s3
         .get_object()
@@ -171,7 +179,15 @@ async fn a_bad_file_is_refused_and_a_good_one_lands_where_the_functions_read() {
     );
 
     // --to another place, --json.
-    let pushed = push(&url, &[CONFIG, "--to", &format!("s3://{bucket}/other/h.toml"), "--json"]);
+    let pushed = push(
+        &url,
+        &[
+            CONFIG,
+            "--to",
+            &format!("s3://{bucket}/other/h.toml"),
+            "--json",
+        ],
+    );
     assert!(pushed.status.success(), "{}", text(&pushed.stderr));
     let document: Value = serde_json::from_slice(&pushed.stdout).expect("one JSON document");
     assert_eq!(document["location"], format!("s3://{bucket}/other/h.toml"));

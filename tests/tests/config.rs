@@ -15,7 +15,8 @@ use hawkins_tests::{
 /// one second (4 built in).
 fn pushed() -> String {
     let text = String::from_utf8(fixture("training.toml")).expect("utf-8");
-    let from = "hyperparameters = { epochs = 3, learning_rate = 0.0002, lora_r = 16, lora_alpha = 32 }";
+    let from =
+        "hyperparameters = { epochs = 3, learning_rate = 0.0002, lora_r = 16, lora_alpha = 32 }";
     assert!(text.contains(from) && text.contains("quiet_period_seconds = 4"));
     text.replacen(from, &from.replacen("epochs = 3", "epochs = 7", 1), 1)
         .replacen("quiet_period_seconds = 4", "quiet_period_seconds = 1", 1)
@@ -84,13 +85,20 @@ async fn a_pushed_config_is_taken_without_a_rebuild_and_a_bad_one_is_refused_onc
     // One train function container, as the Lambda runs it (looking at every invocation).
     let live = stack.live_config(&store, &notifier, built_in.clone());
     assert_eq!(
-        stack.function_env().iter().find(|(n, _)| *n == "HAWKINS_CONFIG_URI").map(|(_, v)| v.as_str()),
+        stack
+            .function_env()
+            .iter()
+            .find(|(n, _)| *n == "HAWKINS_CONFIG_URI")
+            .map(|(_, v)| v.as_str()),
         Some(format!("s3://{}/{CONFIG_KEY}", stack.bucket).as_str()),
         "the local functions are told the bucket's place"
     );
 
     // Pushed before the uploads settle: the next invocation trains on it.
-    stack.upload(CONFIG_KEY, pushed().into_bytes()).await.expect("push");
+    stack
+        .upload(CONFIG_KEY, pushed().into_bytes())
+        .await
+        .expect("push");
     let pushed_revision = stack
         .harness_store()
         .head(CONFIG_KEY)
@@ -109,7 +117,10 @@ async fn a_pushed_config_is_taken_without_a_rebuild_and_a_bad_one_is_refused_onc
     assert!(!requeued(&outcomes), "{outcomes:?}");
     let jobs = eleven_epochs(&stack).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
-    assert_eq!(jobs[0].1, "7", "the pushed hyperparameter reached SageMaker");
+    assert_eq!(
+        jobs[0].1, "7",
+        "the pushed hyperparameter reached SageMaker"
+    );
     assert_eq!(
         live.state().source,
         Source::Object {
@@ -119,7 +130,10 @@ async fn a_pushed_config_is_taken_without_a_rebuild_and_a_bad_one_is_refused_onc
     assert!(stack.delivered().await.expect("alerts").is_empty());
 
     // A bad config: refused at each invocation, the last good stays, one alert.
-    stack.upload(CONFIG_KEY, bad().into_bytes()).await.expect("push");
+    stack
+        .upload(CONFIG_KEY, bad().into_bytes())
+        .await
+        .expect("push");
     let bad_revision = stack
         .harness_store()
         .head(CONFIG_KEY)
@@ -129,18 +143,25 @@ async fn a_pushed_config_is_taken_without_a_rebuild_and_a_bad_one_is_refused_onc
         .revision;
     for _ in 0..3 {
         let config = live.current(hawkins::time::now()).await.expect("read");
-        assert_eq!(config.pipeline.quiet_period_seconds, 1, "the last good config");
+        assert_eq!(
+            config.pipeline.quiet_period_seconds, 1,
+            "the last good config"
+        );
     }
     // The next corpus version trains on the last good config too.
     let mut episode = fixture("corpus/Hawkins.Sample.S01E01.720p.HI.srt");
     episode.extend_from_slice(
-        b"\r\n90\r\n00:09:00,000 --> 00:09:02,000\r\nELEVEN: Friends don't lie.\r\n",
+        b"\r\n90\r\n00:09:00,000 --> 00:09:02,000\r\nMIKE: Episode 4, El.\r\n\r\n91\r\n00:09:02,100 --> 00:09:04,000\r\nELEVEN: Episode 4. I know.\r\n",
     );
-    upload_and_ingest(&stack, &[("raw/Hawkins.Sample.S01E04.HI.srt".into(), episode)]).await;
+    upload_and_ingest(
+        &stack,
+        &[("raw/season 2/Hawkins.Sample.S02E04.HI.srt".into(), episode)],
+    )
+    .await;
     let outcomes = stack.drain_train_queue(&live, None).await.expect("train");
     assert!(!requeued(&outcomes), "{outcomes:?}");
     let jobs = eleven_epochs(&stack).await;
-    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    assert_eq!(jobs.len(), 2, "{jobs:?} {outcomes:?}");
     assert!(jobs.iter().all(|(_, epochs)| epochs == "7"), "{jobs:?}");
     // Another container (a cold start, or another function) meets the same revision: no second
     // alert; with no good object to keep it runs on its built-in config.
@@ -153,7 +174,10 @@ async fn a_pushed_config_is_taken_without_a_rebuild_and_a_bad_one_is_refused_onc
     let alerts = stack.delivered().await.expect("alerts");
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let alert = &alerts[0];
-    assert_eq!(alert.attributes.get("kind").map(String::as_str), Some(ALERT_KIND));
+    assert_eq!(
+        alert.attributes.get("kind").map(String::as_str),
+        Some(ALERT_KIND)
+    );
     assert_eq!(
         alert.attributes.get("revision"),
         Some(&bad_revision),
@@ -167,7 +191,11 @@ async fn a_pushed_config_is_taken_without_a_rebuild_and_a_bad_one_is_refused_onc
         &format!("revision {pushed_revision}, pushed earlier"),
         "hawkins config push",
     ] {
-        assert!(alert.message.contains(needle), "{needle}: {}", alert.message);
+        assert!(
+            alert.message.contains(needle),
+            "{needle}: {}",
+            alert.message
+        );
     }
 
     // Deleted: the built-in config again.

@@ -47,7 +47,9 @@ pub async fn run(connection: &Connection, file: &Path, to: Option<&str>, json: b
     let models = checked.config.models.len();
     let cloud = Cloud::connect_with(connection, checked.config).await?;
     let location = match to {
-        Some(uri) => ConfigLocation::parse(uri).map_err(|e| coded(Exit::Usage, format!("--to: {e}")))?,
+        Some(uri) => {
+            ConfigLocation::parse(uri).map_err(|e| coded(Exit::Usage, format!("--to: {e}")))?
+        }
         None => {
             let uri = cloud.outputs().await?.config_uri;
             ConfigLocation::parse(&uri).map_err(|e| {
@@ -115,6 +117,9 @@ mod tests {
             version_id: None,
             ..pushed
         };
-        assert!(report("f", 1, &unversioned).contains("1 model; pushed to s3://b/config/hawkins.toml: ETag \"9b2"));
+        assert!(
+            report("f", 1, &unversioned)
+                .contains("1 model; pushed to s3://b/config/hawkins.toml: ETag \"9b2")
+        );
     }
 }

@@ -394,9 +394,8 @@ impl StackOutputs {
                 })
         };
         let bucket = get("BucketName")?;
-        let config_uri = get("ConfigUri").unwrap_or_else(|_| {
-            hawkins::config::ConfigLocation::in_bucket(&bucket).uri()
-        });
+        let config_uri = get("ConfigUri")
+            .unwrap_or_else(|_| hawkins::config::ConfigLocation::in_bucket(&bucket).uri());
         Ok(StackOutputs {
             status: status.to_string(),
             config_uri,

@@ -112,7 +112,9 @@ impl LiveSettings {
     pub fn from_env(env: impl Fn(&str) -> Option<String>, bucket: &str) -> Result<Self, String> {
         let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let location = match set(CONFIG_URI_ENV) {
-            Some(uri) => ConfigLocation::parse(&uri).map_err(|e| format!("{CONFIG_URI_ENV}: {e}"))?,
+            Some(uri) => {
+                ConfigLocation::parse(&uri).map_err(|e| format!("{CONFIG_URI_ENV}: {e}"))?
+            }
             None => ConfigLocation::in_bucket(bucket),
         };
         let refresh_seconds = match set(REFRESH_ENV) {
@@ -146,8 +148,13 @@ pub enum Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::BuiltIn => write!(f, "the config built into the functions (infra/hawkins.toml)"),
-            Source::Object { revision } => write!(f, "the config of revision {revision}, pushed earlier"),
+            Source::BuiltIn => write!(
+                f,
+                "the config built into the functions (infra/hawkins.toml)"
+            ),
+            Source::Object { revision } => {
+                write!(f, "the config of revision {revision}, pushed earlier")
+            }
         }
     }
 }
@@ -192,7 +199,10 @@ pub enum Change {
     /// The object is gone: the built-in config is in force.
     BuiltIn,
     /// A new revision was refused; the config in force stays.
-    Refused { revision: String, errors: ConfigErrors },
+    Refused {
+        revision: String,
+        errors: ConfigErrors,
+    },
 }
 
 /// A look's decision: the next state and the alert to send once.
@@ -384,9 +394,8 @@ where
     pub async fn current(&self, now: i64) -> Result<Arc<Config>, ConfigReadError> {
         let due = {
             let held = self.lock();
-            held.looked_at.is_none_or(|at| {
-                now.saturating_sub(at) >= i64::from(self.settings.refresh_seconds)
-            })
+            held.looked_at
+                .is_none_or(|at| now.saturating_sub(at) >= i64::from(self.settings.refresh_seconds))
         };
         if due {
             self.look(now).await?;
@@ -446,9 +455,15 @@ where
         }
         match &step.change {
             Change::Same => {}
-            Change::Loaded { revision } => tracing::info!(location = %self.settings.location, revision, models = next.config.models.len(), "model config loaded"),
-            Change::BuiltIn => tracing::info!(location = %self.settings.location, "no model config object: the built-in config is in force"),
-            Change::Refused { revision, errors } => tracing::warn!(location = %self.settings.location, revision, problems = errors.errors.len(), kept = %next.source, "model config refused: the config in force stays"),
+            Change::Loaded { revision } => {
+                tracing::info!(location = %self.settings.location, revision, models = next.config.models.len(), "model config loaded")
+            }
+            Change::BuiltIn => {
+                tracing::info!(location = %self.settings.location, "no model config object: the built-in config is in force")
+            }
+            Change::Refused { revision, errors } => {
+                tracing::warn!(location = %self.settings.location, revision, problems = errors.errors.len(), kept = %next.source, "model config refused: the config in force stays")
+            }
         }
         let mut held = self.lock();
         held.state = next;
@@ -520,7 +535,10 @@ mod tests {
 
     /// The base with two problems: a quiet period out of bounds and a misspelt field.
     fn bad() -> String {
-        replace("[pipeline]\n", "[pipeline]\nquiet_period_seconds = 0\ntraining_imag = \"x:1\"\n")
+        replace(
+            "[pipeline]\n",
+            "[pipeline]\nquiet_period_seconds = 0\ntraining_imag = \"x:1\"\n",
+        )
     }
 
     #[test]
@@ -567,10 +585,7 @@ mod tests {
             })
         );
         let set = LiveSettings::from_env(
-            env(&[
-                (CONFIG_URI_ENV, "s3://other/x.toml"),
-                (REFRESH_ENV, "0"),
-            ]),
+            env(&[(CONFIG_URI_ENV, "s3://other/x.toml"), (REFRESH_ENV, "0")]),
             "b-1",
         )
         .expect("valid");
@@ -601,14 +616,27 @@ mod tests {
 
         // No object at a cold start: the built-in config, nothing to say.
         let none = step(&start, &built_in, Found::Missing, &loc);
-        assert_eq!((none.change, none.alert, none.state), (Change::Same, None, start.clone()));
+        assert_eq!(
+            (none.change, none.alert, none.state),
+            (Change::Same, None, start.clone())
+        );
 
         // A valid object replaces it.
         let loaded = step(&start, &built_in, object("v1", &pushed), &loc);
-        assert_eq!(loaded.change, Change::Loaded { revision: "v1".into() });
+        assert_eq!(
+            loaded.change,
+            Change::Loaded {
+                revision: "v1".into()
+            }
+        );
         assert_eq!(loaded.alert, None);
         assert_eq!(loaded.state.config.pipeline.quiet_period_seconds, 60);
-        assert_eq!(loaded.state.source, Source::Object { revision: "v1".into() });
+        assert_eq!(
+            loaded.state.source,
+            Source::Object {
+                revision: "v1".into()
+            }
+        );
 
         // The same revision again (a replay, another look): nothing, whatever the bytes.
         let again = step(&loaded.state, &built_in, object("v1", &bad), &loc);
@@ -622,14 +650,27 @@ mod tests {
         };
         assert_eq!((revision.as_str(), errors.errors.len()), ("v2", 2));
         assert_eq!(refused.state.config, loaded.state.config);
-        assert_eq!(refused.state.source, Source::Object { revision: "v1".into() });
+        assert_eq!(
+            refused.state.source,
+            Source::Object {
+                revision: "v1".into()
+            }
+        );
         assert_eq!(refused.state.seen.as_deref(), Some("v2"));
         let alert = refused.alert.as_ref().expect("an alert");
         assert_eq!(alert.id, "config-invalid-v2");
         assert_eq!(alert.kind, ALERT_KIND);
-        assert!(alert.body.contains("quiet_period_seconds"), "{}", alert.body);
+        assert!(
+            alert.body.contains("quiet_period_seconds"),
+            "{}",
+            alert.body
+        );
         assert!(alert.body.contains("training_imag"), "{}", alert.body);
-        assert!(alert.body.contains("revision v1, pushed earlier"), "{}", alert.body);
+        assert!(
+            alert.body.contains("revision v1, pushed earlier"),
+            "{}",
+            alert.body
+        );
         assert!(alert.subject.chars().count() <= 100);
 
         // Seen again: no second alert.
@@ -638,7 +679,12 @@ mod tests {
 
         // A fixed revision is taken.
         let fixed = step(&refused.state, &built_in, object("v3", BASE), &loc);
-        assert_eq!(fixed.change, Change::Loaded { revision: "v3".into() });
+        assert_eq!(
+            fixed.change,
+            Change::Loaded {
+                revision: "v3".into()
+            }
+        );
         assert_eq!(fixed.state.config, built_in);
 
         // Deleted: back to the built-in config; deleted again: nothing more.
@@ -727,9 +773,17 @@ mod tests {
         let live = live(&bucket, &log, 10);
         assert_eq!(live.current(1_000).await.expect("read"), built_in());
         bucket.insert(CONFIG_KEY, pushed().as_bytes());
-        assert_eq!(live.current(1_009).await.expect("read"), built_in(), "not looked at yet");
         assert_eq!(
-            live.current(1_010).await.expect("read").pipeline.quiet_period_seconds,
+            live.current(1_009).await.expect("read"),
+            built_in(),
+            "not looked at yet"
+        );
+        assert_eq!(
+            live.current(1_010)
+                .await
+                .expect("read")
+                .pipeline
+                .quiet_period_seconds,
             60
         );
     }
@@ -817,7 +871,13 @@ mod tests {
             location: location(),
             refresh_seconds: 0,
         };
-        let mute = LiveConfig::new(&bucket, &bucket, &Mute, settings.clone(), (*built_in()).clone());
+        let mute = LiveConfig::new(
+            &bucket,
+            &bucket,
+            &Mute,
+            settings.clone(),
+            (*built_in()).clone(),
+        );
         assert_eq!(mute.current(1).await.expect("kept"), built_in());
         assert_eq!(mute.state().seen, None, "not marked as read");
 
