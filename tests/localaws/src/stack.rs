@@ -173,8 +173,6 @@ impl LocalStack {
             ("HAWKINS_BUCKET", self.bucket.clone()),
             ("HAWKINS_ALERT_TOPIC_ARN", self.topic_arn.clone()),
             ("HAWKINS_TRAIN_QUEUE_URL", self.train_queue_url.clone()),
-            ("HAWKINS_HOSTING_ROLE_ARN", LOCAL_HOSTING_ROLE.into()),
-            ("HAWKINS_SAGEMAKER_ROLE_ARN", LOCAL_SAGEMAKER_ROLE.into()),
             // The bucket's place for the model config, as the stack's default; with no object
             // there the functions run on their built-in config. Looked at every invocation.
             (
@@ -182,6 +180,8 @@ impl LocalStack {
                 self.config_location().uri(),
             ),
             (hawkins::config::live::REFRESH_ENV, "0".into()),
+            ("HAWKINS_HOSTING_ROLE_ARN", LOCAL_HOSTING_ROLE.into()),
+            ("HAWKINS_SAGEMAKER_ROLE_ARN", LOCAL_SAGEMAKER_ROLE.into()),
         ]
     }
 
