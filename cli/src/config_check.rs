@@ -1,7 +1,7 @@
 //! `hawkins config check <file>`: validates a model configuration the way the deploy and the
 //! functions do, and prints either its models or every problem, one `file:line:column: field:
 //! message` per line. Exits with 3 (invalid config) when it is not valid; `--json` prints either
-//! the models or the problems as one document.
+//! the models or the problems as one document. `hawkins config push` checks with [`validate`].
 
 use std::path::Path;
 
@@ -11,6 +11,29 @@ use serde_json::{Value, json};
 use crate::exit::{Exit, coded, coded_after_output};
 
 pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
+    let checked = validate(path, json)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&valid_json(&checked.file, &checked.config))?
+        );
+    } else {
+        print!("{}", summary(&checked.file, &checked.config));
+    }
+    Ok(())
+}
+
+/// A file that passed the checks: its name, text and config.
+pub struct Checked {
+    pub file: String,
+    pub text: String,
+    pub config: Config,
+}
+
+/// Reads and checks a config file as `hawkins config check` does. When it is not valid, every
+/// problem is printed (standard error, or the `--json` document on standard output) and the error
+/// exits with 3.
+pub fn validate(path: &Path, json: bool) -> anyhow::Result<Checked> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         coded(
             Exit::InvalidConfig,
@@ -19,17 +42,7 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
     })?;
     let file = path.display().to_string();
     match config::parse(&file, &text) {
-        Ok(config) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&valid_json(&file, &config))?
-                );
-            } else {
-                print!("{}", summary(&file, &config));
-            }
-            Ok(())
-        }
+        Ok(config) => Ok(Checked { file, text, config }),
         Err(errors) => {
             let count = errors.errors.len();
             let plural = if count == 1 { "" } else { "s" };

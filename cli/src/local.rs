@@ -250,8 +250,12 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
         "waiting {LOCAL_QUIET_SECONDS} s of quiet (the deployed stack waits {} s)",
         config.pipeline.quiet_period_seconds
     ));
+    // The functions' model config: infra/hawkins.toml built in, unless an object is pushed to
+    // the bucket's config/hawkins.toml (looked at every invocation, as a deployed function does
+    // every few seconds).
+    let live = stack.live_config(&store, &notifier, config.clone());
     let trained = stack
-        .drain_train_queue(&config, LOCAL_QUIET_SECONDS)
+        .drain_train_queue(&live, Some(LOCAL_QUIET_SECONDS))
         .await?;
     train_bar.inc(1);
     train_bar.finish_with_message("jobs started");
@@ -272,15 +276,6 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
     let harness_registry = SageMakerLifecycle::from_config(&stack.config);
     let guards: EndpointGuards = stack.guards();
     let settings = stack.stack_settings(&config.pipeline.project_tag);
-    let lifecycle = Lifecycle {
-        store: &store,
-        notifier: &notifier,
-        registry: &registry,
-        hosting: &registry as &SageMakerLifecycle,
-        guards: &guards,
-        config: &config,
-        stack: &settings,
-    };
     let lifecycle_bar = bar(&progress, "lifecycle", 0);
     let mut standin = StandIn::default();
     let mut retry: Vec<Value> = Vec::new();
@@ -295,6 +290,19 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
         batch.extend(router.take(&stack, "lifecycle").await?);
         lifecycle_bar.inc_length(batch.len() as u64);
         let delivered = batch.len();
+        let in_force = live
+            .current(hawkins::time::now())
+            .await
+            .context("reading the model config")?;
+        let lifecycle = Lifecycle {
+            store: &store,
+            notifier: &notifier,
+            registry: &registry,
+            hosting: &registry as &SageMakerLifecycle,
+            guards: &guards,
+            config: &in_force,
+            stack: &settings.for_config(&in_force),
+        };
         for event in batch {
             let (result, crashed) = invoke(
                 faults,
@@ -326,14 +334,18 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
 
     // 5. The schedules: the cost run, once.
     let costs_bar = bar(&progress, "costs", router.schedules.len() as u64);
-    let prices = PriceTable::bundled()?.with_overrides(&config.costs.prices);
+    let in_force = live
+        .current(hawkins::time::now())
+        .await
+        .context("reading the model config")?;
+    let prices = PriceTable::bundled()?.with_overrides(&in_force.costs.prices);
     let metrics = stack.metrics();
     let run = CostRun {
         store: &store,
         notifier: &notifier,
         metrics: &metrics,
         prices: &prices,
-        budgets: budgets(&config.costs, |_| None).map_err(|e| anyhow!(e))?,
+        budgets: budgets(&in_force.costs, |_| None).map_err(|e| anyhow!(e))?,
         region: "us-east-1".into(),
         location: format!("s3://{}", stack.bucket),
     };

@@ -106,6 +106,24 @@ enum ConfigCommand {
         /// The TOML file.
         file: PathBuf,
     },
+    /// Check a model config and, when it is valid, upload it to where the stack's functions read
+    /// it; they use it from their next invocation, without a deploy.
+    ///
+    /// The file is checked as `config check` does: a file with problems is refused (every problem
+    /// printed, exit 3) and nothing is uploaded. The place is the stack's ConfigLocation
+    /// parameter, else config/hawkins.toml in its bucket (the stack's ConfigUri output), or --to.
+    /// Prints the place and the new object's version and ETag.
+    ///
+    /// Example: hawkins config push infra/hawkins.toml --stack hawkins
+    Push {
+        #[command(flatten)]
+        connection: cloud::Connection,
+        /// The TOML file.
+        file: PathBuf,
+        /// Upload here instead (s3://bucket/key).
+        #[arg(long, value_name = "S3_URI")]
+        to: Option<String>,
+    },
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -128,6 +146,14 @@ async fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => config_check::run(&file, json),
+        Command::Config {
+            command:
+                ConfigCommand::Push {
+                    connection,
+                    file,
+                    to,
+                },
+        } => cloud::config_push::run(&connection, &file, to.as_deref(), json).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

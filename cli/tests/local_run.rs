@@ -113,6 +113,10 @@ async fn local_up_serves_the_samples_to_the_functions_and_stops_on_ctrl_c() {
     let written = std::fs::read_to_string(out.join("lambda.env")).expect("lambda.env written");
     assert_eq!(written.lines().count(), env.len(), "{written}");
     assert_eq!(env["HAWKINS_BUCKET"], "hawkins-pipeline-123456789012");
+    assert_eq!(
+        env["HAWKINS_CONFIG_URI"],
+        "s3://hawkins-pipeline-123456789012/config/hawkins.toml"
+    );
     assert_eq!(env["AWS_ACCESS_KEY_ID"], "test");
     assert!(
         env["AWS_ENDPOINT_URL"].starts_with("http://127.0.0.1:"),

@@ -508,6 +508,7 @@ def test_rules_use_only_the_operators_the_local_router_implements(rule_id: str):
     "name",
     [
         "BucketName",
+        "ConfigUri",
         "AlertTopicArn",
         "SageMakerExecutionRoleArn",
         "IngestFunctionName",
@@ -535,6 +536,97 @@ def policy_statements(role_id: str) -> list[dict]:
 
 def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
+
+
+def object_statements(role_id: str) -> list[dict]:
+    """The role's statements but the one that reads the model config (checked on its own below)."""
+    return [s for s in policy_statements(role_id) if s.get("Sid") != "ReadModelConfig"]
+
+
+# --- the model config in force (hawkins::config::live) -------------------------------------------
+
+# Where the functions read the model config: the ConfigLocation parameter, else the pipeline
+# bucket's config/hawkins.toml (shared/src/config/live.rs, CONFIG_KEY).
+CONFIG_URI = stack._Tag(
+    "If",
+    [
+        "HasConfigLocation",
+        stack._Tag("Ref", "ConfigLocation"),
+        stack._Tag("Sub", "s3://${PipelineBucket}/config/hawkins.toml"),
+    ],
+)
+CONFIG_OBJECT = stack._Tag(
+    "If",
+    [
+        "HasConfigLocation",
+        stack._Tag(
+            "Sub",
+            [
+                "arn:${AWS::Partition}:s3:::${Object}",
+                {"Object": stack._Tag("Select", [1, stack._Tag("Split", ["s3://", stack._Tag("Ref", "ConfigLocation")])])},
+            ],
+        ),
+        stack._Tag("Sub", "${PipelineBucket.Arn}/config/hawkins.toml"),
+    ],
+)
+
+
+def reads_live_config(function: stack.TemplateFunction) -> bool:
+    owner = next(w for w in WORKSPACE if function.binary in w.binaries)
+    source = "\n".join(p.read_text(encoding="utf-8") for p in sorted((owner.directory / "src").rglob("*.rs")))
+    return "LiveSettings::from_env" in source
+
+
+def test_the_functions_that_read_the_config_are_told_where_it_is():
+    readers = {f.binary for f in FUNCTIONS if reads_live_config(f)}
+    assert readers == {"train", "lifecycle", "costs"}, readers
+    live = (stack.ROOT / "shared" / "src" / "config" / "live.rs").read_text(encoding="utf-8")
+    assert 'pub const CONFIG_URI_ENV: &str = "HAWKINS_CONFIG_URI";' in live
+    assert 'pub const CONFIG_KEY: &str = "config/hawkins.toml";' in live
+    for function in FUNCTIONS:
+        variables = function.properties.get("Environment", {}).get("Variables", {})
+        if reads_live_config(function):
+            assert variables.get("HAWKINS_CONFIG_URI") == CONFIG_URI, function.logical_id
+        else:
+            assert "HAWKINS_CONFIG_URI" not in variables, function.logical_id
+    assert TEMPLATE["Outputs"]["ConfigUri"]["Value"] == CONFIG_URI
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.logical_id)
+def test_a_function_may_read_the_config_object_and_nothing_else_of_its_place(function: stack.TemplateFunction):
+    role = stack.ref_name(function.properties["Role"])
+    grants = [s for s in policy_statements(role) if s.get("Sid") == "ReadModelConfig"]
+    if not reads_live_config(function):
+        assert grants == [], f"{function.logical_id} reads no config"
+        return
+    assert len(grants) == 1, grants
+    assert grants[0]["Effect"] == "Allow"
+    assert grants[0]["Action"] == "s3:GetObject"
+    assert grants[0]["Resource"] == CONFIG_OBJECT
+    assert "Condition" not in grants[0]
+    # No other statement names the config/ prefix (nor a bucket-wide object wildcard).
+    for statement in object_statements(role):
+        for resource in as_list(statement.get("Resource", [])):
+            assert "/config/" not in str(resource) and not str(resource).endswith(".Arn}/*'"), (role, resource)
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        ("s3://my-bucket/hawkins/hawkins.toml", True),
+        ("s3://hawkins-pipeline-123/config/hawkins.toml", True),
+        ("s3://my-bucket", False),
+        ("s3://my-bucket/", False),
+        ("https://my-bucket/hawkins.toml", False),
+        ("my-bucket/hawkins.toml", False),
+        ("s3://My_Bucket/hawkins.toml", False),
+    ],
+)
+def test_the_config_location_parameter_takes_what_the_functions_accept(value: str, accepted: bool):
+    # The functions refuse at start what hawkins::config::ConfigLocation::parse refuses.
+    pattern = TEMPLATE["Parameters"]["ConfigLocation"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) == accepted
 
 
 def test_no_role_grants_wildcard_actions():
@@ -635,7 +727,7 @@ def test_train_starts_only_tagged_jobs_in_its_own_account_and_region():
 
 
 def test_train_builds_the_corpus_and_writes_only_it_its_state_and_alert_markers():
-    for statement in policy_statements("TrainRole"):
+    for statement in object_statements("TrainRole"):
         actions = set(as_list(statement["Action"]))
         resources = [str(r) for r in as_list(statement["Resource"])]
         assert not actions & {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:*"}
@@ -815,7 +907,7 @@ def test_the_idle_hours_parameter_takes_what_costs_accepts(value: str, accepted:
 def test_costs_reads_the_ledger_and_writes_only_reports_and_alert_markers():
     role = stack.ref_name(costs_function().properties["Role"])
     reads, writes, wildcard = set(), set(), set()
-    for statement in policy_statements(role):
+    for statement in object_statements(role):
         actions = set(as_list(statement["Action"]))
         resources = [str(r) for r in as_list(statement["Resource"])]
         assert not actions & {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:*"}
@@ -1064,7 +1156,7 @@ def test_lifecycle_writes_only_the_ledger_its_state_alert_markers_and_metrics():
         "alerts/sent/*",
         "models/*/metrics.json",
     }
-    for statement in policy_statements(lifecycle_role()):
+    for statement in object_statements(lifecycle_role()):
         actions = set(as_list(statement["Action"]))
         assert not actions & {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:*"}, actions
         s3_objects = {a for a in actions if a.startswith("s3:") and a != "s3:ListBucket"}

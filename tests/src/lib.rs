@@ -143,15 +143,15 @@ pub fn test_config() -> hawkins::config::Config {
     }
 }
 
-/// Runs the train function over its queue until it settles (see `LocalStack::drain_train_queue`).
+/// Runs the train function over its queue until it settles (see `LocalStack::drain_train_queue`),
+/// with `config` built in: the config in force unless one was pushed to the bucket.
 pub async fn drain_train_queue(
     stack: &LocalStack,
     config: &hawkins::config::Config,
 ) -> Vec<hawkins::training::MessageOutcome> {
-    match stack
-        .drain_train_queue(config, config.pipeline.quiet_period_seconds)
-        .await
-    {
+    let (store, notifier) = (stack.store(), stack.notifier());
+    let live = stack.live_config(&store, &notifier, config.clone());
+    match stack.drain_train_queue(&live, None).await {
         Ok(outcomes) => outcomes,
         Err(e) => panic!("train queue: {e}"),
     }

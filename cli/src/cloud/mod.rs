@@ -12,6 +12,7 @@
 mod approve;
 mod chat;
 mod cleanup;
+pub mod config_push;
 mod costs;
 mod doctor;
 pub mod endpoint;
@@ -435,6 +436,9 @@ pub struct Cloud {
 pub struct StackOutputs {
     pub status: String,
     pub bucket: String,
+    /// Where the functions read the model config (`ConfigUri`; a stack deployed before it had
+    /// that output reads the bucket's `config/hawkins.toml`).
+    pub config_uri: String,
     pub alert_topic_arn: String,
     pub role_arn: String,
 }
@@ -458,9 +462,13 @@ impl StackOutputs {
                     )
                 })
         };
+        let bucket = get("BucketName")?;
+        let config_uri = get("ConfigUri")
+            .unwrap_or_else(|_| hawkins::config::ConfigLocation::in_bucket(&bucket).uri());
         Ok(StackOutputs {
             status: status.to_string(),
-            bucket: get("BucketName")?,
+            config_uri,
+            bucket,
             alert_topic_arn: get("AlertTopicArn")?,
             role_arn: get("SageMakerExecutionRoleArn")?,
         })
@@ -508,6 +516,12 @@ impl Cloud {
                 ),
             )
         })?;
+        Cloud::connect_with(connection, config).await
+    }
+
+    /// As [`Cloud::connect`], with a config already read (`config push` pushes the one it
+    /// checked, and needs no other).
+    pub async fn connect_with(connection: &Connection, config: Config) -> Result<Cloud> {
         let sdk = sdk_config(connection).await?;
         let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
             coded(
@@ -740,6 +754,14 @@ mod tests {
         assert_eq!(found.bucket, "value-of-BucketName");
         assert_eq!(found.alert_topic_arn, "value-of-AlertTopicArn");
         assert_eq!(found.role_arn, "value-of-SageMakerExecutionRoleArn");
+        assert_eq!(
+            found.config_uri, "s3://value-of-BucketName/config/hawkins.toml",
+            "a stack without the output: the bucket's default place"
+        );
+        let mut with_uri = outputs.clone();
+        with_uri.push(("ConfigUri".into(), "s3://elsewhere/h.toml".into()));
+        let found = StackOutputs::from_outputs("hawkins", "CREATE_COMPLETE", &with_uri).unwrap();
+        assert_eq!(found.config_uri, "s3://elsewhere/h.toml");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use hawkins::aws::{
     cloudwatch::CloudWatchMetrics, config_from_env, pricing::PriceList, required_env, s3::S3Store,
     sns::SnsNotifier,
 };
+use hawkins::config::{LiveConfig, LiveSettings};
 use hawkins::costs::pricelist::refresh;
 use hawkins::costs::{CostRun, PriceTable, budgets, handle_schedule, scheduled_time};
 use hawkins::entry::{diagnostic, init_logs, now};
@@ -16,16 +17,21 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logs();
-    // Its `[costs]` section; checked when this function was built (functions/build.rs), and again
-    // here.
-    let config = hawkins::embedded_config!()?;
-    let budgets = budgets(&config.costs, |name| std::env::var(name).ok())?;
-    let mut prices = PriceTable::bundled()?.with_overrides(&config.costs.prices);
+    // Its `[costs]` section: the built-in config, checked when this function was built
+    // (functions/build.rs), in force while the stack's config location holds no object (see
+    // hawkins::config::live).
+    let built_in = hawkins::embedded_config!()?;
+    let env = |name: &str| std::env::var(name).ok();
+    // The budget parameters, checked now; each run takes the config in force under them.
+    let started_with = budgets(&built_in.costs, env)?;
+    let mut prices = PriceTable::bundled()?;
     let bucket = required_env("HAWKINS_BUCKET")?;
+    let settings = LiveSettings::from_env(env, &bucket)?;
     let region = required_env("AWS_REGION")?;
     let sdk = config_from_env().await;
     // The stack's PriceListRefresh parameter: prices from the AWS Price List API for this region
-    // on top of the bundled table, once per cold start; any failure keeps the bundled table.
+    // on top of the bundled table, once per cold start; any failure keeps the bundled table. The
+    // config's price overrides go on top at each run.
     if std::env::var("HAWKINS_PRICE_LIST_REFRESH").is_ok_and(|v| v.trim() == "true") {
         let today = hawkins::time::format_rfc3339(now())
             .get(..10)
@@ -39,23 +45,33 @@ async fn main() -> Result<(), Error> {
         }
     }
     let store = S3Store::from_config(&sdk, &bucket);
+    let config_bucket = S3Store::from_config(&sdk, &settings.location.bucket);
     let notifier = SnsNotifier::from_config(&sdk, required_env("HAWKINS_ALERT_TOPIC_ARN")?);
     let metrics = CloudWatchMetrics::from_config(&sdk);
-    let run = CostRun {
-        store: &store,
-        notifier: &notifier,
-        metrics: &metrics,
-        prices: &prices,
-        budgets,
-        region,
-        location: format!("s3://{bucket}"),
-    };
-    tracing::info!(?budgets, prices_as_of = %prices.as_of, "costs function ready");
-    let run = &run;
+    tracing::info!(budgets = ?started_with, prices_as_of = %prices.as_of, location = %settings.location, "costs function ready");
+    let live = LiveConfig::new(&config_bucket, &store, &notifier, settings, built_in);
+    let (live, prices, region) = (&live, &prices, region.as_str());
+    let (store, notifier, metrics, location) =
+        (&store, &notifier, &metrics, format!("s3://{bucket}"));
+    let location = location.as_str();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let now = scheduled_time(&event.payload).unwrap_or_else(now);
         async move {
-            let outcome = handle_schedule(run, now).await.map_err(diagnostic)?;
+            let config = live
+                .current(hawkins::entry::now())
+                .await
+                .map_err(diagnostic)?;
+            let prices = prices.clone().with_overrides(&config.costs.prices);
+            let run = CostRun {
+                store,
+                notifier,
+                metrics,
+                prices: &prices,
+                budgets: budgets(&config.costs, env)?,
+                region: region.to_string(),
+                location: location.to_string(),
+            };
+            let outcome = handle_schedule(&run, now).await.map_err(diagnostic)?;
             for line in &outcome.emf {
                 println!("{line}");
             }

@@ -7,50 +7,52 @@ use hawkins::aws::{
     config_from_env, required_env, s3::S3Store, sagemaker::SageMakerJobs, sns::SnsNotifier,
     sqs::SqsQueue,
 };
-use hawkins::entry::{init_logs, now};
+use hawkins::config::{LiveConfig, LiveSettings};
+use hawkins::entry::{diagnostic, init_logs, now};
 use hawkins::training::{StackSettings, Trainer, handle_batch};
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logs();
-    // Checked when this function was built (functions/build.rs), and again here.
-    let config = hawkins::embedded_config!()?;
+    // The built-in config, checked when this function was built (functions/build.rs): in force
+    // while the stack's config location holds no object (see hawkins::config::live).
+    let built_in = hawkins::embedded_config!()?;
     let bucket = required_env("HAWKINS_BUCKET")?;
+    let settings = LiveSettings::from_env(|name| std::env::var(name).ok(), &bucket)?;
     let stack = StackSettings::from_role(
         &bucket,
         &required_env("HAWKINS_SAGEMAKER_ROLE_ARN")?,
         &required_env("AWS_REGION")?,
-        &config.pipeline.project_tag,
+        &built_in.pipeline.project_tag,
     )?;
-    let quiet_seconds = hawkins::training::quiet_seconds(
-        std::env::var("HAWKINS_QUIET_PERIOD_SECONDS")
-            .ok()
-            .as_deref(),
-        &config,
-    )?;
+    // The stack's QuietPeriodSeconds, checked now; unset, each invocation takes the config's.
+    let quiet_env = std::env::var("HAWKINS_QUIET_PERIOD_SECONDS").ok();
+    hawkins::training::quiet_seconds(quiet_env.as_deref(), &built_in)?;
     let sdk = config_from_env().await;
     let store = S3Store::from_config(&sdk, &bucket);
+    let config_bucket = S3Store::from_config(&sdk, &settings.location.bucket);
     let jobs = SageMakerJobs::from_config(&sdk);
     let queue = SqsQueue::from_config(&sdk, required_env("HAWKINS_TRAIN_QUEUE_URL")?);
     let notifier = SnsNotifier::from_config(&sdk, required_env("HAWKINS_ALERT_TOPIC_ARN")?);
-    let trainer = Trainer {
-        store: &store,
-        jobs: &jobs,
-        queue: &queue,
-        notifier: &notifier,
-        config: &config,
-        stack: &stack,
-        quiet_seconds,
-    };
-    tracing::info!(
-        quiet_seconds,
-        models = config.models.len(),
-        "train function ready"
-    );
-    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
+    tracing::info!(location = %settings.location, "train function ready");
+    let live = LiveConfig::new(&config_bucket, &store, &notifier, settings, built_in);
+    let (live, stack, quiet_env) = (&live, &stack, quiet_env.as_deref());
+    let (store, jobs, queue, notifier) = (&store, &jobs, &queue, &notifier);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
+        // A config that cannot be read fails the whole batch: every message comes back.
+        let config = live.current(now()).await.map_err(diagnostic)?;
+        let trainer = Trainer {
+            store,
+            jobs,
+            queue,
+            notifier,
+            config: &config,
+            stack: &stack.for_config(&config),
+            quiet_seconds: hawkins::training::quiet_seconds(quiet_env, &config)?,
+        };
         let (_, response) = handle_batch(&trainer, event.payload, now()).await;
-        Ok::<SqsBatchResponse, Error>(response)
+        Ok::<SqsBatchResponse, Diagnostic>(response)
     }))
     .await
 }

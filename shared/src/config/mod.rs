@@ -1,9 +1,10 @@
-//! The model configuration: one TOML file (`infra/hawkins.toml`, deployed with the stack) that
-//! declares every model the pipeline trains, registers and deploys.
+//! The model configuration: one TOML file that declares every model the pipeline trains, registers
+//! and deploys. `infra/hawkins.toml` is built into the functions; the one in force is the object
+//! `hawkins config push` writes to the stack's config location, when there is one ([`live`]).
 //!
 //! [`parse`] turns the text into a [`Config`] whose models have `[defaults]` applied and every field
 //! typed, or into [`ConfigErrors`]: every problem found, each with the line, column and field it is
-//! about. The deploy, each function at start and `hawkins config check` call the same function, so
+//! about. The build, each function (on the pushed object), `hawkins config check` and `hawkins config push` call the same function, so
 //! a file that passes locally is accepted everywhere.
 //!
 //! `infra/hawkins.toml` documents each field. The rules that are not obvious from it:
@@ -31,6 +32,7 @@ use toml::de::DeTable;
 mod costs;
 mod deploy;
 mod gate;
+pub mod live;
 mod model;
 mod pipeline;
 mod reader;
@@ -39,6 +41,7 @@ mod tuning;
 pub use costs::{Costs, DEFAULT_IDLE_HOURS, MAX_IDLE_HOURS, PriceOverride};
 pub use deploy::{Deploy, DeployMode, Strategy};
 pub use gate::Gate;
+pub use live::{ConfigLocation, LiveConfig, LiveSettings};
 pub use model::{
     CONTAINER_METRICS, Direction, JOB_NAME_MAX, MAX_RUNTIME_SECONDS, MODEL_NAME_MAX,
     MetricDefinition, ModelConfig, ModelKind, TUNED_MODEL_NAME_MAX, TUNING_JOB_NAME_MAX,

@@ -173,9 +173,37 @@ impl LocalStack {
             ("HAWKINS_BUCKET", self.bucket.clone()),
             ("HAWKINS_ALERT_TOPIC_ARN", self.topic_arn.clone()),
             ("HAWKINS_TRAIN_QUEUE_URL", self.train_queue_url.clone()),
+            // The bucket's place for the model config, as the stack's default; with no object
+            // there the functions run on their built-in config. Looked at every invocation.
+            (
+                hawkins::config::live::CONFIG_URI_ENV,
+                self.config_location().uri(),
+            ),
+            (hawkins::config::live::REFRESH_ENV, "0".into()),
             ("HAWKINS_HOSTING_ROLE_ARN", LOCAL_HOSTING_ROLE.into()),
             ("HAWKINS_SAGEMAKER_ROLE_ARN", LOCAL_SAGEMAKER_ROLE.into()),
         ]
+    }
+
+    /// Where the local functions read the model config: the bucket's `config/hawkins.toml`.
+    pub fn config_location(&self) -> hawkins::config::ConfigLocation {
+        hawkins::config::ConfigLocation::in_bucket(&self.bucket)
+    }
+
+    /// The model config as the local functions hold it: `built_in` until an object is pushed to
+    /// [`LocalStack::config_location`], looked at every invocation, alerts through the functions'
+    /// clients.
+    pub fn live_config<'a>(
+        &self,
+        store: &'a S3Store,
+        notifier: &'a SnsNotifier,
+        built_in: hawkins::config::Config,
+    ) -> hawkins::config::LiveConfig<'a, S3Store, S3Store, SnsNotifier> {
+        let settings = hawkins::config::LiveSettings {
+            location: self.config_location(),
+            refresh_seconds: 0,
+        };
+        hawkins::config::LiveConfig::new(store, store, notifier, settings, built_in)
     }
 
     /// Puts the fault layer between the functions and the local AWS: every client the
@@ -466,13 +494,20 @@ impl LocalStack {
     }
 
     /// Runs the train function's real handler over its queue, as the SQS event source would,
-    /// until the queue has stayed empty past every re-queued event's delay.
-    pub async fn drain_train_queue(
+    /// until the queue has stayed empty past every re-queued event's delay. Each batch takes the
+    /// config `live` holds then, as the function does; `quiet_seconds` stands for the stack's
+    /// QuietPeriodSeconds (`None`: the config's).
+    pub async fn drain_train_queue<C, S, N>(
         &self,
-        config: &hawkins::config::Config,
-        quiet_seconds: u32,
-    ) -> Result<Vec<hawkins::training::MessageOutcome>, LocalError> {
-        use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+        live: &hawkins::config::LiveConfig<'_, C, S, N>,
+        quiet_seconds: Option<u32>,
+    ) -> Result<Vec<hawkins::training::MessageOutcome>, LocalError>
+    where
+        C: hawkins::store::ObjectStore,
+        S: hawkins::store::ObjectStore,
+        N: hawkins::store::Notifier,
+    {
+        use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
         use hawkins::training::{MessageOutcome, StackSettings, Trainer, handle_batch};
         let store = self.store();
         let jobs = hawkins::aws::sagemaker::SageMakerJobs::from_config(&self.functions);
@@ -483,21 +518,13 @@ impl LocalStack {
             &self.bucket,
             LOCAL_SAGEMAKER_ROLE,
             "us-east-1",
-            &config.pipeline.project_tag,
+            &live.state().config.pipeline.project_tag,
         )
         .map_err(|message| LocalError::Call {
             op: "stack settings",
             message,
         })?;
-        let trainer = Trainer {
-            store: &store,
-            jobs: &jobs,
-            queue: &queue,
-            notifier: &notifier,
-            config,
-            stack: &settings,
-            quiet_seconds,
-        };
+        let patience = quiet_seconds.unwrap_or(live.state().config.pipeline.quiet_period_seconds);
         let now = || {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -508,8 +535,7 @@ impl LocalStack {
         let mut quiet_until = now();
         let mut outcomes = Vec::new();
         let mut redelivered = BTreeMap::new();
-        while started.elapsed() < std::time::Duration::from_secs(u64::from(quiet_seconds) * 4 + 60)
-        {
+        while started.elapsed() < std::time::Duration::from_secs(u64::from(patience) * 4 + 60) {
             let received = self
                 .sqs
                 .receive_message()
@@ -533,8 +559,24 @@ impl LocalStack {
                 record.body = message.body.clone();
                 event.records.push(record);
             }
-            let ((batch, response), crashed) =
-                invoke(self.faults(), handle_batch(&trainer, event, now())).await;
+            // As the function: the config in force first; one that cannot be read fails the
+            // whole batch, which comes back.
+            let ((batch, response), crashed) = match live.current(now()).await {
+                Ok(config) => {
+                    let trainer = Trainer {
+                        store: &store,
+                        jobs: &jobs,
+                        queue: &queue,
+                        notifier: &notifier,
+                        config: &config,
+                        stack: &settings.for_config(&config),
+                        quiet_seconds: quiet_seconds
+                            .unwrap_or(config.pipeline.quiet_period_seconds),
+                    };
+                    invoke(self.faults(), handle_batch(&trainer, event, now())).await
+                }
+                Err(_) => ((Vec::new(), SqsBatchResponse::default()), true),
+            };
             // As the SQS event source does: a crashed invocation returns its whole batch to the
             // queue, a finished one only the messages it reports as failed; a message received
             // too often goes to the dead-letter queue, which here ends the run.
