@@ -402,6 +402,13 @@ def test_a_deploy_request_is_routed_to_lifecycle_only():
     assert lifecycle_rules_matching(object_created("requests/train/x.json")) == []
 
 
+def test_a_pushed_config_is_routed_to_the_train_queue():
+    # hawkins config push writes the default location; train retrains the models it changed.
+    assert matches(train_pattern(), object_created("config/hawkins.toml"))
+    assert not matches(train_pattern(), object_created("config/hawkins.toml.bak"))
+    assert not matches(ingest_pattern(), object_created("config/hawkins.toml"))
+
+
 def test_a_training_request_is_routed_to_the_train_queue():
     # hawkins train writes requests/train/<id>.json; deploy requests go to lifecycle instead.
     assert matches(train_pattern(), object_created("requests/train/20261207t100000z-0a1b2c3d.json"))

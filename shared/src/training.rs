@@ -644,9 +644,22 @@ where
         if let Some(id) = crate::requests::id_of(crate::requests::TRAIN_PREFIX, &key) {
             return self.request(&key, id).await;
         }
+        if key == crate::config::live::CONFIG_KEY {
+            // A pushed config: the models whose training config it changed (or added) train on
+            // the current corpus version; the others are unchanged. The function looks at the
+            // config before handling such a message ([`mentions`]), so `self.config` is the one
+            // pushed. A redelivery plans again and finds the jobs started (their state records
+            // the config's hash), so nothing starts twice.
+            tracing::info!(
+                revision,
+                "the model config changed: the current corpus version is planned again"
+            );
+            return self.train().await;
+        }
         if key != PENDING_KEY {
             return Err(TrainError::BadMessage(format!(
-                "event for '{key}', neither {PENDING_KEY} nor a request under {}",
+                "event for '{key}', not {PENDING_KEY}, {} or a request under {}",
+                crate::config::live::CONFIG_KEY,
                 crate::requests::TRAIN_PREFIX
             )));
         }
@@ -977,6 +990,15 @@ pub fn object_event(body: &str) -> Result<(String, String), TrainError> {
             TrainError::BadMessage("the event names neither a version id nor an ETag".into())
         })?;
     Ok((key, revision))
+}
+
+/// Whether a message of the batch is the "Object Created" event of `key` (the function then looks
+/// at its config before the batch, rather than at its usual interval).
+pub fn mentions(event: &aws_lambda_events::event::sqs::SqsEvent, key: &str) -> bool {
+    event.records.iter().any(|message| {
+        object_event(message.body.as_deref().unwrap_or_default())
+            .is_ok_and(|(named, _)| named == key)
+    })
 }
 
 /// The revision of `manifest/pending.json` an "Object Created" event names.
@@ -1616,6 +1638,33 @@ ranges = { learning_rate = { type = "continuous", min = 0.00001, max = 0.001, sc
             "{:?}",
             job.training().tags
         );
+    }
+
+    #[test]
+    fn a_batch_mentions_the_config_when_one_of_its_events_names_it() {
+        let body = |key: &str| {
+            serde_json::json!({"version": "0", "id": "1", "detail-type": "Object Created",
+                "source": "aws.s3", "account": "123456789012", "time": "2026-12-07T10:00:00Z",
+                "region": "eu-west-1", "resources": [],
+                "detail": {"bucket": {"name": "b"}, "object": {"key": key, "etag": "e1"}}})
+            .to_string()
+        };
+        let batch = |bodies: &[String]| {
+            let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+            for b in bodies {
+                let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+                message.body = Some(b.clone());
+                event.records.push(message);
+            }
+            event
+        };
+        let key = crate::config::live::CONFIG_KEY;
+        assert!(mentions(&batch(&[body(PENDING_KEY), body(key)]), key));
+        assert!(!mentions(
+            &batch(&[body(PENDING_KEY), "not JSON".into()]),
+            key
+        ));
+        assert!(!mentions(&batch(&[]), key));
     }
 
     #[test]

@@ -412,33 +412,26 @@ async fn a_request_retrains_what_it_names_once_and_a_changed_config_retrains_tha
         Some(request.id.as_str())
     );
 
-    // A changed hyperparameter of one model, on the same corpus: the pipeline's next round
-    // (any change, here a replayed pending.json) retrains that model only, once.
-    let mut changed = config.clone();
-    let eleven = changed
-        .models
-        .iter_mut()
-        .find(|m| m.name == "chatbot-eleven")
-        .expect("eleven");
-    eleven.hyperparameters.insert("epochs".into(), "9".into());
-    let store = stack.store();
-    let settings = stack.stack_settings(&changed.pipeline.project_tag);
-    let jobs_client = hawkins::aws::sagemaker::SageMakerJobs::from_config(stack.functions_config());
-    let queue =
-        hawkins::aws::sqs::SqsQueue::from_config(stack.functions_config(), &stack.train_queue_url);
-    let notifier = stack.notifier();
-    let trainer = hawkins::training::Trainer {
-        store: &store,
-        jobs: &jobs_client,
-        queue: &queue,
-        notifier: &notifier,
-        config: &changed,
-        stack: &settings,
-        quiet_seconds: 1,
-    };
-    for _ in 0..2 {
-        trainer.train().await.expect("a round");
-    }
+    // `hawkins config push` of a config with one model's hyperparameter changed: its event
+    // (delivered twice) retrains that model only, once, on the same corpus version.
+    let text = String::from_utf8(fixture("training.toml")).expect("utf-8");
+    let from = "epochs = 3, learning_rate = 0.0002, lora_r";
+    assert_eq!(text.matches(from).count(), 1, "chatbot-eleven's epochs");
+    let pushed = text.replacen(from, "epochs = 9, learning_rate = 0.0002, lora_r", 1);
+    let changed = hawkins::config::parse("pushed.toml", &pushed).expect("a valid config");
+    let key = hawkins::config::live::CONFIG_KEY;
+    stack.upload(key, pushed.into_bytes()).await.expect("push");
+    stack.route_to_train(key).await.expect("routed");
+    stack.route_to_train(key).await.expect("routed");
+    let outcomes = drain_train_queue(&stack, &config).await;
+    assert_eq!(
+        trained(&outcomes)
+            .iter()
+            .filter(|(_, m, r)| r == "created" && m == "chatbot-eleven")
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
     let (last, _) = jobs(&stack).await;
     let retrained: Vec<_> = last.keys().filter(|k| !after.contains_key(*k)).collect();
     assert_eq!(

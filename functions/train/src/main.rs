@@ -1,6 +1,8 @@
-//! Train: after the quiet period, the corpus version in `datasets/latest.json` starts one SageMaker
-//! training (or tuning) job per affected model. Events come from SQS (EventBridge puts the S3
-//! "Object Created" events of `latest.json` there). The decisions live in `hawkins::training`.
+//! Train: after the quiet period, builds the corpus version and starts one SageMaker training (or
+//! tuning) job per affected model; also a person's training request, and a pushed model config.
+//! Events come from SQS (EventBridge puts the S3 "Object Created" events of
+//! `manifest/pending.json`, `requests/train/` and `config/hawkins.toml` there). The decisions
+//! live in `hawkins::training`.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use hawkins::aws::{
@@ -40,6 +42,10 @@ async fn main() -> Result<(), Error> {
     let (live, stack, quiet_env) = (&live, &stack, quiet_env.as_deref());
     let (store, jobs, queue, notifier) = (&store, &jobs, &queue, &notifier);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
+        // A pushed config's own event: look at it now, not at the usual interval.
+        if hawkins::training::mentions(&event.payload, &live.settings().location.key) {
+            live.look(now()).await.map_err(diagnostic)?;
+        }
         // A config that cannot be read fails the whole batch: every message comes back.
         let config = live.current(now()).await.map_err(diagnostic)?;
         let trainer = Trainer {

@@ -559,8 +559,11 @@ impl LocalStack {
                 record.body = message.body.clone();
                 event.records.push(record);
             }
-            // As the function: the config in force first; one that cannot be read fails the
-            // whole batch, which comes back.
+            // As the function: a pushed config's event looks at it now; then the config in
+            // force; one that cannot be read fails the whole batch, which comes back.
+            if hawkins::training::mentions(&event, &live.settings().location.key) {
+                live.look(now()).await.ok();
+            }
             let ((batch, response), crashed) = match live.current(now()).await {
                 Ok(config) => {
                     let trainer = Trainer {
