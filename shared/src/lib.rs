@@ -46,6 +46,7 @@ pub mod source;
 pub mod srt;
 pub mod store;
 pub mod text;
+pub mod themes;
 pub mod time;
 pub mod training;
 pub mod transcript;

@@ -1,5 +1,5 @@
 //! The commands that operate a deployed stack: `doctor`, `status`, `logs`, `jobs logs`,
-//! `approve`/`reject`, `costs`, `invoke`, `chat` and `cleanup`.
+//! `approve`/`reject`, `costs`, `themes`, `invoke`, `chat` and `cleanup`.
 //!
 //! Each command connects the same way ([`Connection`] → [`Cloud`]): region, profile and stack from
 //! flags or the environment, the SDK configured once (fixed test credentials only when
@@ -21,6 +21,7 @@ mod invoke;
 mod jobs;
 mod status;
 mod table;
+mod themes;
 
 use std::path::{Path, PathBuf};
 
@@ -173,6 +174,21 @@ pub enum CloudCommand {
         #[arg(long, default_value_t = 7)]
         days: usize,
     },
+    /// Print the theme model's scores per episode: one row per episode, one column per theme.
+    ///
+    /// The lifecycle function writes them when the theme model's batch transform job completes:
+    /// each episode's mean score per theme over its sentences, in
+    /// processed/themes/<corpus version>/episodes.json; processed/themes/latest.json names the
+    /// newest. With --json the report is printed as stored.
+    ///
+    /// Example: hawkins themes --version 9ff9935c8ed10b50d1c7e2a8f43b6e01
+    Themes {
+        #[command(flatten)]
+        connection: Connection,
+        /// The corpus version (else the newest report).
+        #[arg(long)]
+        version: Option<String>,
+    },
     /// Send one request to an endpoint and print its answer.
     ///
     /// A JSON answer is printed indented; the variant that answered goes to standard error.
@@ -317,6 +333,17 @@ pub async fn run(command: CloudCommand, json: bool) -> Result<()> {
         }
         CloudCommand::Costs { connection, days } => {
             costs::run(&Cloud::connect(&connection).await?, days, json).await
+        }
+        CloudCommand::Themes {
+            connection,
+            version,
+        } => {
+            themes::run(
+                &Cloud::connect(&connection).await?,
+                version.as_deref(),
+                json,
+            )
+            .await
         }
         CloudCommand::Invoke {
             connection,
