@@ -44,6 +44,7 @@ pub mod network;
 mod simd;
 pub mod source;
 pub mod srt;
+pub mod storage;
 pub mod store;
 pub mod text;
 pub mod themes;

@@ -1,15 +1,17 @@
-//! Costs: on an EventBridge schedule (daily by default), prices the ledger's jobs and endpoints,
-//! writes `reports/costs/<date>.{json,html}`, prints the figures as Embedded Metric Format lines
+//! Costs: on an EventBridge schedule (daily by default), sweeps the bucket of expired
+//! checkpoints, unapproved training output and old dataset versions (`[storage]`), prices the
+//! ledger's jobs and endpoints and the bucket's storage, writes `reports/costs/<date>.{json,html}`, prints the figures as Embedded Metric Format lines
 //! (CloudWatch turns them into `Hawkins/Costs` metrics) and alerts on budgets, the month's
 //! forecast, idle endpoints and overlong jobs. The decisions live in `hawkins::costs`.
 
 use hawkins::aws::{
-    cloudwatch::CloudWatchMetrics, config_from_env, pricing::PriceList, required_env, s3::S3Store,
-    sns::SnsNotifier,
+    cloudwatch::CloudWatchMetrics, config_from_env, lifecycle::SageMakerLifecycle,
+    pricing::PriceList, required_env, s3::S3Store, sns::SnsNotifier,
 };
 use hawkins::costs::pricelist::refresh;
-use hawkins::costs::{CostRun, PriceTable, budgets, handle_schedule, scheduled_time};
+use hawkins::costs::{CostRun, PriceTable, budgets, handle_schedule_with, scheduled_time};
 use hawkins::entry::{diagnostic, init_logs, now};
+use hawkins::storage::sweep;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -41,6 +43,9 @@ async fn main() -> Result<(), Error> {
     let store = S3Store::from_config(&sdk, &bucket);
     let notifier = SnsNotifier::from_config(&sdk, required_env("HAWKINS_ALERT_TOPIC_ARN")?);
     let metrics = CloudWatchMetrics::from_config(&sdk);
+    let registry = SageMakerLifecycle::from_config(&sdk);
+    let groups = format!("{}-", config.pipeline.project_tag);
+    let storage = config.storage;
     let run = CostRun {
         store: &store,
         notifier: &notifier,
@@ -51,11 +56,23 @@ async fn main() -> Result<(), Error> {
         location: format!("s3://{bucket}"),
     };
     tracing::info!(?budgets, prices_as_of = %prices.as_of, "costs function ready");
-    let run = &run;
+    let (run, store, registry, groups) = (&run, &store, &registry, groups.as_str());
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let now = scheduled_time(&event.payload).unwrap_or_else(now);
         async move {
-            let outcome = handle_schedule(run, now).await.map_err(diagnostic)?;
+            // The sweep first, so that the report prices what stays. A sweep that fails (the
+            // registry or the bucket cannot be read) deletes nothing; the report goes without
+            // its storage line and the next run sweeps again.
+            let storage = match sweep(store, registry, groups, &storage, now).await {
+                Ok(swept) => Some(swept.cost),
+                Err(e) => {
+                    tracing::warn!(error = %e, "storage sweep skipped");
+                    None
+                }
+            };
+            let outcome = handle_schedule_with(run, storage, now)
+                .await
+                .map_err(diagnostic)?;
             for line in &outcome.emf {
                 println!("{line}");
             }
