@@ -161,8 +161,9 @@ pub enum CloudCommand {
     /// The same computation as the scheduled run (the ledger in the stack's bucket, the
     /// endpoints' CloudWatch metrics, the bundled prices with the config's overrides and the
     /// config's budgets, or HAWKINS_*_BUDGET_USD / HAWKINS_IDLE_HOURS when set): the last 24
-    /// hours, month to date and the month's forecast, per model and kind. Nothing is written and
-    /// no alert is sent: the alerts the scheduled run would raise are listed.
+    /// hours, month to date and the month's forecast, per model and kind, and the bucket's
+    /// storage per prefix at the config's [storage] price. Nothing is written, deleted or sent:
+    /// the alerts the scheduled run would raise are listed.
     ///
     /// Example: hawkins costs --days 14
     Costs {
