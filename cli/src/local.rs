@@ -264,8 +264,10 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
     let sagemaker = aws_sdk_sagemaker::Client::new(&stack.config);
     let events = aws_sdk_eventbridge::Client::new(&stack.config);
     let samples_dir = root.join("events");
+    let s3 = hawkins::aws::s3::S3Store::client(&stack.config);
     let clients = Clients {
         sagemaker: &sagemaker,
+        s3: &s3,
         events: &events,
         bucket: &stack.bucket,
         project: &config.pipeline.project_tag,

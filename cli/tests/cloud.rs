@@ -1205,3 +1205,74 @@ async fn the_cloud_commands_operate_the_stack() {
     assert!(again.contains("nothing unused to delete"), "{again}");
     drop(server);
 }
+
+/// `hawkins themes` reads the theme report the lifecycle function writes: the newest through
+/// `processed/themes/latest.json`, another with `--version`; before any report it fails with a
+/// line that says why (exit 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn themes_prints_the_episodes_by_theme() {
+    let server = match LocalAws::start(&root()) {
+        Ok(server) => server,
+        Err(e) => panic!("the local AWS must start for this test: {e}"),
+    };
+    let url = server.endpoint().to_string();
+    let sdk = hawkins::aws::local_config(&url);
+    let bucket = seed_stack(&sdk).await;
+    let url = url.as_str();
+
+    let help = Command::new(env!("CARGO_BIN_EXE_hawkins"))
+        .args(["themes", "--help"])
+        .output()
+        .expect("hawkins runs");
+    assert!(text(&help.stdout).contains("Example: hawkins themes"));
+
+    let none = fails(url, &["themes"], 1);
+    assert!(none.contains("no theme report"), "{none}");
+
+    let report = |version: &str, fear: f64| {
+        json!({"model": "themes", "corpus_version": version, "job": "hawkins-themes-v2",
+            "package_version": 2, "themes": ["fear", "friendship"], "episodes": [
+                {"episode": "S01E01", "records": 2, "sentences": 80, "scores": {"fear": fear, "friendship": 0.6}},
+                {"episode": "S01E02", "records": 1, "sentences": 10, "scores": {"fear": 0.75, "friendship": 0.25}}]})
+    };
+    let s3 = S3Store::client(&sdk);
+    let objects = [
+        ("processed/themes/v2/episodes.json", report("v2", 0.2)),
+        ("processed/themes/v1/episodes.json", report("v1", 0.9)),
+        (
+            "processed/themes/latest.json",
+            json!({"corpus_version": "v2", "key": "processed/themes/v2/episodes.json",
+                "job": "hawkins-themes-v2", "package_version": 2}),
+        ),
+    ];
+    for (key, body) in objects {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(body.to_string().into_bytes().into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PutObject {key}: {e}"));
+    }
+
+    let table = ok(url, &["themes"], None);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].contains("corpus version v2"), "{table}");
+    assert_eq!(lines[2], "EPISODE  SENTENCES  fear   friendship", "{table}");
+    assert_eq!(lines[3], "S01E01   80         0.200  0.600", "{table}");
+    assert_eq!(lines[4], "S01E02   10         0.750  0.250", "{table}");
+
+    let older = ok(url, &["themes", "--version", "v1"], None);
+    assert!(older.contains("S01E01   80         0.900"), "{older}");
+
+    let document: Value =
+        serde_json::from_str(&ok(url, &["themes", "--json"], None)).expect("--json prints JSON");
+    assert_eq!(document["corpus_version"], "v2");
+    assert_eq!(document["episodes"][1]["scores"]["fear"], 0.75);
+
+    let missing = fails(url, &["themes", "--version", "v9"], 1);
+    assert!(
+        missing.contains("processed/themes/v9/episodes.json"),
+        "{missing}"
+    );
+}

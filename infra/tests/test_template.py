@@ -913,11 +913,20 @@ def test_the_idle_hours_parameter_takes_what_costs_accepts(value: str, accepted:
 
 def test_costs_reads_the_ledger_and_writes_only_reports_and_alert_markers():
     role = stack.ref_name(costs_function().properties["Role"])
-    reads, writes, wildcard = set(), set(), set()
+    reads, writes, wildcard, deletes = set(), set(), set(), set()
     for statement in object_statements(role):
         actions = set(as_list(statement["Action"]))
         resources = [str(r) for r in as_list(statement["Resource"])]
-        assert not actions & {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:*"}
+        assert not actions & {"s3:DeleteObjectVersion", "s3:*"}
+        if "s3:DeleteObject" in actions:
+            # The storage sweep: only the prefixes hawkins::storage expires, alone in their grant.
+            assert actions == {"s3:DeleteObject"}, actions
+            deletes |= {arn_text(r).removeprefix("${PipelineBucket.Arn}/") for r in as_list(statement["Resource"])}
+            continue
+        if [arn_text(r) for r in as_list(statement["Resource"])] == ["${PipelineBucket.Arn}/datasets/latest.json"]:
+            # The sweep reads which dataset version is the latest, and nothing else of datasets/.
+            assert actions == {"s3:GetObject"}, actions
+            continue
         if "s3:GetObject" in actions:
             reads |= {m.group(1) for r in resources if (m := re.search(r"/((?:[a-z]+/)+)\*'?$", r))}
             assert all(re.search(r"/(ledger|reports/costs|alerts/sent)/\*", r) for r in resources), resources
@@ -928,8 +937,16 @@ def test_costs_reads_the_ledger_and_writes_only_reports_and_alert_markers():
             wildcard |= actions
     assert reads == {"ledger/", "reports/costs/", "alerts/sent/"}, reads
     assert writes == {"reports/costs/", "alerts/sent/"}, writes
+    assert deletes == {"checkpoints/*", "training-output/*", "datasets/*/*"}, deletes
     # Only actions without resource-level permissions may name every resource.
-    assert wildcard == {"cloudwatch:GetMetricStatistics", "pricing:GetProducts", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}, wildcard
+    assert wildcard == {
+        "cloudwatch:GetMetricStatistics",
+        "pricing:GetProducts",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "sagemaker:ListModelPackageGroups",
+        "sagemaker:ListModelPackages",
+    }, wildcard
     publish = [s for s in policy_statements(role) if "sns:Publish" in as_list(s["Action"])]
     assert [stack.ref_name(r) for s in publish for r in as_list(s["Resource"])] == ["AlertTopic"]
 
@@ -1162,7 +1179,11 @@ def test_lifecycle_writes_only_the_ledger_its_state_alert_markers_and_metrics():
         "state/requests/deploy/*",
         "alerts/sent/*",
         "models/*/metrics.json",
+        "processed/themes/*",
     }
+    # The theme reports are made from a theme transform's output and the dataset it scored,
+    # which lifecycle reads and never writes; a person's deploy requests likewise.
+    read_only = {"predictions/*", "datasets/*/themes/*", "requests/deploy/*"}
     for statement in object_statements(lifecycle_role()):
         actions = set(as_list(statement["Action"]))
         assert not actions & {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:*"}, actions
@@ -1180,8 +1201,7 @@ def test_lifecycle_writes_only_the_ledger_its_state_alert_markers_and_metrics():
         if "s3:PutObject" in actions:
             writes |= keys
     assert writes == allowed, sorted(writes)
-    # It also reads a person's deploy requests, and never changes them.
-    assert reads == allowed | {"requests/deploy/*"}, sorted(reads)
+    assert reads == allowed | read_only, sorted(reads)
     assert not any(k.startswith(("raw/", "datasets/", "training-output/", "predictions/")) for k in writes)
 
 

@@ -717,3 +717,28 @@ impl<S: crate::ledger::LedgerStore> crate::ledger::LedgerStore for Watched<'_, S
         self.inner.list_direct(prefix).await
     }
 }
+
+impl crate::storage::PackageLineage for FakeRegistry {
+    async fn live_packages(
+        &self,
+        group_prefix: &str,
+    ) -> Result<Vec<crate::storage::LivePackage>, StoreError> {
+        self.faults.call("ListModelPackages", group_prefix)?;
+        Ok(lock(&self.state)
+            .packages
+            .iter()
+            .map(|p| &p.package)
+            .filter(|p| {
+                p.group.starts_with(group_prefix)
+                    && matches!(p.approval.as_str(), "Approved" | "PendingManualApproval")
+            })
+            .map(|p| crate::storage::LivePackage {
+                model_data_url: p.model_data_url.clone(),
+                corpus_version: p
+                    .metadata
+                    .get(crate::lifecycle::names::meta::CORPUS_VERSION)
+                    .cloned(),
+            })
+            .collect())
+    }
+}

@@ -264,6 +264,15 @@ impl MemStore {
             .copied()
     }
 
+    /// Deletes an object; nothing when there is none.
+    pub fn remove(&self, key: &str) {
+        self.lock().remove(key);
+        self.modified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
     /// All keys and contents, sorted.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         self.lock()

@@ -253,3 +253,143 @@ async fn a_day_of_costs_reports_once_and_alerts_once() {
     assert_eq!(again.alerts_already_sent.len(), 3);
     assert!(stack.delivered().await.expect("inbox").is_empty());
 }
+
+/// The storage sweep on the local AWS: the registry's approved package keeps its training output
+/// and its corpus version's datasets, `datasets/latest.json`'s version stays, `raw/` and the
+/// ledger are never touched; the rest, past its retention, is deleted. The report prices what
+/// stays, per prefix; a second sweep deletes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_storage_sweep_deletes_only_what_expired_and_prices_the_rest() {
+    use hawkins::aws::lifecycle::SageMakerLifecycle;
+    use hawkins::storage::sweep;
+    use hawkins::store::ObjectStore;
+
+    let stack = stack().await;
+    let manifest = json!({"version": "v2", "version_sha256": "", "cast": "builtin",
+        "episodes": [], "sources": [], "datasets": []});
+    let objects = [
+        (
+            "raw/Stranger.Things.S01E01.srt",
+            "1\n00:00:01,000 --> 00:00:02,000\nHi.\n".to_string(),
+        ),
+        (
+            "ledger/training/2026-11/chatbot-eleven-v1.json",
+            "{}".to_string(),
+        ),
+        ("checkpoints/chatbot-eleven/v1/step-100.pt", "c".repeat(100)),
+        (
+            "training-output/chatbot-eleven/job-live/output/model.tar.gz",
+            "m".repeat(1000),
+        ),
+        (
+            "training-output/chatbot-eleven/job-old/output/model.tar.gz",
+            "o".repeat(1000),
+        ),
+        ("datasets/latest.json", manifest.to_string()),
+        ("datasets/v0/chatbot/eleven.jsonl", "d".repeat(10)),
+        ("datasets/v1/chatbot/eleven.jsonl", "d".repeat(10)),
+        ("datasets/v2/chatbot/eleven.jsonl", "d".repeat(10)),
+    ];
+    for (key, body) in &objects {
+        stack
+            .upload(key, body.clone().into_bytes())
+            .await
+            .expect("upload");
+    }
+    // An approved package of chatbot-eleven, trained by job-live on corpus version v1.
+    let sm = aws_sdk_sagemaker::Client::new(&stack.config);
+    sm.create_model_package_group()
+        .model_package_group_name("hawkins-chatbot-eleven")
+        .send()
+        .await
+        .expect("CreateModelPackageGroup");
+    let container = aws_sdk_sagemaker::types::ModelPackageContainerDefinition::builder()
+        .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/hawkins-training:0.1.0")
+        .model_data_url(format!(
+            "s3://{}/training-output/chatbot-eleven/job-live/output/model.tar.gz",
+            stack.bucket
+        ))
+        .build();
+    sm.create_model_package()
+        .model_package_group_name("hawkins-chatbot-eleven")
+        .inference_specification(
+            aws_sdk_sagemaker::types::InferenceSpecification::builder()
+                .containers(container)
+                .supported_content_types("application/json")
+                .supported_response_mime_types("application/json")
+                .build(),
+        )
+        .model_approval_status(aws_sdk_sagemaker::types::ModelApprovalStatus::Approved)
+        .customer_metadata_properties("hawkins:corpus-version", "v1")
+        .send()
+        .await
+        .expect("CreateModelPackage");
+
+    // A hundred days on: past every default retention.
+    let later = hawkins::time::now() + 100 * hawkins::time::DAY;
+    let store = stack.store();
+    let registry = SageMakerLifecycle::from_config(&stack.config);
+    let config = hawkins::config::Storage::default();
+    let swept = sweep(&store, &registry, "hawkins-", &config, later)
+        .await
+        .expect("the sweep runs");
+    assert_eq!(
+        swept.deleted,
+        [
+            "checkpoints/chatbot-eleven/v1/step-100.pt",
+            "datasets/v0/chatbot/eleven.jsonl",
+            "training-output/chatbot-eleven/job-old/output/model.tar.gz",
+        ]
+    );
+    let mut left = store.list("").await.expect("list");
+    left.sort();
+    let mut kept: Vec<&str> = objects
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| !swept.deleted.iter().any(|d| d == k))
+        .collect();
+    kept.sort();
+    assert_eq!(left, kept);
+    let raw = &swept.cost.prefixes[0];
+    assert_eq!((raw.prefix.as_str(), raw.objects), ("raw/", 1));
+    let output = swept
+        .cost
+        .prefixes
+        .iter()
+        .find(|p| p.prefix == "training-output/")
+        .expect("priced");
+    assert_eq!((output.objects, output.bytes), (1, 1000));
+
+    let again = sweep(&store, &registry, "hawkins-", &config, later)
+        .await
+        .expect("the sweep runs again");
+    assert!(again.deleted.is_empty(), "{:?}", again.deleted);
+
+    // The report carries the storage line.
+    let notifier = stack.notifier();
+    let metrics = CloudWatchMetrics::from_config(&stack.config);
+    let prices = PriceTable::bundled().expect("prices");
+    let run = CostRun {
+        store: &store,
+        notifier: &notifier,
+        metrics: &metrics,
+        prices: &prices,
+        budgets: Budgets {
+            daily_usd: None,
+            monthly_usd: None,
+            idle_hours: 24,
+        },
+        region: "us-east-1".into(),
+        location: format!("s3://{}", stack.bucket),
+    };
+    let outcome = hawkins::costs::handle_schedule_with(&run, Some(swept.cost.clone()), later)
+        .await
+        .expect("the run succeeds");
+    let report = read_json(&stack, &outcome.report_key).await;
+    assert_eq!(report["storage"]["deleted"], 3);
+    assert_eq!(report["storage"]["prefixes"][0]["prefix"], "raw/");
+    assert_eq!(report["storage"]["bytes"], swept.cost.bytes);
+    let html = read(&stack, &outcome.html_key).await.expect("the page");
+    let html = String::from_utf8(html).expect("utf-8");
+    assert!(html.contains("<table id=\"storage\">"), "{html}");
+}

@@ -11,9 +11,10 @@ use hawkins::aws::sns::SnsNotifier;
 use hawkins::config::Config;
 use hawkins::lifecycle::plan::DeployPlan;
 use hawkins::lifecycle::{Lifecycle, Outcome};
+use hawkins::store::ObjectStore;
 use hawkins::training::StackSettings;
 use hawkins_localaws::{Delivered, LOCAL_HOSTING_ROLE, LocalStack};
-use hawkins_tests::{Envelope, event, read, read_json, root, stack, test_config};
+use hawkins_tests::{Envelope, event, fixture, read, read_json, root, stack, test_config};
 use serde_json::Value;
 
 const ENDPOINT: &str = "hawkins-chatbot-eleven";
@@ -762,10 +763,99 @@ async fn tuning_jobs_register_their_best_trial_and_batch_models_run_a_transform(
         "s3://hawkins-pipeline-local/datasets/9ff9935c8ed10b50d1c7e2a8f43b6e01/themes/batches.jsonl"
     );
 
+    // The job's dataset and output, as the ingest and the transform job leave them.
+    let corpus = "9ff9935c8ed10b50d1c7e2a8f43b6e01";
+    let store = stack.store();
+    let dataset = fixture("themes/batches.jsonl");
+    let files = [
+        (
+            format!("datasets/{corpus}/themes/batches.jsonl"),
+            dataset.clone(),
+        ),
+        (
+            format!("predictions/themes/{corpus}/batches.jsonl.out"),
+            hawkins_localaws::standin::theme_output(&dataset).into_bytes(),
+        ),
+    ];
+    for (key, bytes) in files {
+        store
+            .put_if_changed(&key, bytes, "application/jsonlines")
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+
     let mut finished = sample("sagemaker-transform-completed.json");
     finished["detail"]["TransformJobName"] = "hawkins-themes-v1".into();
-    parts.deliver(&finished).await;
+    let outcome = parts.deliver(&finished).await;
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Themes {
+                episodes: 2,
+                written: true,
+                latest: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
     let ledger = read_json(&stack, "ledger/transforms/2026-11/hawkins-themes-v1.json").await;
     assert_eq!(ledger["status"], "Completed");
     assert_eq!(ledger["billable_seconds"], 1800);
+
+    // Each episode's themes, and the pointer to them.
+    let report_key = format!("processed/themes/{corpus}/episodes.json");
+    let report = read_json(&stack, &report_key).await;
+    assert_eq!(report["job"], "hawkins-themes-v1");
+    assert_eq!(report["themes"].as_array().map(Vec::len), Some(8));
+    let episodes: Vec<(&str, u64)> = report["episodes"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .map(|e| {
+                    (
+                        e["episode"].as_str().unwrap_or_default(),
+                        e["sentences"].as_u64().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(episodes, [("S01E01", 5), ("S01E02", 2)]);
+    let latest = read_json(&stack, "processed/themes/latest.json").await;
+    assert_eq!(latest["key"], report_key.as_str());
+
+    // A replay writes nothing: the bucket is versioned, so any write would be a new version.
+    let keys = [report_key.as_str(), "processed/themes/latest.json"];
+    let before = revisions(&stack, &keys).await;
+    let again = parts
+        .lifecycle()
+        .handle(finished.clone(), 1_795_800_000)
+        .await;
+    assert!(
+        matches!(
+            &again,
+            Ok(Outcome::Themes {
+                written: false,
+                latest: false,
+                ..
+            })
+        ),
+        "{again:?}"
+    );
+    assert_eq!(revisions(&stack, &keys).await, before);
+}
+
+/// The object revisions (S3 version ids) of `keys`.
+async fn revisions(stack: &LocalStack, keys: &[&str]) -> Vec<Option<String>> {
+    let store = stack.store();
+    let mut out = Vec::new();
+    for key in keys {
+        let head = store
+            .head(key)
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        out.push(head.map(|h| h.revision));
+    }
+    out
 }

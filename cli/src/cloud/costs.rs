@@ -4,8 +4,9 @@
 //! `hawkins::costs::handle_schedule` always writes the report and sends alerts, so this reads the
 //! same inputs the same way (the ledger, the previous report's time, each billing variant's hourly
 //! metrics over the same window) and calls the same [`compute::summarize`]; the alerts the run
-//! would send come from the same [`alerts::decide`] and are only listed. A unit test checks the
-//! result against `handle_schedule`'s stored report on the same ledger.
+//! would send come from the same [`alerts::decide`] and are only listed. The bucket's storage is
+//! priced as the run prices it, without the run's sweep (nothing is deleted from here). A unit
+//! test checks the result against `handle_schedule`'s stored report on the same ledger.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use hawkins::costs::compute::CostKind;
 use hawkins::costs::{Budgets, EndpointMetrics, PriceTable, Summary, alerts, budgets, report};
 use hawkins::error::StoreError;
 use hawkins::ledger::LedgerStore;
+use hawkins::storage::Inventory;
 use hawkins::store::Alert;
 use hawkins::time::parse_rfc3339;
 
@@ -184,6 +186,37 @@ pub fn render_text(
         &lines,
     ));
 
+    if let Some(storage) = &summary.storage {
+        out.push_str(&format!(
+            "\nStorage in the bucket (S3 Standard at ${}/GB-month; not in the totals)\n",
+            storage.usd_per_gb_month
+        ));
+        let mut rows: Vec<Vec<String>> = storage
+            .prefixes
+            .iter()
+            .map(|p| {
+                vec![
+                    p.prefix.clone(),
+                    p.objects.to_string(),
+                    table::size(p.bytes),
+                    usd(p.usd_per_month),
+                    format!("${:.4}", p.usd_per_day),
+                ]
+            })
+            .collect();
+        rows.push(vec![
+            "all".into(),
+            String::new(),
+            table::size(storage.bytes),
+            usd(storage.usd_per_month),
+            format!("${:.4}", storage.usd_per_day),
+        ]);
+        out.push_str(&render(
+            &["PREFIX", "OBJECTS", "SIZE", "MONTH", "DAY"],
+            &rows,
+        ));
+    }
+
     for idle in &summary.idle_endpoints {
         out.push_str(&format!(
             "\nidle: {} has had no invocation for {} h ({} a day); delete it with: {}",
@@ -243,9 +276,21 @@ pub async fn run(cloud: &Cloud, days: usize, json: bool) -> Result<()> {
     let store = Arc::new(S3Store::from_config(&cloud.sdk, &outputs.bucket));
     let metrics = CloudWatchMetrics::from_config(&cloud.sdk);
     let now = now();
-    let summary = summarize(&store, &metrics, &prices, &budgets, &cloud.region, now)
+    let mut summary = summarize(&store, &metrics, &prices, &budgets, &cloud.region, now)
         .await
         .map_err(|e| errors::store(&e, &cloud.region))?;
+    // The bucket as it is now, priced as the scheduled run prices what its sweep leaves (nothing
+    // is deleted from here).
+    let listing = store
+        .list_sized("")
+        .await
+        .map_err(|e| errors::store(&e, &cloud.region))?;
+    summary.storage = Some(hawkins::storage::cost(
+        &listing,
+        &[],
+        cloud.config.storage.usd_per_gb_month,
+        hawkins::time::Date::of(now).days_in_month(),
+    ));
     if json {
         print!(
             "{}",
@@ -359,5 +404,19 @@ mod tests {
             text.contains("The scheduled run would alert (nothing is sent from here):"),
             "{text}"
         );
+
+        let mut with_storage = summary.clone();
+        let listing = hawkins::storage::Inventory::list_sized(store.as_ref(), "")
+            .await
+            .expect("listed");
+        with_storage.storage = Some(hawkins::storage::cost(&listing, &[], 0.023, 30));
+        let text = render_text(&with_storage, &budgets(), &prices, 3, &alerts);
+        assert!(
+            text.contains(
+                "Storage in the bucket (S3 Standard at $0.023/GB-month; not in the totals)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("\nother    "), "{text}");
     }
 }

@@ -1,5 +1,6 @@
 //! The commands that operate a deployed stack: `doctor`, `status`, `logs`, `jobs logs`,
-//! `approve`/`reject`, `train`, `deploy`/`rollback`, `costs`, `invoke`, `chat` and `cleanup`.
+//! `approve`/`reject`, `train`, `deploy`/`rollback`, `costs`, `themes`, `invoke`, `chat` and
+//! `cleanup`.
 //!
 //! Each command connects the same way ([`Connection`] → [`Cloud`]): region, profile and stack from
 //! flags or the environment, the SDK configured once (fixed test credentials only when
@@ -23,6 +24,7 @@ mod jobs;
 mod status;
 mod steer;
 mod table;
+mod themes;
 
 use std::path::{Path, PathBuf};
 
@@ -209,8 +211,9 @@ pub enum CloudCommand {
     /// The same computation as the scheduled run (the ledger in the stack's bucket, the
     /// endpoints' CloudWatch metrics, the bundled prices with the config's overrides and the
     /// config's budgets, or HAWKINS_*_BUDGET_USD / HAWKINS_IDLE_HOURS when set): the last 24
-    /// hours, month to date and the month's forecast, per model and kind. Nothing is written and
-    /// no alert is sent: the alerts the scheduled run would raise are listed.
+    /// hours, month to date and the month's forecast, per model and kind, and the bucket's
+    /// storage per prefix at the config's [storage] price. Nothing is written, deleted or sent:
+    /// the alerts the scheduled run would raise are listed.
     ///
     /// Example: hawkins costs --days 14
     Costs {
@@ -221,6 +224,21 @@ pub enum CloudCommand {
         /// reports/costs/<date>.json.
         #[arg(long, default_value_t = 7)]
         days: usize,
+    },
+    /// Print the theme model's scores per episode: one row per episode, one column per theme.
+    ///
+    /// The lifecycle function writes them when the theme model's batch transform job completes:
+    /// each episode's mean score per theme over its sentences, in
+    /// processed/themes/<corpus version>/episodes.json; processed/themes/latest.json names the
+    /// newest. With --json the report is printed as stored.
+    ///
+    /// Example: hawkins themes --version 9ff9935c8ed10b50d1c7e2a8f43b6e01
+    Themes {
+        #[command(flatten)]
+        connection: Connection,
+        /// The corpus version (else the newest report).
+        #[arg(long)]
+        version: Option<String>,
     },
     /// Send one request to an endpoint and print its answer.
     ///
@@ -387,6 +405,17 @@ pub async fn run(command: CloudCommand, json: bool) -> Result<()> {
         }
         CloudCommand::Costs { connection, days } => {
             costs::run(&Cloud::connect(&connection).await?, days, json).await
+        }
+        CloudCommand::Themes {
+            connection,
+            version,
+        } => {
+            themes::run(
+                &Cloud::connect(&connection).await?,
+                version.as_deref(),
+                json,
+            )
+            .await
         }
         CloudCommand::Invoke {
             connection,

@@ -1,16 +1,18 @@
 //! Costs: on an EventBridge schedule (daily by default), prices the ledger's jobs and endpoints,
 //! writes `reports/costs/<date>.{json,html}`, prints the figures as Embedded Metric Format lines
 //! (CloudWatch turns them into `Hawkins/Costs` metrics) and alerts on budgets, the month's
-//! forecast, idle endpoints and overlong jobs. The decisions live in `hawkins::costs`.
+//! forecast, idle endpoints and overlong jobs; first it deletes expired storage (`[storage]`) and
+//! prices what stays. The decisions live in `hawkins::costs` and `hawkins::storage`.
 
 use hawkins::aws::{
-    cloudwatch::CloudWatchMetrics, config_from_env, pricing::PriceList, required_env, s3::S3Store,
-    sns::SnsNotifier,
+    cloudwatch::CloudWatchMetrics, config_from_env, lifecycle::SageMakerLifecycle,
+    pricing::PriceList, required_env, s3::S3Store, sns::SnsNotifier,
 };
 use hawkins::config::{LiveConfig, LiveSettings};
 use hawkins::costs::pricelist::refresh;
-use hawkins::costs::{CostRun, PriceTable, budgets, handle_schedule, scheduled_time};
+use hawkins::costs::{CostRun, PriceTable, budgets, handle_schedule_with, scheduled_time};
 use hawkins::entry::{diagnostic, init_logs, now};
+use hawkins::storage::sweep;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -48,11 +50,17 @@ async fn main() -> Result<(), Error> {
     let config_bucket = S3Store::from_config(&sdk, &settings.location.bucket);
     let notifier = SnsNotifier::from_config(&sdk, required_env("HAWKINS_ALERT_TOPIC_ARN")?);
     let metrics = CloudWatchMetrics::from_config(&sdk);
+    let registry = SageMakerLifecycle::from_config(&sdk);
     tracing::info!(budgets = ?started_with, prices_as_of = %prices.as_of, location = %settings.location, "costs function ready");
     let live = LiveConfig::new(&config_bucket, &store, &notifier, settings, built_in);
     let (live, prices, region) = (&live, &prices, region.as_str());
-    let (store, notifier, metrics, location) =
-        (&store, &notifier, &metrics, format!("s3://{bucket}"));
+    let (store, notifier, metrics, registry, location) = (
+        &store,
+        &notifier,
+        &metrics,
+        &registry,
+        format!("s3://{bucket}"),
+    );
     let location = location.as_str();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let now = scheduled_time(&event.payload).unwrap_or_else(now);
@@ -71,7 +79,20 @@ async fn main() -> Result<(), Error> {
                 region: region.to_string(),
                 location: location.to_string(),
             };
-            let outcome = handle_schedule(&run, now).await.map_err(diagnostic)?;
+            // The sweep first, so that the report prices what stays. A sweep that fails (the
+            // registry or the bucket cannot be read) deletes nothing; the report goes without
+            // its storage line and the next run sweeps again.
+            let groups = format!("{}-", config.pipeline.project_tag);
+            let storage = match sweep(store, registry, &groups, &config.storage, now).await {
+                Ok(swept) => Some(swept.cost),
+                Err(e) => {
+                    tracing::warn!(error = %e, "storage sweep skipped");
+                    None
+                }
+            };
+            let outcome = handle_schedule_with(&run, storage, now)
+                .await
+                .map_err(diagnostic)?;
             for line in &outcome.emf {
                 println!("{line}");
             }

@@ -511,3 +511,68 @@ impl Hosting for SageMakerLifecycle {
         }
     }
 }
+
+impl crate::storage::PackageLineage for SageMakerLifecycle {
+    /// ListModelPackageGroups by name, then each group's approved and waiting packages
+    /// (every page) and their artifact and lineage (DescribeModelPackage).
+    async fn live_packages(
+        &self,
+        group_prefix: &str,
+    ) -> Result<Vec<crate::storage::LivePackage>, StoreError> {
+        let mut groups = Vec::new();
+        let mut pages = self
+            .client
+            .list_model_package_groups()
+            .name_contains(group_prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error("ListModelPackageGroups", group_prefix, &e))?;
+            groups.extend(
+                page.model_package_group_summary_list()
+                    .iter()
+                    .filter_map(|g| g.model_package_group_name())
+                    .filter(|name| name.starts_with(group_prefix))
+                    .map(str::to_string),
+            );
+        }
+        let mut out = Vec::new();
+        for group in groups {
+            for status in [
+                ModelApprovalStatus::Approved,
+                ModelApprovalStatus::PendingManualApproval,
+            ] {
+                let mut pages = self
+                    .client
+                    .list_model_packages()
+                    .model_package_group_name(&group)
+                    .model_approval_status(status)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = match page {
+                        Ok(page) => page,
+                        Err(e) if missing(&e) => break,
+                        Err(e) => return Err(store_error("ListModelPackages", &group, &e)),
+                    };
+                    for arn in page
+                        .model_package_summary_list()
+                        .iter()
+                        .filter_map(|p| p.model_package_arn())
+                    {
+                        if let Some(package) = self.package(arn).await? {
+                            out.push(crate::storage::LivePackage {
+                                corpus_version: package
+                                    .metadata
+                                    .get(crate::lifecycle::names::meta::CORPUS_VERSION)
+                                    .cloned(),
+                                model_data_url: package.model_data_url,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -249,3 +249,87 @@ impl crate::ledger::LedgerStore for S3Store {
         self.keys(prefix, Some("/")).await
     }
 }
+
+impl crate::storage::Inventory for S3Store {
+    /// ListObjectsV2, every page, with each object's size and LastModified.
+    async fn list_sized(&self, prefix: &str) -> Result<Vec<crate::storage::Listed>, StoreError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|err| store_error("ListObjectsV2", &self.resource(prefix), &err))?;
+            out.extend(page.contents().iter().filter_map(|o| {
+                Some(crate::storage::Listed {
+                    key: o.key()?.to_string(),
+                    size: o.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+                    last_modified: o.last_modified().map(|t| t.secs()),
+                })
+            }));
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// DeleteObjects, up to 1,000 keys a call (S3's limit). S3 answers a missing key as deleted;
+    /// a key S3 could not delete fails the call, naming it.
+    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|key| ObjectIdentifier::builder().key(key).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::Other {
+                    op: "DeleteObjects",
+                    resource: self.resource(&chunk[0]),
+                    message: e.to_string(),
+                })?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| StoreError::Other {
+                    op: "DeleteObjects",
+                    resource: self.resource(&chunk[0]),
+                    message: e.to_string(),
+                })?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|err| store_error("DeleteObjects", &self.resource(&chunk[0]), &err))?;
+            if let Some(failed) = out.errors().first() {
+                let code = failed.code().unwrap_or_default();
+                let message = format!("{code}: {}", failed.message().unwrap_or_default());
+                let resource = self.resource(failed.key().unwrap_or_default());
+                return Err(match code {
+                    "AccessDenied" => StoreError::Refused {
+                        op: "DeleteObjects",
+                        resource,
+                        message,
+                    },
+                    "SlowDown" | "InternalError" | "ServiceUnavailable" => StoreError::Transient {
+                        op: "DeleteObjects",
+                        resource,
+                        message,
+                    },
+                    _ => StoreError::Other {
+                        op: "DeleteObjects",
+                        resource,
+                        message,
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -22,7 +22,7 @@
 //! - A key that is tuned (`[model.tuning.ranges]`) is not also sent as a fixed hyperparameter.
 //!
 //! Each section has its own module, with its types, its reader and its tests: `pipeline`, `model`
-//! (with `[defaults]`), `tuning`, `gate`, `deploy` and `costs`. `reader` is what they share: the
+//! (with `[defaults]`), `tuning`, `gate`, `deploy`, `costs` and `storage`. `reader` is what they share: the
 //! typed getters that report each problem with its place in the text.
 
 use std::path::Path;
@@ -36,6 +36,7 @@ pub mod live;
 mod model;
 mod pipeline;
 mod reader;
+mod storage;
 mod tuning;
 
 pub use costs::{Costs, DEFAULT_IDLE_HOURS, MAX_IDLE_HOURS, PriceOverride};
@@ -49,12 +50,16 @@ pub use model::{
 };
 pub use pipeline::{MAX_QUIET_PERIOD_SECONDS, PROJECT_TAG_MAX, Pipeline};
 pub use reader::{ConfigError, ConfigErrors};
+pub use storage::{
+    DEFAULT_CHECKPOINT_DAYS, DEFAULT_DATASET_DAYS, DEFAULT_UNAPPROVED_OUTPUT_DAYS,
+    DEFAULT_USD_PER_GB_MONTH, MAX_RETENTION_DAYS, Storage,
+};
 pub use tuning::{ParameterRange, Scaling, Tuning, TuningStrategy};
 
 use reader::{Cx, Tbl};
 
 /// The top-level sections.
-const TOP_KEYS: &[&str] = &["pipeline", "defaults", "model", "costs"];
+const TOP_KEYS: &[&str] = &["pipeline", "defaults", "model", "costs", "storage"];
 
 /// The whole file: the pipeline's settings and the models, defaults applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +68,8 @@ pub struct Config {
     pub models: Vec<ModelConfig>,
     /// `[costs]`: budgets, the idle threshold and price overrides (all optional).
     pub costs: Costs,
+    /// `[storage]`: what expires when, and the S3 price (all optional).
+    pub storage: Storage,
 }
 
 impl Config {
@@ -144,10 +151,12 @@ fn read_config(cx: &mut Cx<'_>, root: &Tbl<'_, '_>) -> Option<Config> {
     let defaults = model::read_defaults(cx, &defaults_table);
     let models = model::read_models(cx, root, &defaults_table, &defaults, &images);
     let costs = costs::read_section(cx, root);
+    let storage = storage::read_section(cx, root);
     Some(Config {
         pipeline: pipeline?,
         models,
         costs: costs?,
+        storage: storage?,
     })
 }
 

@@ -11,7 +11,7 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 
 use super::deploy::{Deploy, read_deploy};
-use super::gate::{Gate, read_gate};
+use super::gate::{Gate, GateSection, read_gate_section};
 use super::pipeline::Images;
 use super::reader::{
     At, Cx, Tbl, Val, closest, expect_string, expect_table, scalar_string, unknown_key, wrong_type,
@@ -155,6 +155,9 @@ pub struct ModelConfig {
     pub tuning: Option<Tuning>,
     /// When a trained model package is approved; none: a person approves it.
     pub gate: Option<Gate>,
+    /// `[model.gate] approval = "auto"` (theme models only): every package is approved when it is
+    /// registered, with no metric read; `gate` is then none.
+    pub auto_approve: bool,
     /// How an approved package is served; none: registered only.
     pub deploy: Option<Deploy>,
 }
@@ -1283,7 +1286,7 @@ fn check_isolation(cx: &mut Cx<'_>, m: &Common) {
 /// A model's own sections, each read by its module.
 struct Sections {
     tuning: Option<Tuning>,
-    gate: Option<Gate>,
+    gate: Option<GateSection>,
     deploy: Option<Deploy>,
 }
 
@@ -1302,7 +1305,7 @@ fn read_sections(
         None => None,
     };
     let gate = match t.table(cx, "gate") {
-        Some(table) => read_gate(cx, &table, &metric_names),
+        Some(table) => read_gate_section(cx, &table, kind, &metric_names),
         None => None,
     };
     let deploy = match t.table(cx, "deploy") {
@@ -1371,7 +1374,11 @@ fn assemble(
         kms_key_id: m.kms_key_id.map(|v| v.value),
         network_isolation: m.network_isolation.is_some_and(|v| v.value),
         tuning: sections.tuning,
-        gate: sections.gate,
+        auto_approve: sections.gate == Some(GateSection::Auto),
+        gate: match sections.gate {
+            Some(GateSection::Metric(gate)) => Some(gate),
+            _ => None,
+        },
         deploy: sections.deploy,
     })
 }

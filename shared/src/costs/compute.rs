@@ -283,6 +283,10 @@ pub struct Summary {
     pub long_running_jobs: Vec<LongJob>,
     /// Ledger objects that could not be read, with why.
     pub unreadable: Vec<String>,
+    /// The bucket's storage and its cost, when the run swept it (not in the totals above, which
+    /// are what SageMaker bills).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<crate::storage::StorageCost>,
 }
 
 /// What the summary is computed from.
@@ -553,6 +557,7 @@ pub fn summarize(inputs: &Inputs<'_>, now: i64) -> Summary {
         by_model: BTreeMap::new(),
         by_corpus_version: BTreeMap::new(),
         by_kind: BTreeMap::new(),
+        storage: None,
         lines: Vec::new(),
         unknown: Vec::new(),
         idle_endpoints: inputs

@@ -14,6 +14,10 @@
 //!
 //! Prices come from the table in the repo ([`prices`]) with the config's `[costs.prices]` on top;
 //! budgets from the config's `[costs]`, overridden by the function's environment ([`budgets`]).
+//!
+//! The scheduled function also sweeps the bucket first ([`crate::storage::sweep`]: expired
+//! checkpoints, unapproved training output and old dataset versions go) and hands the storage
+//! that stays, priced, to [`handle_schedule_with`], which puts it in the report.
 
 pub mod alerts;
 pub mod compute;
@@ -388,8 +392,18 @@ pub async fn handle_schedule<S: LedgerStore, N: Notifier, M: EndpointMetrics>(
     run: &CostRun<'_, S, N, M>,
     now: i64,
 ) -> Result<RunOutcome, CostError> {
+    handle_schedule_with(run, None, now).await
+}
+
+/// [`handle_schedule`], with the bucket's storage cost (from [`crate::storage::sweep`]) in the
+/// report.
+pub async fn handle_schedule_with<S: LedgerStore, N: Notifier, M: EndpointMetrics>(
+    run: &CostRun<'_, S, N, M>,
+    storage: Option<crate::storage::StorageCost>,
+    now: i64,
+) -> Result<RunOutcome, CostError> {
     let date = Date::of(now).to_string();
-    let (summary, jobs, endpoints) = summarize(
+    let (mut summary, jobs, endpoints) = summarize(
         run.store,
         run.metrics,
         run.prices,
@@ -398,6 +412,7 @@ pub async fn handle_schedule<S: LedgerStore, N: Notifier, M: EndpointMetrics>(
         now,
     )
     .await?;
+    summary.storage = storage;
 
     let report_key = report::report_key(&date, "json");
     let html_key = report::report_key(&date, "html");

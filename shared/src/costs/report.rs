@@ -198,6 +198,34 @@ fn line_row(line: &CostLine) -> String {
     )
 }
 
+/// The bucket's storage per prefix: objects, size, dollars a month and a day.
+fn storage_table(storage: &crate::storage::StorageCost) -> String {
+    let gb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0 * 1024.0);
+    let mut html = format!(
+        "<h2>Storage</h2><p>S3 Standard at ${}/GB-month, not in the totals above; {} expired object(s) deleted by this run.</p><table id=\"storage\"><tr><th>Prefix</th><th>Objects</th><th>GB</th><th>Month</th><th>Day</th></tr>",
+        storage.usd_per_gb_month, storage.deleted
+    );
+    for p in &storage.prefixes {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{:.3}</td><td class=\"n\">{}</td><td class=\"n\">${:.4}</td></tr>",
+            escape(&p.prefix),
+            p.objects,
+            gb(p.bytes),
+            money(p.usd_per_month),
+            p.usd_per_day
+        );
+    }
+    let _ = write!(
+        html,
+        "<tr><th>All</th><td></td><td class=\"n\">{:.3}</td><td class=\"n\">{}</td><td class=\"n\">${:.4}</td></tr></table>",
+        gb(storage.bytes),
+        money(storage.usd_per_month),
+        storage.usd_per_day
+    );
+    html
+}
+
 /// The page a person opens from the alert e-mail.
 pub fn report_html(summary: &Summary, prices: &PriceTable) -> String {
     let mut html = String::new();
@@ -263,7 +291,11 @@ pub fn report_html(summary: &Summary, prices: &PriceTable) -> String {
             money(*usd)
         );
     }
-    html.push_str("</table><h2>Spot savings</h2><table id=\"spot\"><tr><th>Job</th><th>Training s</th><th>Billable s</th><th>Saved</th></tr>");
+    html.push_str("</table>");
+    if let Some(storage) = &summary.storage {
+        html.push_str(&storage_table(storage));
+    }
+    html.push_str("<h2>Spot savings</h2><table id=\"spot\"><tr><th>Job</th><th>Training s</th><th>Billable s</th><th>Saved</th></tr>");
     for line in summary.lines.iter().filter(|l| l.spot_saving_usd > 0.0) {
         let _ = write!(
             html,

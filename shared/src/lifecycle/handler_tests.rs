@@ -749,6 +749,14 @@ async fn a_batch_models_approval_runs_one_transform_job() {
         job.input_s3_uri,
         "s3://hawkins-pipeline/datasets/9ff9935c8ed10b50d1c7e2a8f43b6e01/themes/batches.jsonl"
     );
+    assert_eq!(
+        job.output_s3_uri,
+        format!(
+            "s3://hawkins-pipeline/{}",
+            super::package::predictions_prefix("themes", "9ff9935c8ed10b50d1c7e2a8f43b6e01")
+        ),
+        "the theme report reads the output where the job writes it"
+    );
     assert_eq!(jobs.len(), 1);
     assert!(parts.hosting.models().contains_key("hawkins-themes-v1"));
     assert!(parts.hosting.endpoint_state("hawkins-themes").is_none());
@@ -1056,6 +1064,7 @@ async fn an_older_terminal_state_does_not_replace_a_newer_one() {
 #[tokio::test]
 async fn a_late_failed_transform_event_after_completed_is_neither_recorded_nor_told() {
     let parts = Parts::new();
+    theme_files(&parts);
     let key = "ledger/transforms/2026-11/hawkins-themes-v2.json";
     let done = sample("sagemaker-transform-completed.json");
     parts.deliver(&done).await;
@@ -1262,12 +1271,167 @@ async fn an_event_without_a_creation_time_updates_the_record_where_it_is() {
 #[tokio::test]
 async fn a_transform_job_is_kept_in_its_creation_month() {
     let parts = Parts::new();
+    theme_files(&parts);
     let mut done = sample("sagemaker-transform-completed.json");
     done["detail"]["CreationTime"] = 1_793_488_800_000u64.into(); // 2026-10-31T23:20:00Z
     parts.deliver(&done).await;
     assert_eq!(
         keys_under(&parts, "ledger/transforms/"),
         ["ledger/transforms/2026-10/hawkins-themes-v2.json"]
+    );
+}
+
+/// The corpus version of the transform sample.
+const THEME_CORPUS: &str = "9ff9935c8ed10b50d1c7e2a8f43b6e01";
+
+/// The theme dataset of the transform sample's corpus version and the job's output, as the
+/// ingest and the transform job leave them.
+fn theme_files(parts: &Parts) {
+    parts.store.insert(
+        &format!("datasets/{THEME_CORPUS}/themes/batches.jsonl"),
+        include_bytes!("../../../tests/fixtures/themes/batches.jsonl"),
+    );
+    parts.store.insert(
+        &format!("predictions/themes/{THEME_CORPUS}/batches.jsonl.out"),
+        include_bytes!("../../../tests/fixtures/themes/batches.jsonl.out"),
+    );
+}
+
+fn transform_done(job: &str) -> Value {
+    let mut done = sample("sagemaker-transform-completed.json");
+    done["detail"]["TransformJobName"] = job.into();
+    done
+}
+
+#[tokio::test]
+async fn a_completed_theme_transform_is_combined_per_episode_once() {
+    let parts = Parts::new();
+    theme_files(&parts);
+    let outcome = parts.deliver(&transform_done("hawkins-themes-v2")).await;
+    let report_key = format!("processed/themes/{THEME_CORPUS}/episodes.json");
+    assert_eq!(
+        outcome,
+        Outcome::Themes {
+            job: "hawkins-themes-v2".into(),
+            recorded: true,
+            report: report_key.clone(),
+            episodes: 2,
+            written: true,
+            latest: true,
+        }
+    );
+    let report = stored_json(&parts, &report_key);
+    assert_eq!(report["package_version"], 2);
+    assert_eq!(
+        report["themes"],
+        serde_json::json!(["fear", "friendship", "the Upside Down"])
+    );
+    let first = &report["episodes"][0];
+    assert_eq!(first["episode"], "S01E01");
+    assert_eq!(
+        (first["records"].as_u64(), first["sentences"].as_u64()),
+        (Some(2), Some(5))
+    );
+    // (4 × 0.25 + 1 × 0.5) / 5 sentences.
+    assert_eq!(first["scores"]["fear"], 0.3);
+    let latest = stored_json(&parts, "processed/themes/latest.json");
+    assert_eq!(latest["key"], report_key.as_str());
+    assert_eq!(latest["corpus_version"], THEME_CORPUS);
+
+    // A replay stores nothing.
+    let puts = parts.store.puts();
+    let again = parts.handle(&transform_done("hawkins-themes-v2")).await;
+    assert!(
+        matches!(
+            again,
+            Ok(Outcome::Themes {
+                written: false,
+                latest: false,
+                ..
+            })
+        ),
+        "{again:?}"
+    );
+    assert_eq!(parts.store.puts(), puts);
+
+    // A late event about an older package's job on another corpus version: its own report is
+    // written, the pointer stays on the newer package's.
+    let older = "0123456789abcdef0123456789abcdef";
+    parts.store.insert(
+        &format!("datasets/{older}/themes/batches.jsonl"),
+        include_bytes!("../../../tests/fixtures/themes/batches.jsonl"),
+    );
+    parts.store.insert(
+        &format!("predictions/themes/{older}/batches.jsonl.out"),
+        include_bytes!("../../../tests/fixtures/themes/batches.jsonl.out"),
+    );
+    let mut late = transform_done("hawkins-themes-v1");
+    late["detail"]["Tags"]["hawkins:corpus-version"] = older.into();
+    let outcome = parts.deliver(&late).await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Themes {
+                written: true,
+                latest: false,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        stored_json(&parts, "processed/themes/latest.json")["corpus_version"],
+        THEME_CORPUS
+    );
+}
+
+#[tokio::test]
+async fn a_theme_transform_without_its_output_is_not_retried_by_itself() {
+    let parts = Parts::new();
+    let failed = parts.handle(&transform_done("hawkins-themes-v2")).await;
+    let Err(e) = failed else { panic!("{failed:?}") };
+    assert!(!e.retryable(), "{e}");
+    assert!(e.to_string().contains("batches.jsonl"), "{e}");
+    assert!(
+        keys_under(&parts, "processed/").is_empty(),
+        "nothing is written"
+    );
+    assert_eq!(
+        stored_json(&parts, "ledger/transforms/2026-11/hawkins-themes-v2.json")["status"],
+        "Completed",
+        "the job is in the ledger all the same"
+    );
+}
+
+#[tokio::test]
+async fn a_theme_model_with_auto_approval_is_approved_on_registration_and_scored() {
+    let mut parts = Parts::new();
+    let text = CONFIG.replace(
+        "[model.deploy]\nmode = \"batch\"",
+        "[model.gate]\napproval = \"auto\"\n[model.deploy]\nmode = \"batch\"",
+    );
+    parts.config = crate::config::parse("test.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let mut themes = completed("themes-9ff9935c8ed10b50", 0.0);
+    themes["detail"]["Tags"]["hawkins:model"] = "themes".into();
+    themes["detail"]["Tags"]["hawkins:kind"] = "theme".into();
+    themes["detail"]["FinalMetricDataList"] = serde_json::json!([]);
+    let outcome = parts.deliver(&themes).await;
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Registered {
+                approval,
+                deploy: Some(DeployPlan::Batch(_)),
+                ..
+            } if approval == "Approved"
+        ),
+        "{outcome:?}"
+    );
+    assert!(
+        parts
+            .hosting
+            .transform_jobs()
+            .contains_key("hawkins-themes-v1")
     );
 }
 

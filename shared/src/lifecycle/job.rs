@@ -202,6 +202,22 @@ fn better(direction: Direction) -> &'static str {
     }
 }
 
+/// Decides a new package of `model`: approved outright when its `[model.gate]` says
+/// `approval = "auto"`, else by [`gate`].
+pub fn model_verdict(
+    model: &ModelConfig,
+    metrics: &BTreeMap<String, f64>,
+    approved: Option<(u32, Option<f64>)>,
+) -> Verdict {
+    if model.auto_approve {
+        return Verdict::Approve {
+            reason: "[model.gate] approval = \"auto\": approved on registration, no metric read"
+                .into(),
+        };
+    }
+    gate(model.gate.as_ref(), metrics, approved)
+}
+
 /// Decides a new package: its metric against the config's threshold and against the approved
 /// package's (`approved`: its version and metric value, when one is approved).
 pub fn gate(
@@ -517,8 +533,8 @@ where
         }
         let approved = self.registry.latest_approved(&group).await?;
         let metrics = job.metrics();
-        let verdict = gate(
-            model.gate.as_ref(),
+        let verdict = model_verdict(
+            model,
             &metrics,
             approved.as_ref().map(|p| {
                 (

@@ -150,6 +150,11 @@ pub enum LifecycleError {
     )]
     BestJobNotRecorded { tuning: String, best: String },
     /// An approved package of a deployed model, and no role for its models to run as.
+    /// A theme model's transform output that cannot be combined per episode.
+    #[error(
+        "transform job {job} completed, but its themes cannot be combined per episode: {message}; the ledger has the job, replay the event once the output is there"
+    )]
+    ThemeOutput { job: String, message: String },
     #[error(
         "package {package} is approved but the stack settings name no hosting role (HAWKINS_HOSTING_ROLE_ARN) for its models to run as: nothing was deployed; set it and replay the event"
     )]
@@ -163,6 +168,7 @@ impl Retry for LifecycleError {
             LifecycleError::Aws(e) => e.retryable(),
             LifecycleError::BestJobNotRecorded { .. } => true,
             LifecycleError::NoHostingRole { .. } => false,
+            LifecycleError::ThemeOutput { .. } => false,
         }
     }
 }
@@ -209,6 +215,16 @@ pub enum Outcome {
     RequestRefused {
         request: String,
         reason: String,
+    },
+    /// A theme model's completed transform, combined per episode: `written` when the report at
+    /// `report` changed, `latest` when the pointer did.
+    Themes {
+        job: String,
+        recorded: bool,
+        report: String,
+        episodes: usize,
+        written: bool,
+        latest: bool,
     },
 }
 

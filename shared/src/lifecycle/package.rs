@@ -431,6 +431,12 @@ pub fn plan_deploy(
     }
 }
 
+/// Where a batch model's transform job writes its output for a corpus version (the key of
+/// [`plan_deploy`]'s `output_s3_uri`).
+pub fn predictions_prefix(model: &str, corpus_version: &str) -> String {
+    format!("predictions/{model}/{corpus_version}/")
+}
+
 /// A batch transform job and the model it runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TransformPlan {

@@ -1,19 +1,25 @@
-//! Batch transform job state changes: recorded in the ledger (the cost run prices them), and a
-//! failure told once.
+//! Batch transform job state changes: recorded in the ledger (the cost run prices them), a
+//! failure told once, and a theme model's completed output combined per episode
+//! ([`crate::themes`]).
 //!
 //! Idempotent: the record is written only when it changes and never replaces a later or newer
-//! status ([`supersedes`]); a stale event tells nothing; the message goes out once.
+//! status ([`supersedes`]); a stale event tells nothing; the message goes out once. The theme
+//! report is a pure function of the dataset and the output objects, written only when its bytes
+//! change, so a replay stores nothing; a report or pointer of a newer package is never replaced
+//! by an older one's ([`crate::themes::moves_latest`]).
 
 use std::collections::BTreeMap;
 
 use super::alerts;
 use super::events::TransformJob;
 use super::job::{FINISHED, JobOutcome, StopCause, job_status, rank, supersedes};
-use super::names::tagged_model;
+use super::names::{model_version, tagged_model};
+use super::package::predictions_prefix;
 use super::{Guards, Hosting, Lifecycle, LifecycleError, Outcome, Registry};
-use crate::config::ModelConfig;
+use crate::config::{ModelConfig, ModelKind};
 use crate::ledger::{self, JobRecord};
-use crate::store::{Notifier, ObjectStore};
+use crate::store::{Notifier, ObjectStore, Written};
+use crate::themes::{self, Latest, ThemeReport};
 use crate::time::format_rfc3339;
 use crate::training::tags as tag;
 
@@ -147,11 +153,84 @@ where
             }
             _ => false,
         };
+        if outcome == JobOutcome::Completed && model.kind == ModelKind::Theme {
+            return self.theme_report(job, model, recorded).await;
+        }
         Ok(Outcome::Job {
             job: name.clone(),
             outcome,
             recorded,
             alerted,
+        })
+    }
+
+    /// A theme model's completed transform: its output combined per episode into
+    /// `processed/themes/<version>/episodes.json`, and `processed/themes/latest.json` pointed at
+    /// it unless a newer package's report is there already.
+    async fn theme_report(
+        &self,
+        job: &TransformJob,
+        model: &ModelConfig,
+        recorded: bool,
+    ) -> Result<Outcome, LifecycleError> {
+        let name = &job.transform_job_name;
+        let Some(corpus) = job.tags.get(tag::CORPUS_VERSION).filter(|v| !v.is_empty()) else {
+            return Ok(Outcome::Ignored {
+                reason: format!("transform job {name} has no corpus version tag: no theme report"),
+            });
+        };
+        let input_key = model.dataset_key(corpus);
+        let output_key = themes::output_key(&input_key, &predictions_prefix(&model.name, corpus));
+        let missing = |key: &str| LifecycleError::ThemeOutput {
+            job: name.clone(),
+            message: format!("{key} is missing"),
+        };
+        let input = self
+            .store
+            .get(&input_key)
+            .await?
+            .ok_or_else(|| missing(&input_key))?;
+        let output = self
+            .store
+            .get(&output_key)
+            .await?
+            .ok_or_else(|| missing(&output_key))?;
+        let episodes = themes::combine(&input.bytes, &output.bytes).map_err(|e| {
+            LifecycleError::ThemeOutput {
+                job: name.clone(),
+                message: format!("{output_key}: {e}"),
+            }
+        })?;
+        let version = model_version(name).unwrap_or(0);
+        let report = themes::report(&model.name, corpus, name, version, episodes);
+        let key = themes::episodes_key(corpus);
+        // Two packages trained on one corpus version write the same output prefix: the report of
+        // the newer one stays, whichever event comes last.
+        let stored: Option<ThemeReport> = self.read(&key).await?;
+        let written = themes::moves_latest(stored.map(|r| r.package_version), version)
+            && self
+                .store
+                .put_if_changed(&key, report.to_json(), "application/json")
+                .await?
+                == Written::Stored;
+        let pointer: Option<Latest> = self.read(themes::LATEST_KEY).await?;
+        let latest = themes::moves_latest(pointer.map(|p| p.package_version), version)
+            && self
+                .store
+                .put_if_changed(
+                    themes::LATEST_KEY,
+                    report.latest().to_json(),
+                    "application/json",
+                )
+                .await?
+                == Written::Stored;
+        Ok(Outcome::Themes {
+            job: name.clone(),
+            recorded,
+            report: key,
+            episodes: report.episodes.len(),
+            written,
+            latest,
         })
     }
 }

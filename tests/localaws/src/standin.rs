@@ -3,8 +3,9 @@
 //! the pipeline created there and publishes, on the local event bus, the state-change events
 //! SageMaker would: training jobs InProgress then Completed or Failed (metrics and billed seconds
 //! from `tests/fixtures/local/sagemaker.json`), tuning trials and the tuning job's result, model
-//! package approvals, endpoints InService, transform jobs Completed. The event shapes are the
-//! samples of `events/`; each event is published once.
+//! package approvals, endpoints InService, transform jobs Completed (with their output written as
+//! the theme container writes it, see [`theme_output`]). The event shapes are the samples of
+//! `events/`; each event is published once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -167,6 +168,7 @@ fn now_ms() -> i64 {
 
 pub struct Clients<'a> {
     pub sagemaker: &'a aws_sdk_sagemaker::Client,
+    pub s3: &'a aws_sdk_s3::Client,
     pub events: &'a aws_sdk_eventbridge::Client,
     pub bucket: &'a str,
     pub project: &'a str,
@@ -457,6 +459,48 @@ impl StandIn {
         Ok(())
     }
 
+    /// Writes a transform job's output next to its input, as SageMaker would before the job
+    /// completes: `<output path><input file name>.out`, one line per input line.
+    async fn write_output(
+        c: &Clients<'_>,
+        job: &aws_sdk_sagemaker::operation::describe_transform_job::DescribeTransformJobOutput,
+    ) -> Result<()> {
+        let input = job
+            .transform_input()
+            .and_then(|i| i.data_source())
+            .and_then(|d| d.s3_data_source())
+            .and_then(|s| s.s3_uri())
+            .unwrap_or_default();
+        let output = job
+            .transform_output()
+            .and_then(|o| o.s3_output_path())
+            .unwrap_or_default();
+        let (Some((bucket, key)), Some((out_bucket, out_prefix))) =
+            (split_s3(input), split_s3(output))
+        else {
+            return Ok(());
+        };
+        let Ok(object) = c.s3.get_object().bucket(bucket).key(key).send().await else {
+            // No dataset (a job the test made by hand): nothing to score.
+            return Ok(());
+        };
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .context("reading the transform input")?
+            .into_bytes();
+        let name = key.rsplit('/').next().unwrap_or(key);
+        c.s3.put_object()
+            .bucket(out_bucket)
+            .key(format!("{out_prefix}{name}.out"))
+            .body(theme_output(&bytes).into_bytes().into())
+            .send()
+            .await
+            .context("writing the transform output")?;
+        Ok(())
+    }
+
     async fn transforms(&mut self, c: &Clients<'_>) -> Result<()> {
         let sample = Self::sample(c, "sagemaker-transform-completed.json")?;
         let jobs = c
@@ -483,6 +527,10 @@ impl StandIn {
                 .send()
                 .await
                 .context("DescribeTransformJob")?;
+            if self.published.contains(&format!("transform {name}")) {
+                continue;
+            }
+            Self::write_output(c, &d).await?;
             let mut detail = sample["detail"].clone();
             let now = now_ms();
             detail["TransformJobName"] = name.into();
@@ -510,4 +558,50 @@ impl StandIn {
         }
         Ok(())
     }
+}
+
+/// `s3://bucket/key` → (bucket, key).
+fn split_s3(uri: &str) -> Option<(&str, &str)> {
+    uri.strip_prefix("s3://")?.split_once('/')
+}
+
+/// The themes the stand-in scores (those of infra/hawkins.toml).
+pub const THEMES: [&str; 8] = [
+    "friendship",
+    "fear",
+    "loss",
+    "family",
+    "courage",
+    "betrayal",
+    "first love",
+    "the Upside Down",
+];
+
+/// What the theme container's batch handler answers for a theme dataset (one JSON line per
+/// input line: `{"episode", "batch", "scores": {theme: score}}`), with made-up but stable scores
+/// in 0..1 derived from each record's text. A line that is not a record gets empty scores.
+pub fn theme_output(input: &[u8]) -> String {
+    let mut out = String::new();
+    for line in input.split(|b| *b == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let record: Value = serde_json::from_slice(line).unwrap_or(Value::Null);
+        let seed = line
+            .iter()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(*b)));
+        let scores: serde_json::Map<String, Value> = THEMES
+            .iter()
+            .enumerate()
+            .map(|(i, theme)| {
+                let bits = seed.rotate_left(i as u32 * 7) % 1000;
+                ((*theme).to_string(), json!(bits as f64 / 1000.0))
+            })
+            .collect();
+        let scored =
+            json!({"episode": record["episode"], "batch": record["batch"], "scores": scores});
+        out.push_str(&scored.to_string());
+        out.push('\n');
+    }
+    out
 }
