@@ -324,7 +324,7 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
     }
     lifecycle_bar.finish_with_message(format!("{} SageMaker events", standin.events));
 
-    // 5. The schedules: the cost run, once.
+    // 5. The schedules, once each: the cost run, and lifecycle's A/B check.
     let costs_bar = bar(&progress, "costs", router.schedules.len() as u64);
     let prices = PriceTable::bundled()?.with_overrides(&config.costs.prices);
     let metrics = stack.metrics();
@@ -339,6 +339,19 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
     };
     let mut cost: Option<RunOutcome> = None;
     for route in &router.schedules {
+        if route.function == "lifecycle" {
+            let event = serde_json::json!({
+                "detail-type": hawkins::lifecycle::events::SCHEDULE,
+                "source": "aws.events",
+                "time": hawkins::time::format_rfc3339(hawkins::time::now()),
+                "detail": {},
+            });
+            if let Err(e) = deliver(faults, || lifecycle.handle(event.clone(), hawkins::time::now())).await {
+                failures.push(format!("lifecycle A/B check: {e}"));
+            }
+            costs_bar.inc(1);
+            continue;
+        }
         if route.function != "costs" {
             failures.push(format!(
                 "{}: the local run has no handler for scheduled function {}",

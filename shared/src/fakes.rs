@@ -7,7 +7,7 @@
 //!
 //! The real adapters these mirror are in `aws/`: `sagemaker.rs` ([`TrainingJobs`]),
 //! `sqs.rs` ([`Queue`]), `lifecycle.rs` ([`Registry`], [`Hosting`]), `autoscaling.rs`
-//! ([`Guards`]) and `cloudwatch.rs` ([`EndpointMetrics`]).
+//! ([`Guards`], and [`VariantMetrics`] for the A/B tests) and `cloudwatch.rs` ([`EndpointMetrics`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -20,6 +20,7 @@ use crate::lifecycle::job::PackageSpec;
 use crate::lifecycle::package::{
     AlarmSpec, Deployment, EndpointConfigSpec, ModelSpec, Package, TransformSpec,
 };
+use crate::lifecycle::ab::{Traffic, VariantMetrics};
 use crate::lifecycle::{Guards, Hosting, Registry};
 pub use crate::store::{AlertLog, MemStore};
 use crate::training::{JobSpec, Queue, Started, TrainingJobs};
@@ -285,6 +286,20 @@ impl Registry for FakeRegistry {
             .find(|p| p.package.arn == arn)
             .map(|p| p.package.clone()))
     }
+
+    async fn update_approval(
+        &self,
+        arn: &str,
+        approval: &str,
+        _note: &str,
+    ) -> Result<(), StoreError> {
+        self.faults.call("UpdateModelPackage", arn)?;
+        if self.set_approval(arn, approval) {
+            Ok(())
+        } else {
+            Err(missing("UpdateModelPackage", arn, "model package"))
+        }
+    }
 }
 
 /// An endpoint as the fake holds it.
@@ -524,6 +539,8 @@ impl Hosting for FakeHosting {
 struct GuardState {
     alarms: BTreeMap<String, AlarmSpec>,
     scaling: BTreeMap<String, ScalingSpec>,
+    /// What each `(endpoint, variant)` served, whatever the range asked.
+    traffic: BTreeMap<(String, String), Traffic>,
 }
 
 /// CloudWatch alarms and scaling targets: puts and registrations are upserts by name and
@@ -542,6 +559,31 @@ impl FakeGuards {
     /// The scaling targets, by resource id.
     pub fn scaling(&self) -> BTreeMap<String, ScalingSpec> {
         lock(&self.state).scaling.clone()
+    }
+
+    /// What a variant's metrics show from now on ([`VariantMetrics`] answers it for any range).
+    pub fn set_traffic(&self, endpoint: &str, variant: &str, traffic: Traffic) {
+        lock(&self.state)
+            .traffic
+            .insert((endpoint.to_string(), variant.to_string()), traffic);
+    }
+}
+
+impl VariantMetrics for FakeGuards {
+    async fn variant_traffic(
+        &self,
+        endpoint: &str,
+        variant: &str,
+        _start: i64,
+        _end: i64,
+    ) -> Result<Traffic, StoreError> {
+        self.faults
+            .call("GetMetricStatistics", &format!("{endpoint}/{variant}"))?;
+        Ok(lock(&self.state)
+            .traffic
+            .get(&(endpoint.to_string(), variant.to_string()))
+            .copied()
+            .unwrap_or_default())
     }
 }
 

@@ -12,7 +12,8 @@
 //!   and [`corpus`] (the corpus build it runs once uploads settle, one episode at a time);
 //!   [`lifecycle`] (one module per SageMaker event: job, tuning, transform, package, endpoint);
 //!   [`costs`] (prices, figures, report, budget alerts).
-//! - Shared records: [`ledger`] (what ran and what is deployed), [`time`] (UTC instants and days).
+//! - Shared records: [`ledger`] (what ran and what is deployed), [`feedback`] (the chat's ratings,
+//!   read by the A/B tests), [`time`] (UTC instants and days).
 //! - Reaching AWS: [`events`] (envelopes), [`store`] (the object store and notifier traits, and
 //!   the send-once alert), [`error`] (retryable or not); behind features, the SDK adapters in
 //!   `aws`, the in-memory stand-ins of every trait in `fakes`, and `entry`, what every function's
@@ -34,6 +35,7 @@ pub mod error;
 pub mod events;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
+pub mod feedback;
 pub mod hash;
 pub mod ingest;
 pub mod jsonl;

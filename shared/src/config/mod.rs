@@ -37,7 +37,7 @@ mod reader;
 mod tuning;
 
 pub use costs::{Costs, DEFAULT_IDLE_HOURS, MAX_IDLE_HOURS, PriceOverride};
-pub use deploy::{Deploy, DeployMode, Strategy};
+pub use deploy::{AbPromote, AbWindow, Deploy, DeployMode, Strategy};
 pub use gate::Gate;
 pub use model::{
     CONTAINER_METRICS, Direction, JOB_NAME_MAX, MAX_RUNTIME_SECONDS, MODEL_NAME_MAX,

@@ -18,6 +18,9 @@ pub const TUNING_JOB: &str = "SageMaker HyperParameter Tuning Job State Change";
 /// "SageMaker Transform Job State Change": the batch scoring of a theme model.
 pub const TRANSFORM_JOB: &str = "SageMaker Transform Job State Change";
 
+/// What EventBridge's schedules send: the hourly A/B check (`LifecycleAbCheckRule`).
+pub const SCHEDULE: &str = "Scheduled Event";
+
 /// One event, by kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LifecycleEvent {
@@ -26,6 +29,8 @@ pub enum LifecycleEvent {
     Endpoint(EndpointChange),
     TuningJob(TuningJob),
     TransformJob(TransformJob),
+    /// The hourly schedule: check the A/B tests (the detail is empty).
+    Schedule,
 }
 
 /// Why an event could not be read.
@@ -76,6 +81,7 @@ pub fn parse(event: Value) -> Result<(LifecycleEvent, Option<String>), EventErro
         TRANSFORM_JOB => {
             LifecycleEvent::TransformJob(serde_json::from_value(envelope.detail).map_err(fail)?)
         }
+        SCHEDULE => LifecycleEvent::Schedule,
         _ => return Err(EventError::Unexpected { detail_type }),
     };
     Ok((event, envelope.time))
