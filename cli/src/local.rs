@@ -346,7 +346,11 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
                 "time": hawkins::time::format_rfc3339(hawkins::time::now()),
                 "detail": {},
             });
-            if let Err(e) = deliver(faults, || lifecycle.handle(event.clone(), hawkins::time::now())).await {
+            if let Err(e) = deliver(faults, || {
+                lifecycle.handle(event.clone(), hawkins::time::now())
+            })
+            .await
+            {
                 failures.push(format!("lifecycle A/B check: {e}"));
             }
             costs_bar.inc(1);

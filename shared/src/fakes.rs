@@ -15,12 +15,12 @@ use std::sync::{Mutex, MutexGuard};
 pub use crate::costs::MemMetrics;
 use crate::costs::{Bucket, EndpointMetrics};
 use crate::error::StoreError;
+use crate::lifecycle::ab::{Traffic, VariantMetrics};
 use crate::lifecycle::endpoint::{Endpoint, EndpointVariant, ScalingSpec};
 use crate::lifecycle::job::PackageSpec;
 use crate::lifecycle::package::{
     AlarmSpec, Deployment, EndpointConfigSpec, ModelSpec, Package, TransformSpec,
 };
-use crate::lifecycle::ab::{Traffic, VariantMetrics};
 use crate::lifecycle::{Guards, Hosting, Registry};
 pub use crate::store::{AlertLog, MemStore};
 use crate::training::{JobSpec, Queue, Started, TrainingJobs};

@@ -62,7 +62,10 @@ pub struct Feedback {
 pub enum FeedbackError {
     /// The record itself is wrong: writing it again cannot help.
     #[error("feedback record refused: {field} {problem}")]
-    Invalid { field: &'static str, problem: String },
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -181,10 +184,14 @@ fn day_prefix_root(model: &str) -> String {
 }
 
 /// Stores a rating; its key. Writing the same record again changes nothing.
-pub async fn record(store: &impl ObjectStore, feedback: &Feedback) -> Result<String, FeedbackError> {
+pub async fn record(
+    store: &impl ObjectStore,
+    feedback: &Feedback,
+) -> Result<String, FeedbackError> {
     feedback.check()?;
     let key = feedback.key();
-    let bytes = serde_json::to_vec_pretty(feedback).map_err(|e| invalid("record", e.to_string()))?;
+    let bytes =
+        serde_json::to_vec_pretty(feedback).map_err(|e| invalid("record", e.to_string()))?;
     store
         .put_if_changed(&key, bytes, "application/json")
         .await?;
@@ -243,7 +250,9 @@ pub async fn tally(
                 .at_seconds()
                 .is_some_and(|at| since <= at && at < until);
             if record.model == model && inside && record.check().is_ok() {
-                out.entry(record.model_version).or_default().add(record.rating);
+                out.entry(record.model_version)
+                    .or_default()
+                    .add(record.rating);
             }
         }
         if day >= last {

@@ -27,7 +27,10 @@ const GROUP: &str = "hawkins-chatbot-eleven";
 fn ab_config() -> Config {
     let text = String::from_utf8(fixture("training.toml")).expect("utf-8");
     let canary = "strategy = \"canary\"\ncanary_percent = 20\nwait_minutes = 5\n";
-    assert!(text.contains(canary), "the fixture deploys chatbot-eleven with a canary");
+    assert!(
+        text.contains(canary),
+        "the fixture deploys chatbot-eleven with a canary"
+    );
     let ab = "strategy = \"ab\"\nab_weight = 0.2\nab_min_invocations = 100\nab_min_hours = 1\nab_max_hours = 48\nab_promote = \"auto\"\n";
     match hawkins::config::parse("training.toml (A/B)", &text.replacen(canary, ab, 1)) {
         Ok(config) => config,
@@ -141,8 +144,18 @@ async fn put_metrics(
     let datum = |name: &str, value: f64, unit: StandardUnit| {
         MetricDatum::builder()
             .metric_name(name)
-            .dimensions(Dimension::builder().name("EndpointName").value(ENDPOINT).build())
-            .dimensions(Dimension::builder().name("VariantName").value(variant).build())
+            .dimensions(
+                Dimension::builder()
+                    .name("EndpointName")
+                    .value(ENDPOINT)
+                    .build(),
+            )
+            .dimensions(
+                Dimension::builder()
+                    .name("VariantName")
+                    .value(variant)
+                    .build(),
+            )
             .timestamp(DateTime::from_secs(at))
             .value(value)
             .unit(unit)
@@ -225,8 +238,14 @@ async fn a_failing_challenger_loses_its_ab_test_and_the_primary_serves_alone() {
     assert_eq!(
         serving(&stack).await,
         [
-            ("primary".to_string(), "hawkins-chatbot-eleven-v1".to_string()),
-            ("challenger".to_string(), "hawkins-chatbot-eleven-v2".to_string())
+            (
+                "primary".to_string(),
+                "hawkins-chatbot-eleven-v1".to_string()
+            ),
+            (
+                "challenger".to_string(),
+                "hawkins-chatbot-eleven-v2".to_string()
+            )
         ]
     );
     stack.delivered().await.expect("the inbox reads");
@@ -259,10 +278,11 @@ async fn a_failing_challenger_loses_its_ab_test_and_the_primary_serves_alone() {
 
     let outcome = parts.check(t0 + 2 * HOUR).await;
     let AbOutcome::Concluded {
-        decision: AbDecision::Winner {
-            variant: Side::Primary,
-            why,
-        },
+        decision:
+            AbDecision::Winner {
+                variant: Side::Primary,
+                why,
+            },
         keep: Side::Primary,
         promoted: true,
         alerted: true,
@@ -274,7 +294,10 @@ async fn a_failing_challenger_loses_its_ab_test_and_the_primary_serves_alone() {
     assert!(why.contains("challenger failed 10.0%"), "{why}");
     assert_eq!(
         serving(&stack).await,
-        [("primary".to_string(), "hawkins-chatbot-eleven-v1".to_string())]
+        [(
+            "primary".to_string(),
+            "hawkins-chatbot-eleven-v1".to_string()
+        )]
     );
     assert_eq!(approval(&stack, 2).await, "Rejected");
     assert_eq!(approval(&stack, 1).await, "Approved");
@@ -295,7 +318,11 @@ async fn a_failing_challenger_loses_its_ab_test_and_the_primary_serves_alone() {
         "{}",
         messages[0].subject
     );
-    assert!(messages[0].message.contains("200 invocations, 10.0% errors"));
+    assert!(
+        messages[0]
+            .message
+            .contains("200 invocations, 10.0% errors")
+    );
 
     // The endpoint's InService event: v1 is the newest approved package, nothing is redeployed.
     parts.deliver(&in_service(), t0 + 2 * HOUR).await;
@@ -303,6 +330,14 @@ async fn a_failing_challenger_loses_its_ab_test_and_the_primary_serves_alone() {
     let outcome = parts.check(t0 + 3 * HOUR).await;
     assert!(matches!(outcome, AbOutcome::NoTest { .. }), "{outcome:?}");
     let messages = stack.delivered().await.expect("the inbox reads");
-    assert_eq!(messages.len(), 1, "the deployment's own message only: {messages:?}");
-    assert!(messages[0].subject.contains("serving"), "{}", messages[0].subject);
+    assert_eq!(
+        messages.len(),
+        1,
+        "the deployment's own message only: {messages:?}"
+    );
+    assert!(
+        messages[0].subject.contains("serving"),
+        "{}",
+        messages[0].subject
+    );
 }

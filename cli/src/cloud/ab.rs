@@ -36,7 +36,9 @@ pub fn said(outcome: &AbOutcome) -> String {
             keep.variant(),
             decision.why()
         ),
-        AbOutcome::Running { endpoint, reason, .. } => format!("{endpoint}: {reason}"),
+        AbOutcome::Running {
+            endpoint, reason, ..
+        } => format!("{endpoint}: {reason}"),
         AbOutcome::NoTest { reason, .. } => reason.clone(),
     }
 }
@@ -91,6 +93,10 @@ mod tests {
     fn variants_are_named_as_the_endpoint_names_them() {
         assert_eq!(parse_side("challenger"), Ok(Side::Challenger));
         assert_eq!(parse_side(" Primary "), Ok(Side::Primary));
-        assert!(parse_side("winner").unwrap_err().contains("primary or challenger"));
+        assert!(
+            parse_side("winner")
+                .unwrap_err()
+                .contains("primary or challenger")
+        );
     }
 }

@@ -215,7 +215,12 @@ async fn variant_versions(cloud: &Cloud, endpoint: &str) -> Result<BTreeMap<Stri
     Ok(config
         .production_variants()
         .iter()
-        .filter_map(|v| Some((v.variant_name()?.to_string(), model_version(v.model_name()?)?)))
+        .filter_map(|v| {
+            Some((
+                v.variant_name()?.to_string(),
+                model_version(v.model_name()?)?,
+            ))
+        })
         .collect())
 }
 

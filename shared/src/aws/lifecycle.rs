@@ -233,7 +233,12 @@ impl Registry for SageMakerLifecycle {
             Err(e) => Err(store_error("DescribeModelPackage", arn, &e)),
         }
     }
-    async fn update_approval(&self, arn: &str, approval: &str, note: &str) -> Result<(), StoreError> {
+    async fn update_approval(
+        &self,
+        arn: &str,
+        approval: &str,
+        note: &str,
+    ) -> Result<(), StoreError> {
         self.client
             .update_model_package()
             .model_package_arn(arn)

@@ -685,7 +685,9 @@ mod tests {
             "must be one of auto, approval",
         );
         only(
-            &with(&format!("{DEPLOY}strategy = \"canary\"\nab_promote = \"auto\"\n")),
+            &with(&format!(
+                "{DEPLOY}strategy = \"canary\"\nab_promote = \"auto\"\n"
+            )),
             "ab_promote",
             &field("ab_promote"),
             "only to strategy = ab",

@@ -73,8 +73,7 @@ impl VariantStats {
         if self.traffic.invocations == 0 {
             return 0.0;
         }
-        (self.traffic.errors_5xx + self.traffic.errors_4xx) as f64
-            / self.traffic.invocations as f64
+        (self.traffic.errors_5xx + self.traffic.errors_4xx) as f64 / self.traffic.invocations as f64
     }
 
     /// Thumbs up over all ratings, when there are any.
@@ -404,8 +403,9 @@ pub fn running_test(endpoint: &Endpoint) -> Option<(String, String)> {
 }
 
 /// The endpoint config that serves `keep_model` alone as the primary variant, with the model's
-/// instance settings: named like a deployment's, so it is the config a plain deployment of that
-/// version would have (a replay finds it).
+/// instance settings. Named from its content like a deployment's (a replay finds it), with `-ab`
+/// after the model: never the config the primary was first deployed with, so the endpoint's
+/// InService event tells the team it serves (that message goes out once per config).
 pub fn promotion_config(
     model: &ModelConfig,
     keep_model: &str,
@@ -414,7 +414,7 @@ pub fn promotion_config(
     let deploy = model.deploy.as_ref()?;
     let variants: Vec<VariantSpec> = vec![variant_spec(PRIMARY, keep_model, 1.0, deploy)];
     Some(EndpointConfigSpec {
-        name: config_name(keep_model, &variants),
+        name: config_name(&format!("{keep_model}-ab"), &variants),
         variants,
         tags: tags.to_vec(),
     })
@@ -450,9 +450,7 @@ pub enum AbOutcome {
 pub enum AbError {
     #[error("{model} is not a model of the config, or its [model.deploy] strategy is not \"ab\"")]
     NotAbModel { model: String },
-    #[error(
-        "no A/B test runs on {endpoint}: {reason}. `hawkins status` shows its variants"
-    )]
+    #[error("no A/B test runs on {endpoint}: {reason}. `hawkins status` shows its variants")]
     NoTest { endpoint: String, reason: String },
     #[error(
         "the A/B test on {endpoint} has not concluded: {reason}. Name the variant to keep to end it now (--variant primary or --variant challenger)"
@@ -750,13 +748,9 @@ where
                 crate::training::tags::PROJECT.to_string(),
                 self.project().to_string(),
             ),
-            (
-                crate::training::tags::MODEL.to_string(),
-                model.name.clone(),
-            ),
+            (crate::training::tags::MODEL.to_string(), model.name.clone()),
         ];
-        let Some(config) = promotion_config(model, &conclusion.keep_model, &tags)
-        else {
+        let Some(config) = promotion_config(model, &conclusion.keep_model, &tags) else {
             return Ok(());
         };
         if conclusion.keep == Side::Primary {
@@ -854,12 +848,7 @@ where
         let alerted = if conclusion.promote == "person" {
             false
         } else {
-            let alert = alerts::ab_concluded(
-                &model.name,
-                record,
-                conclusion,
-                &self.links(),
-            );
+            let alert = alerts::ab_concluded(&model.name, record, conclusion, &self.links());
             if promoted || conclusion.promote != AbPromote::Auto.as_str() {
                 self.send_once(&alert).await?
             } else {
@@ -954,10 +943,15 @@ mod tests {
     fn errors_then_feedback_then_latency_decide() {
         let w = window();
         let decided = |primary, challenger| {
-            decide(&w, 0, 2 * DAY, &AbStats {
-                primary,
-                challenger,
-            })
+            decide(
+                &w,
+                0,
+                2 * DAY,
+                &AbStats {
+                    primary,
+                    challenger,
+                },
+            )
         };
         // 1. The challenger fails 5% of its requests: it loses, even though users liked it more.
         let d = decided(side(1000, 0, 500.0, 10, 20), side(200, 10, 300.0, 30, 0));

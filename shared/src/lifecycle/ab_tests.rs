@@ -125,7 +125,8 @@ impl Parts {
     }
 
     fn approval(&self, version: u32) -> String {
-        let arn = format!("arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/{version}");
+        let arn =
+            format!("arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/{version}");
         self.registry
             .packages()
             .into_iter()
@@ -135,7 +136,11 @@ impl Parts {
     }
 
     fn serving(&self) -> Vec<(String, String)> {
-        let config = self.hosting.endpoint_state(ENDPOINT).expect("endpoint").config;
+        let config = self
+            .hosting
+            .endpoint_state(ENDPOINT)
+            .expect("endpoint")
+            .config;
         self.hosting.endpoint_configs()[&config]
             .variants
             .iter()
@@ -145,7 +150,11 @@ impl Parts {
 
     fn record(&self) -> AbRecord {
         let key = AbRecord::key(ENDPOINT, "hawkins-chatbot-eleven-v2");
-        let bytes = self.store.snapshot().remove(&key).expect("the test's record");
+        let bytes = self
+            .store
+            .snapshot()
+            .remove(&key)
+            .expect("the test's record");
         serde_json::from_slice(&bytes).expect("record JSON")
     }
 }
@@ -228,7 +237,11 @@ async fn a_challenger_that_fails_requests_loses_and_the_primary_serves_alone() {
         .set_traffic(ENDPOINT, "challenger", traffic(200, 20, 300.0));
     let outcome = parts.check(NOW + 2 * HOUR).await;
     let AbOutcome::Concluded {
-        decision: AbDecision::Winner { variant: Side::Primary, why },
+        decision:
+            AbDecision::Winner {
+                variant: Side::Primary,
+                why,
+            },
         keep: Side::Primary,
         promoted: true,
         alerted: true,
@@ -241,7 +254,11 @@ async fn a_challenger_that_fails_requests_loses_and_the_primary_serves_alone() {
     // The loser is rejected before the endpoint moves, so its InService event deploys nothing.
     assert_eq!(parts.approval(2), "Rejected");
     assert_eq!(parts.approval(1), "Approved");
-    assert_eq!(parts.hosting.faults.count("UpdateEndpoint"), 2, "the A/B, then the promotion");
+    assert_eq!(
+        parts.hosting.faults.count("UpdateEndpoint"),
+        2,
+        "the A/B, then the promotion"
+    );
     let record = parts.record();
     let conclusion = record.conclusion.expect("concluded");
     assert_eq!(conclusion.keep_model, "hawkins-chatbot-eleven-v1");
@@ -251,12 +268,26 @@ async fn a_challenger_that_fails_requests_loses_and_the_primary_serves_alone() {
     let alerts = parts.notifier.alerts();
     assert_eq!(alerts.len(), sent + 1, "{alerts:?}");
     let alert = alerts.last().expect("one");
-    assert!(alert.subject.contains("primary promoted"), "{}", alert.subject);
-    assert!(alert.body.contains("challenger failed 10.0%"), "{}", alert.body);
+    assert!(
+        alert.subject.contains("primary promoted"),
+        "{}",
+        alert.subject
+    );
+    assert!(
+        alert.body.contains("challenger failed 10.0%"),
+        "{}",
+        alert.body
+    );
 
-    // The endpoint serves v1 alone; its InService event deploys nothing more.
+    // The endpoint serves v1 alone (and says so once); its InService event deploys nothing more.
     assert!(parts.hosting.settle(ENDPOINT));
     parts.deliver(&in_service()).await;
+    let alerts = parts.notifier.alerts();
+    assert_eq!(alerts.len(), sent + 2, "{alerts:?}");
+    assert_eq!(
+        alerts.last().map(|a| a.kind.as_str()),
+        Some("endpoint_deployed")
+    );
     assert_eq!(
         parts.serving(),
         [("primary".into(), "hawkins-chatbot-eleven-v1".into())]
@@ -289,7 +320,11 @@ async fn with_approval_the_winner_waits_for_a_person_who_promotes_it_once() {
         } else {
             (2, if i < 28 { Rating::Up } else { Rating::Down })
         };
-        let variant = if version == 1 { "primary" } else { "challenger" };
+        let variant = if version == 1 {
+            "primary"
+        } else {
+            "challenger"
+        };
         let feedback = Feedback::new(
             &format!("r{i}"),
             "chatbot-eleven",
@@ -326,14 +361,18 @@ async fn with_approval_the_winner_waits_for_a_person_who_promotes_it_once() {
     }
     let again = parts.check(NOW + 4 * HOUR).await;
     assert!(
-        matches!(&again, AbOutcome::Concluded { decision: AbDecision::Inconclusive { .. }, alerted: false, .. }),
+        matches!(
+            &again,
+            AbOutcome::Concluded {
+                decision: AbDecision::Inconclusive { .. },
+                alerted: false,
+                ..
+            }
+        ),
         "{again:?}"
     );
     let alerts = parts.notifier.alerts();
-    let told: Vec<_> = alerts
-        .iter()
-        .filter(|a| a.kind == "ab_concluded")
-        .collect();
+    let told: Vec<_> = alerts.iter().filter(|a| a.kind == "ab_concluded").collect();
     assert_eq!(told.len(), 1, "{alerts:?}");
     assert!(
         told[0].body.contains("hawkins ab promote chatbot-eleven\n"),
@@ -353,10 +392,22 @@ async fn with_approval_the_winner_waits_for_a_person_who_promotes_it_once() {
         .await
         .expect("promoted");
     assert!(
-        matches!(&outcome, AbOutcome::Concluded { keep: Side::Challenger, promoted: true, alerted: false, .. }),
+        matches!(
+            &outcome,
+            AbOutcome::Concluded {
+                keep: Side::Challenger,
+                promoted: true,
+                alerted: false,
+                ..
+            }
+        ),
         "{outcome:?}"
     );
-    assert_eq!(parts.approval(2), "Approved", "the kept challenger stays approved");
+    assert_eq!(
+        parts.approval(2),
+        "Approved",
+        "the kept challenger stays approved"
+    );
     // Asked again while the endpoint updates: refused as retryable, nothing asked twice.
     let busy = lifecycle
         .ab_promote("chatbot-eleven", Some(Side::Challenger), NOW + 5 * HOUR)
@@ -388,10 +439,10 @@ async fn a_person_cannot_promote_a_test_that_has_not_concluded_without_naming_a_
     let other = lifecycle.ab_promote("themes", None, NOW).await;
     assert!(matches!(other, Err(LifecycleError::Ab(_))), "{other:?}");
     // A throttled metrics read fails the check as retryable; the schedule comes back.
-    parts
-        .guards
-        .faults
-        .fail_on("GetMetricStatistics", crate::fakes::throttled("GetMetricStatistics"));
+    parts.guards.faults.fail_on(
+        "GetMetricStatistics",
+        crate::fakes::throttled("GetMetricStatistics"),
+    );
     let mut event = sample("schedule-ab-check.json");
     event["time"] = format_rfc3339(NOW + 2 * HOUR).into();
     let failed = lifecycle.handle(event, NOW).await;
