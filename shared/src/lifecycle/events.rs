@@ -321,6 +321,10 @@ mod tests {
             parse(sample("sagemaker-endpoint-in-service.json")),
             Ok((LifecycleEvent::Endpoint(_), _))
         ));
+        assert!(matches!(
+            parse(sample("schedule-ab-check.json")),
+            Ok((LifecycleEvent::Schedule, Some(_)))
+        ));
     }
 
     #[test]
