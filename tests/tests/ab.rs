@@ -125,9 +125,11 @@ fn completed(job: &str, eval_loss: f64) -> Value {
     event
 }
 
-fn in_service() -> Value {
+/// SageMaker's InService event, sent at `at`.
+fn in_service(at: i64) -> Value {
     let mut event = sample("sagemaker-endpoint-in-service.json");
     event["detail"]["EndpointName"] = ENDPOINT.into();
+    event["time"] = format_rfc3339(at).into();
     event
 }
 
@@ -230,11 +232,11 @@ async fn a_failing_challenger_loses_its_ab_test_and_the_primary_serves_alone() {
     parts
         .deliver(&completed("chatbot-eleven-aaaa1111", 1.6), t0)
         .await;
-    parts.deliver(&in_service(), t0).await;
+    parts.deliver(&in_service(t0), t0).await;
     parts
         .deliver(&completed("chatbot-eleven-bbbb2222", 1.2), t0)
         .await;
-    parts.deliver(&in_service(), t0).await;
+    parts.deliver(&in_service(t0), t0).await;
     assert_eq!(
         serving(&stack).await,
         [
@@ -250,7 +252,7 @@ async fn a_failing_challenger_loses_its_ab_test_and_the_primary_serves_alone() {
     );
     stack.delivered().await.expect("the inbox reads");
 
-    // The first check starts the window.
+    // The A/B's InService event started the window.
     let outcome = parts.check(t0).await;
     assert!(
         matches!(&outcome, AbOutcome::Running { reason, .. } if reason.contains("of at least 1 h")),
@@ -325,7 +327,9 @@ async fn a_failing_challenger_loses_its_ab_test_and_the_primary_serves_alone() {
     );
 
     // The endpoint's InService event: v1 is the newest approved package, nothing is redeployed.
-    parts.deliver(&in_service(), t0 + 2 * HOUR).await;
+    parts
+        .deliver(&in_service(t0 + 2 * HOUR), t0 + 2 * HOUR)
+        .await;
     assert_eq!(serving(&stack).await.len(), 1);
     let outcome = parts.check(t0 + 3 * HOUR).await;
     assert!(matches!(outcome, AbOutcome::NoTest { .. }), "{outcome:?}");

@@ -668,8 +668,9 @@ where
         if let Some(record) = self.read::<AbRecord>(&key).await? {
             return Ok(Ok((current, record)));
         }
-        // The window starts when a check (or the endpoint's InService event) first sees both
-        // variants serving: at most an hour after the update finished.
+        // The endpoint's InService event starts the window ([`Self::ab_started`]); should it
+        // have been missed, the first check that sees both variants serving does, at most an
+        // hour late.
         if current.status != "InService" {
             return Ok(Err(format!(
                 "the endpoint {endpoint} is {}: the test starts once it is InService",
@@ -863,6 +864,58 @@ where
             promoted,
             alerted,
         })
+    }
+}
+
+/// What the endpoint's own events tell the A/B tests; no metrics needed.
+impl<S, N, R, H, G> Lifecycle<'_, S, N, R, H, G>
+where
+    S: ObjectStore,
+    N: Notifier,
+    R: Registry,
+    H: Hosting,
+    G: Guards,
+{
+    /// An update Hawkins asked for is serving (`at`, the event's time): when its config has a
+    /// challenger, a test starts now. A record is written when there is none, or when the one of
+    /// this challenger ended in a promotion: the challenger was approved again, and this is a new
+    /// test. Not when that test awaits a person, nor when it runs: a replayed event never restarts
+    /// a test. (A promotion SageMaker rolled back is an UpdateFailed event, never this one.)
+    pub(super) async fn ab_started(
+        &self,
+        model: &ModelConfig,
+        current: Option<&Endpoint>,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let Some(current) = current else {
+            return Ok(());
+        };
+        if strategy_window(model).is_none() {
+            return Ok(());
+        }
+        let Some((primary_model, challenger_model)) = running_test(current) else {
+            return Ok(());
+        };
+        let key = AbRecord::key(&current.name, &challenger_model);
+        let earlier: Option<AbRecord> = self.read(&key).await?;
+        let ended = earlier.as_ref().is_some_and(|r| {
+            r.conclusion
+                .as_ref()
+                .is_some_and(|c| c.promoted_config.is_some())
+        });
+        if earlier.is_some() && !ended {
+            return Ok(());
+        }
+        let record = AbRecord {
+            endpoint: current.name.clone(),
+            model: model.name.clone(),
+            primary_model,
+            challenger_model,
+            started: format_rfc3339(at),
+            conclusion: None,
+        };
+        info!(endpoint = %record.endpoint, challenger = %record.challenger_model, "A/B test started");
+        self.put_ab(&record).await
     }
 
     async fn put_ab(&self, record: &AbRecord) -> Result<(), StoreError> {

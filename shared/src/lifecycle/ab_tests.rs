@@ -177,8 +177,14 @@ fn completed(job: &str, eval_loss: f64) -> Value {
 }
 
 fn in_service() -> Value {
+    in_service_at(NOW)
+}
+
+/// SageMaker's InService event, sent at `at`.
+fn in_service_at(at: i64) -> Value {
     let mut event = sample("sagemaker-endpoint-in-service.json");
     event["detail"]["EndpointName"] = ENDPOINT.into();
+    event["time"] = format_rfc3339(at).into();
     event
 }
 
@@ -220,7 +226,7 @@ async fn a_challenger_that_fails_requests_loses_and_the_primary_serves_alone() {
     ab_running(&parts).await;
     let sent = parts.notifier.alerts().len();
 
-    // The first check starts the test's window; an hour is the least it runs.
+    // The A/B's InService event started the test's window; an hour is the least it runs.
     let outcome = parts.check(NOW).await;
     assert!(
         matches!(&outcome, AbOutcome::Running { reason, .. } if reason.contains("of at least 1 h")),
@@ -300,6 +306,35 @@ async fn a_challenger_that_fails_requests_loses_and_the_primary_serves_alone() {
     // The next check finds no test, and the conclusion stands.
     let outcome = parts.check(NOW + 3 * HOUR).await;
     assert!(matches!(outcome, AbOutcome::NoTest { .. }), "{outcome:?}");
+
+    // A person approves v2 again: a new test of the same challenger, with its own window and,
+    // in the end, its own message.
+    let arn = format!("arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/2");
+    assert!(parts.registry.set_approval(&arn, "Approved"));
+    let mut approved = sample("sagemaker-package-approved.json");
+    approved["detail"]["ModelPackageArn"] = arn.into();
+    parts.deliver(&approved).await;
+    assert!(parts.hosting.settle(ENDPOINT));
+    parts.deliver(&in_service_at(NOW + 4 * HOUR)).await;
+    assert_eq!(parts.serving().len(), 2);
+    let record = parts.record();
+    assert_eq!(record.started, format_rfc3339(NOW + 4 * HOUR));
+    assert!(record.conclusion.is_none());
+    let outcome = parts.check(NOW + 4 * HOUR).await;
+    assert!(matches!(outcome, AbOutcome::Running { .. }), "{outcome:?}");
+    let outcome = parts.check(NOW + 6 * HOUR).await;
+    assert!(
+        matches!(
+            outcome,
+            AbOutcome::Concluded {
+                keep: Side::Primary,
+                promoted: true,
+                alerted: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]

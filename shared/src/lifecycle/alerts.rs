@@ -355,7 +355,11 @@ pub fn ab_concluded(
     alert(
         "ab_concluded",
         Severity::Info,
-        format!("ab-concluded-{endpoint}-{}", record.challenger_model),
+        // One message per test: the challenger may be tested again after a new approval.
+        format!(
+            "ab-concluded-{endpoint}-{}-{}",
+            record.challenger_model, record.started
+        ),
         subject,
         format!(
             "The A/B test on the endpoint {endpoint} of {model}, started {started}, concluded at {at}: {what}.\n\n\
