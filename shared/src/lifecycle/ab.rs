@@ -3,7 +3,9 @@
 //! moves the endpoint to the kept variant alone (at once with `ab_promote = "auto"`, or when a
 //! person runs `hawkins ab promote <model>`).
 //!
-//! The hourly schedule (`LifecycleAbCheckRule`, a "Scheduled Event") runs [`Lifecycle::ab_checks`]
+//! The endpoint's InService event on a config with a challenger starts a test
+//! (`Lifecycle::ab_started`, called from [`super::endpoint`]). The hourly schedule
+//! (`LifecycleAbCheckRule`, a "Scheduled Event") runs [`Lifecycle::ab_checks`]
 //! over every model whose strategy is `ab`. For an endpoint InService with both variants it reads
 //! each variant's traffic since the test started ([`VariantMetrics`]: CloudWatch's `AWS/SageMaker`
 //! `Invocations`, `Invocation5XXErrors`, `Invocation4XXErrors` and `ModelLatency`), the chat's
@@ -354,7 +356,8 @@ pub struct AbRecord {
     /// The SageMaker models of the two variants.
     pub primary_model: String,
     pub challenger_model: String,
-    /// When the lifecycle first saw both variants InService (RFC 3339): the window starts here.
+    /// When both variants started serving (RFC 3339): the time of the endpoint's InService event
+    /// on the A/B config, or of the first check that saw them. The window starts here.
     pub started: String,
     #[serde(default)]
     pub conclusion: Option<AbConclusion>,
@@ -507,7 +510,7 @@ where
         }
     }
 
-    /// The test of one model: recorded when first seen, decided once its window allows, then
+    /// The test of one model: recorded if its start was missed, decided once its window allows, then
     /// finished (promoted with `ab_promote = "auto"`, and told once).
     pub async fn ab_check(
         &self,
@@ -648,7 +651,7 @@ where
         self.ab_finish(model, &record).await
     }
 
-    /// The model's endpoint and its running test's record (written when first seen), or why
+    /// The model's endpoint and its running test's record (written now if missing), or why
     /// there is none.
     async fn ab_test(
         &self,
