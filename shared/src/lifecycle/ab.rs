@@ -363,6 +363,27 @@ pub struct AbRecord {
     pub conclusion: Option<AbConclusion>,
 }
 
+/// Who moves the endpoint to the kept variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Promoter {
+    /// `ab_promote = "auto"`: the check itself.
+    Auto,
+    /// `ab_promote = "approval"`: a person, told by the conclusion's message.
+    Approval,
+    /// A person chose the variant (`hawkins ab promote --variant`), perhaps before the end.
+    Person,
+}
+
+impl From<AbPromote> for Promoter {
+    fn from(promote: AbPromote) -> Self {
+        match promote {
+            AbPromote::Auto => Promoter::Auto,
+            AbPromote::Approval => Promoter::Approval,
+        }
+    }
+}
+
 /// How a test ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AbConclusion {
@@ -373,9 +394,8 @@ pub struct AbConclusion {
     pub keep_model: String,
     /// The numbers it was decided on.
     pub stats: AbStats,
-    /// `auto` or `approval` (`ab_promote` when it concluded), or `person` when a person ended the
-    /// test before it concluded.
-    pub promote: String,
+    /// Who moves the endpoint: `ab_promote` when the test concluded, or a person who ended it.
+    pub promote: Promoter,
     /// The endpoint config serving `keep` alone, once the update was asked for.
     #[serde(default)]
     pub promoted_config: Option<String>,
@@ -555,7 +575,7 @@ where
                 decision,
                 keep,
                 stats,
-                promote: window.promote.as_str().to_string(),
+                promote: window.promote.into(),
                 promoted_config: None,
                 promoted_at: None,
             });
@@ -564,7 +584,7 @@ where
         let auto = record
             .conclusion
             .as_ref()
-            .is_some_and(|c| c.promote == AbPromote::Auto.as_str());
+            .is_some_and(|c| c.promote == Promoter::Auto);
         if auto {
             self.ab_promote_record(model, &current, &mut record, now)
                 .await?;
@@ -626,7 +646,7 @@ where
                     keep: side,
                     keep_model: keep_model(&record, side),
                     stats,
-                    promote: "person".into(),
+                    promote: Promoter::Person,
                     promoted_config: None,
                     promoted_at: None,
                 }
@@ -849,11 +869,11 @@ where
         let promoted = conclusion.promoted_config.is_some();
         // A person's own promotion needs no message; an automatic one, or one awaiting a person,
         // does.
-        let alerted = if conclusion.promote == "person" {
+        let alerted = if conclusion.promote == Promoter::Person {
             false
         } else {
             let alert = alerts::ab_concluded(&model.name, record, conclusion, &self.links());
-            if promoted || conclusion.promote != AbPromote::Auto.as_str() {
+            if promoted || conclusion.promote != Promoter::Auto {
                 self.send_once(&alert).await?
             } else {
                 false
