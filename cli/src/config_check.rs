@@ -161,7 +161,7 @@ fn deploy(deploy: Option<&Deploy>) -> String {
         Some(Strategy::AllAtOnce { .. }) => ", all at once".to_string(),
         Some(Strategy::Canary { percent, .. }) => format!(", canary {percent}%"),
         Some(Strategy::Linear { step_percent, .. }) => format!(", linear {step_percent}% steps"),
-        Some(Strategy::AB { weight }) => format!(", A/B {}%", (weight * 100.0).round()),
+        Some(Strategy::AB { weight, .. }) => format!(", A/B {}%", (weight * 100.0).round()),
         None => String::new(),
     };
     format!("{}{strategy}", deploy.mode().as_str())

@@ -334,7 +334,7 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
     }
     lifecycle_bar.finish_with_message(format!("{} SageMaker events", standin.events));
 
-    // 5. The schedules: the cost run, once.
+    // 5. The schedules, once each: the cost run, and lifecycle's A/B check.
     let costs_bar = bar(&progress, "costs", router.schedules.len() as u64);
     let in_force = live
         .current(hawkins::time::now())
@@ -351,8 +351,34 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
         region: "us-east-1".into(),
         location: format!("s3://{}", stack.bucket),
     };
+    let lifecycle = Lifecycle {
+        store: &store,
+        notifier: &notifier,
+        registry: &registry,
+        hosting: &registry as &SageMakerLifecycle,
+        guards: &guards,
+        config: &in_force,
+        stack: &settings.for_config(&in_force),
+    };
     let mut cost: Option<RunOutcome> = None;
     for route in &router.schedules {
+        if route.function == "lifecycle" {
+            let event = serde_json::json!({
+                "detail-type": hawkins::lifecycle::events::SCHEDULE,
+                "source": "aws.events",
+                "time": hawkins::time::format_rfc3339(hawkins::time::now()),
+                "detail": {},
+            });
+            if let Err(e) = deliver(faults, || {
+                lifecycle.handle(event.clone(), hawkins::time::now())
+            })
+            .await
+            {
+                failures.push(format!("lifecycle A/B check: {e}"));
+            }
+            costs_bar.inc(1);
+            continue;
+        }
         if route.function != "costs" {
             failures.push(format!(
                 "{}: the local run has no handler for scheduled function {}",

@@ -649,6 +649,8 @@ fn every_cloud_command_has_help_with_an_example() {
         &["invoke"],
         &["chat"],
         &["cleanup"],
+        &["ab"],
+        &["ab", "promote"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_hawkins"))
             .args(command)
@@ -1203,6 +1205,76 @@ async fn the_cloud_commands_operate_the_stack() {
     );
     let again = ok(url, &["cleanup", "--older-than", "0"], None);
     assert!(again.contains("nothing unused to delete"), "{again}");
+
+    // ab promote: refused for a model whose strategy is not "ab"; with one, a person's choice of
+    // the challenger leaves the endpoint serving v2 alone, and a second run finds no test.
+    let refused = fails(url, &["ab", "promote", "chatbot-eleven"], 1);
+    assert!(refused.contains("is not \"ab\""), "{refused}");
+    let fixture = std::fs::read_to_string(root().join(CONFIG)).expect("the test config");
+    let canary = "strategy = \"canary\"\ncanary_percent = 20\nwait_minutes = 5\n";
+    assert!(
+        fixture.contains(canary),
+        "the fixture deploys chatbot-eleven with a canary"
+    );
+    let ab_config = std::env::temp_dir().join(format!("hawkins-ab-{}.toml", std::process::id()));
+    std::fs::write(
+        &ab_config,
+        fixture.replacen(canary, "strategy = \"ab\"\nab_weight = 0.2\n", 1),
+    )
+    .expect("write the config");
+    let ab_config = ab_config.display().to_string();
+    let promote = ["ab", "promote", "chatbot-eleven", "--variant", "challenger"];
+    let output = hawkins_with(url, &ab_config, &promote, None);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stdout).contains("serve the challenger alone"),
+        "{}",
+        text(&output.stdout)
+    );
+    let sm = aws_sdk_sagemaker::Client::new(&sdk);
+    let serving = sm
+        .describe_endpoint()
+        .endpoint_name(ENDPOINT)
+        .send()
+        .await
+        .expect("DescribeEndpoint")
+        .endpoint_config_name()
+        .unwrap_or_default()
+        .to_string();
+    let variants: Vec<(String, String)> = sm
+        .describe_endpoint_config()
+        .endpoint_config_name(&serving)
+        .send()
+        .await
+        .expect("DescribeEndpointConfig")
+        .production_variants()
+        .iter()
+        .map(|v| {
+            (
+                v.variant_name().unwrap_or_default().to_string(),
+                v.model_name().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        variants,
+        [(
+            "primary".to_string(),
+            "hawkins-chatbot-eleven-v2".to_string()
+        )]
+    );
+    let again = hawkins_with(url, &ab_config, &promote, None);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("serves no challenger variant"),
+        "{}",
+        text(&again.stderr)
+    );
     drop(server);
 }
 

@@ -997,10 +997,12 @@ def lifecycle_role() -> str:
 
 
 def lifecycle_patterns() -> dict[str, dict]:
-    """The pattern of every rule that invokes lifecycle, by rule."""
+    """The pattern of every rule that invokes lifecycle with SageMaker's events, by rule (the A/B
+    check's schedule has none)."""
     return {
         rule_id: stack.resolve(RESOURCES[rule_id]["Properties"]["EventPattern"], REFS)
         for rule_id, _ in rules_targeting(lifecycle_function().logical_id)
+        if "EventPattern" in RESOURCES[rule_id]["Properties"]
     }
 
 
@@ -1159,6 +1161,19 @@ def test_bucket_and_schedule_events_do_not_reach_lifecycle():
         assert lifecycle_rules_matching(event) == []
 
 
+def test_the_ab_check_invokes_lifecycle_hourly_with_the_event_it_handles():
+    schedules = [r for r, _ in rules_targeting(lifecycle_function().logical_id) if r in schedule_rules()]
+    assert len(schedules) == 1, schedules
+    rule = RESOURCES[schedules[0]]["Properties"]
+    assert rule["ScheduleExpression"] == "rate(1 hour)"
+    # What a schedule sends is what lifecycle reads as the A/B check (events::SCHEDULE).
+    assert 'pub const SCHEDULE: &str = "Scheduled Event";' in LIFECYCLE_EVENTS_RS
+    sample = lifecycle_sample("schedule-ab-check.json")
+    assert sample["detail-type"] == SCHEDULE_SAMPLE["detail-type"] == "Scheduled Event"
+    assert sample["source"] == "aws.events"
+    assert lifecycle_rules_matching(sample) == []
+
+
 def test_lifecycle_knows_its_hosting_role():
     variables = lifecycle_function().properties["Environment"]["Variables"]
     assert variables["HAWKINS_HOSTING_ROLE_ARN"] == stack._Tag("GetAtt", "SageMakerHostingRole.Arn")
@@ -1201,7 +1216,8 @@ def test_lifecycle_writes_only_the_ledger_its_state_alert_markers_and_metrics():
         if "s3:PutObject" in actions:
             writes |= keys
     assert writes == allowed, sorted(writes)
-    assert reads == allowed | read_only, sorted(reads)
+    # And the chat's ratings, which the A/B check weighs: read, never written.
+    assert reads == allowed | read_only | {"feedback/*"}, sorted(reads)
     assert not any(k.startswith(("raw/", "datasets/", "training-output/", "predictions/")) for k in writes)
 
 
@@ -1212,6 +1228,7 @@ def test_lifecycle_calls_only_the_sagemaker_actions_it_needs_on_hawkins_resource
         "sagemaker:ListModelPackages",
         "sagemaker:DescribeModelPackage",
         "sagemaker:CreateModelPackage",
+        "sagemaker:UpdateModelPackage",
         "sagemaker:CreateModel",
         "sagemaker:CreateEndpointConfig",
         "sagemaker:CreateEndpoint",
@@ -1259,7 +1276,8 @@ def test_lifecycle_puts_only_its_endpoint_alarms_and_those_of_their_scaling():
     alarms = set()
     for statement in policy_statements(lifecycle_role()):
         actions = {a for a in as_list(statement["Action"]) if a.startswith("cloudwatch:")}
-        if not actions:
+        if not actions or actions == {"cloudwatch:GetMetricStatistics"}:
+            # Reading the variants' metrics (the A/B check) writes no alarm.
             continue
         assert actions <= {"cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"}, actions
         for resource in as_list(statement["Resource"]):
@@ -1289,9 +1307,11 @@ def test_lifecycle_names_every_resource_iam_lets_it_name():
     for statement in policy_statements(lifecycle_role()):
         if "*" in as_list(statement["Resource"]):
             wildcard |= set(as_list(statement["Action"]))
-    # List calls, scalable targets (no ARN before registration) and traces have no resource.
+    # List calls, metric reads, scalable targets (no ARN before registration) and traces have no
+    # resource.
     assert wildcard == {
         "sagemaker:ListModelPackages",
+        "cloudwatch:GetMetricStatistics",
         "application-autoscaling:RegisterScalableTarget",
         "application-autoscaling:DeregisterScalableTarget",
         "application-autoscaling:PutScalingPolicy",

@@ -7,7 +7,7 @@
 //!
 //! The real adapters these mirror are in `aws/`: `sagemaker.rs` ([`TrainingJobs`]),
 //! `sqs.rs` ([`Queue`]), `lifecycle.rs` ([`Registry`], [`Hosting`]), `autoscaling.rs`
-//! ([`Guards`]) and `cloudwatch.rs` ([`EndpointMetrics`]).
+//! ([`Guards`], and [`VariantMetrics`] for the A/B tests) and `cloudwatch.rs` ([`EndpointMetrics`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -15,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 pub use crate::costs::MemMetrics;
 use crate::costs::{Bucket, EndpointMetrics};
 use crate::error::StoreError;
+use crate::lifecycle::ab::{Traffic, VariantMetrics};
 use crate::lifecycle::endpoint::{Endpoint, EndpointVariant, ScalingSpec};
 use crate::lifecycle::job::PackageSpec;
 use crate::lifecycle::package::{
@@ -298,6 +299,20 @@ impl Registry for FakeRegistry {
             .find(|p| p.package.arn == arn)
             .map(|p| p.package.clone()))
     }
+
+    async fn update_approval(
+        &self,
+        arn: &str,
+        approval: &str,
+        _note: &str,
+    ) -> Result<(), StoreError> {
+        self.faults.call("UpdateModelPackage", arn)?;
+        if self.set_approval(arn, approval) {
+            Ok(())
+        } else {
+            Err(missing("UpdateModelPackage", arn, "model package"))
+        }
+    }
 }
 
 /// An endpoint as the fake holds it.
@@ -537,6 +552,8 @@ impl Hosting for FakeHosting {
 struct GuardState {
     alarms: BTreeMap<String, AlarmSpec>,
     scaling: BTreeMap<String, ScalingSpec>,
+    /// What each `(endpoint, variant)` served, whatever the range asked.
+    traffic: BTreeMap<(String, String), Traffic>,
 }
 
 /// CloudWatch alarms and scaling targets: puts and registrations are upserts by name and
@@ -555,6 +572,31 @@ impl FakeGuards {
     /// The scaling targets, by resource id.
     pub fn scaling(&self) -> BTreeMap<String, ScalingSpec> {
         lock(&self.state).scaling.clone()
+    }
+
+    /// What a variant's metrics show from now on ([`VariantMetrics`] answers it for any range).
+    pub fn set_traffic(&self, endpoint: &str, variant: &str, traffic: Traffic) {
+        lock(&self.state)
+            .traffic
+            .insert((endpoint.to_string(), variant.to_string()), traffic);
+    }
+}
+
+impl VariantMetrics for FakeGuards {
+    async fn variant_traffic(
+        &self,
+        endpoint: &str,
+        variant: &str,
+        _start: i64,
+        _end: i64,
+    ) -> Result<Traffic, StoreError> {
+        self.faults
+            .call("GetMetricStatistics", &format!("{endpoint}/{variant}"))?;
+        Ok(lock(&self.state)
+            .traffic
+            .get(&(endpoint.to_string(), variant.to_string()))
+            .copied()
+            .unwrap_or_default())
     }
 }
 

@@ -13,7 +13,8 @@
 //!   [`lifecycle`] (one module per SageMaker event: job, tuning, transform, package, endpoint);
 //!   [`costs`] (prices, figures, report, budget alerts).
 //! - Shared records: [`ledger`] (what ran and what is deployed), [`requests`] (what a person asked
-//!   for: a training attempt, a deployment, a rollback), [`time`] (UTC instants and days).
+//!   for: a training attempt, a deployment, a rollback), [`feedback`] (the chat's ratings, read by
+//!   the A/B tests), [`time`] (UTC instants and days).
 //! - Reaching AWS: [`events`] (envelopes), [`store`] (the object store and notifier traits, and
 //!   the send-once alert), [`error`] (retryable or not); behind features, the SDK adapters in
 //!   `aws`, the in-memory stand-ins of every trait in `fakes`, and `entry`, what every function's
@@ -35,6 +36,7 @@ pub mod error;
 pub mod events;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
+pub mod feedback;
 pub mod hash;
 pub mod ingest;
 pub mod jsonl;

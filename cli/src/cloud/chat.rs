@@ -5,16 +5,23 @@
 //! expects (docker/hawkins_train/inference/chatbot.py); its answer is
 //! `{"character", "reply"}`. The character's system prompt is stored with the model and added by
 //! the container, so none is sent.
+//!
+//! `/up` and `/down` rate the last reply: one record of `hawkins::feedback` in the stack's bucket,
+//! naming the variant that answered and its model version, which an A/B test weighs.
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use std::collections::BTreeMap;
+
 use anyhow::{Result, anyhow};
+use hawkins::aws::s3::S3Store;
 use hawkins::config::{ModelConfig, ModelKind};
-use hawkins::lifecycle::plan::endpoint_name;
+use hawkins::feedback::{Feedback, Rating};
+use hawkins::lifecycle::plan::{endpoint_name, model_version};
 use serde::{Deserialize, Serialize};
 
-use super::Cloud;
 use super::invoke::call;
+use super::{Cloud, errors, now};
 
 const JSON: &str = "application/json";
 
@@ -174,6 +181,82 @@ pub fn find_character<'m>(
     }
 }
 
+/// `/up` or `/down`.
+pub fn rating(line: &str) -> Option<Rating> {
+    match line {
+        "/up" => Some(Rating::Up),
+        "/down" => Some(Rating::Down),
+        _ => None,
+    }
+}
+
+/// The id of the rating of reply `turn` of the chat started at `session` (seconds) by process
+/// `pid`: rating the same reply again replaces the record, never adds one.
+pub fn feedback_id(session: i64, pid: u32, turn: usize) -> String {
+    format!("cli-{session}-{pid}-{turn}")
+}
+
+/// The model version each variant of the endpoint serves, from its current endpoint config.
+async fn variant_versions(cloud: &Cloud, endpoint: &str) -> Result<BTreeMap<String, u32>> {
+    let client = cloud.sagemaker();
+    let described = client
+        .describe_endpoint()
+        .endpoint_name(endpoint)
+        .send()
+        .await
+        .map_err(|e| cloud.fail(errors::sagemaker("DescribeEndpoint"), endpoint, &e))?;
+    let config = described.endpoint_config_name().unwrap_or_default();
+    let config = client
+        .describe_endpoint_config()
+        .endpoint_config_name(config)
+        .send()
+        .await
+        .map_err(|e| cloud.fail(errors::sagemaker("DescribeEndpointConfig"), config, &e))?;
+    Ok(config
+        .production_variants()
+        .iter()
+        .filter_map(|v| {
+            Some((
+                v.variant_name()?.to_string(),
+                model_version(v.model_name()?)?,
+            ))
+        })
+        .collect())
+}
+
+/// Rates the last reply; the record's key.
+async fn rate(
+    cloud: &Cloud,
+    model: &str,
+    endpoint: &str,
+    last: &(usize, String),
+    rating: Rating,
+    session: i64,
+) -> Result<String> {
+    let (turn, variant) = last;
+    let versions = variant_versions(cloud, endpoint).await?;
+    let version = versions.get(variant).copied().ok_or_else(|| {
+        anyhow!("the variant {variant} that answered no longer serves on {endpoint}: not rated")
+    })?;
+    let feedback = Feedback::new(
+        &feedback_id(session, std::process::id(), *turn),
+        model,
+        version,
+        variant,
+        rating,
+        now(),
+    )
+    .map_err(|e| anyhow!(e))?;
+    let bucket = cloud.outputs().await?.bucket;
+    let store = S3Store::from_config(&cloud.sdk, &bucket);
+    hawkins::feedback::record(&store, &feedback)
+        .await
+        .map_err(|e| match e {
+            hawkins::feedback::FeedbackError::Store(e) => errors::store(&e, &cloud.region),
+            other => anyhow!(other),
+        })
+}
+
 pub async fn run(cloud: &Cloud, character: &str, options: Options) -> Result<()> {
     let model = find_character(&cloud.config.models, character).map_err(|e| anyhow!(e))?;
     let endpoint = endpoint_name(cloud.project(), &model.name);
@@ -184,10 +267,14 @@ pub async fn run(cloud: &Cloud, character: &str, options: Options) -> Result<()>
     let interactive = std::io::stdin().is_terminal();
     if interactive {
         eprintln!(
-            "talking with {name} ({endpoint}); /reset starts over, an empty line or Ctrl-D ends"
+            "talking with {name} ({endpoint}); /up or /down rates the last reply, /reset starts over, an empty line or Ctrl-D ends"
         );
     }
     let mut conversation = Conversation::default();
+    let session = now();
+    // The last reply: its turn and the variant that gave it.
+    let mut last: Option<(usize, String)> = None;
+    let mut turn = 0;
     let mut lines = std::io::stdin().lock().lines();
     loop {
         if interactive {
@@ -201,6 +288,16 @@ pub async fn run(cloud: &Cloud, character: &str, options: Options) -> Result<()>
         let text = line.trim();
         if text.is_empty() {
             break;
+        }
+        if let Some(rating) = rating(text) {
+            match &last {
+                Some(reply) => {
+                    let key = rate(cloud, &model.name, &endpoint, reply, rating, session).await?;
+                    eprintln!("(rated: {key})");
+                }
+                None => eprintln!("(no reply to rate yet)"),
+            }
+            continue;
         }
         if text == "/reset" {
             conversation.reset();
@@ -219,6 +316,8 @@ pub async fn run(cloud: &Cloud, character: &str, options: Options) -> Result<()>
         let reply = parse_reply(&answer.body).map_err(|e| anyhow!(e))?;
         println!("{}", reply_line(&reply, &name, options.json));
         conversation.record(text, &reply.reply);
+        turn += 1;
+        last = answer.variant.clone().map(|variant| (turn, variant));
     }
     Ok(())
 }
@@ -253,6 +352,15 @@ dataset = "chatbot/nancy-wheeler.jsonl"
 character = "Nancy Wheeler"
 "#;
         crate::cloud::test_config(text).models
+    }
+
+    #[test]
+    fn ratings_are_commands_and_each_reply_has_one_id() {
+        assert_eq!(rating("/up"), Some(Rating::Up));
+        assert_eq!(rating("/down"), Some(Rating::Down));
+        assert_eq!(rating("up"), None);
+        assert_eq!(feedback_id(1_795_800_000, 42, 3), "cli-1795800000-42-3");
+        assert_ne!(feedback_id(1, 42, 3), feedback_id(1, 42, 4));
     }
 
     #[test]

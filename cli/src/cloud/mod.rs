@@ -1,6 +1,6 @@
 //! The commands that operate a deployed stack: `doctor`, `status`, `logs`, `jobs logs`,
-//! `approve`/`reject`, `train`, `deploy`/`rollback`, `costs`, `themes`, `invoke`, `chat` and
-//! `cleanup`.
+//! `approve`/`reject`, `train`, `deploy`/`rollback`, `ab promote`, `costs`, `themes`, `invoke`,
+//! `chat` and `cleanup`.
 //!
 //! Each command connects the same way ([`Connection`] → [`Cloud`]): region, profile and stack from
 //! flags or the environment, the SDK configured once (fixed test credentials only when
@@ -10,6 +10,7 @@
 //! chat request carries, what an error says) is a pure function in its module; the SDK calls
 //! around it stay thin.
 
+mod ab;
 mod approve;
 mod chat;
 mod cleanup;
@@ -206,6 +207,15 @@ pub enum CloudCommand {
         /// The model (as named in the config).
         model: String,
     },
+    /// A/B tests: end one, the endpoint then serving the kept variant alone.
+    ///
+    /// Example: hawkins ab promote chatbot-hopper
+    Ab {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: AbCommand,
+    },
     /// Print what the models cost, computed as the scheduled cost function does.
     ///
     /// The same computation as the scheduled run (the ledger in the stack's bucket, the
@@ -264,7 +274,8 @@ pub enum CloudCommand {
     /// Talk with a deployed character chatbot.
     ///
     /// Each line read from standard input is sent to the endpoint <project>-<model> with the
-    /// conversation so far, and the character's reply is printed. `/reset` starts over; an
+    /// conversation so far, and the character's reply is printed. `/up` or `/down` rates the
+    /// last reply (a record under feedback/ that A/B tests weigh); `/reset` starts over; an
     /// empty line or the end of the input ends the chat.
     ///
     /// CHARACTER is matched against the chatbots' `character` in the config, ignoring case; a
@@ -305,6 +316,25 @@ pub enum CloudCommand {
         /// progress keeps what it just created.
         #[arg(long, value_name = "MINUTES", default_value_t = 60)]
         older_than: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AbCommand {
+    /// Move a model's endpoint to one variant of its A/B test, alone.
+    ///
+    /// Without --variant, the one the concluded test kept (the hourly check tells the team which,
+    /// with ab_promote = "approval"); with it, that variant, which also ends a test still
+    /// running. A challenger that is dropped has its package rejected, so it is not deployed
+    /// again by itself. Runs the lifecycle function's own promotion with your credentials.
+    ///
+    /// Example: hawkins ab promote chatbot-hopper --variant challenger
+    Promote {
+        /// The model (its endpoint is <project>-<model>).
+        model: String,
+        /// primary or challenger.
+        #[arg(long, value_parser = ab::parse_side)]
+        variant: Option<hawkins::lifecycle::ab::Side>,
     },
 }
 
@@ -402,6 +432,13 @@ pub async fn run(command: CloudCommand, json: bool) -> Result<()> {
         }
         CloudCommand::Rollback { connection, model } => {
             steer::deploy(&Cloud::connect(&connection).await?, &model, None, json).await
+        }
+        CloudCommand::Ab {
+            connection,
+            command: AbCommand::Promote { model, variant },
+        } => {
+            let cloud = Cloud::connect(&connection).await?;
+            ab::promote(&cloud, &model, variant, json).await
         }
         CloudCommand::Costs { connection, days } => {
             costs::run(&Cloud::connect(&connection).await?, days, json).await

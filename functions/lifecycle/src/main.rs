@@ -1,8 +1,9 @@
 //! Lifecycle: SageMaker's state-change events from EventBridge. A finished training job is
 //! recorded in the ledger and registered behind its metric gate; an approved package is deployed
 //! (blue/green with rollback alarms, A/B or serverless, auto scaling); endpoint changes are
-//! checked against what was asked; every failure is told to the team. The decisions live in
-//! `hawkins::lifecycle`.
+//! checked against what was asked; every failure is told to the team. Every hour a scheduled event
+//! makes it conclude the A/B tests (the guards' CloudWatch client reads the variants' metrics).
+//! The decisions live in `hawkins::lifecycle`.
 
 use hawkins::aws::{
     autoscaling::EndpointGuards, config_from_env, lifecycle::SageMakerLifecycle, required_env,

@@ -14,6 +14,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use super::store_error;
 use crate::error::StoreError;
 use crate::lifecycle::Guards;
+use crate::lifecycle::ab::{Traffic, VariantMetrics};
 use crate::lifecycle::plan::{AlarmSpec, ScalingSpec};
 
 /// Seconds between scale-ins (slow, so a short lull does not drop capacity) and scale-outs.
@@ -155,5 +156,18 @@ impl Guards for EndpointGuards {
             }
             Err(e) => Err(store_error("DeregisterScalableTarget", resource_id, &e)),
         }
+    }
+}
+
+/// The A/B tests read the variants' metrics through the same CloudWatch client.
+impl VariantMetrics for EndpointGuards {
+    async fn variant_traffic(
+        &self,
+        endpoint: &str,
+        variant: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Traffic, StoreError> {
+        super::cloudwatch::variant_traffic(&self.cloudwatch, endpoint, variant, start, end).await
     }
 }

@@ -258,6 +258,22 @@ impl Registry for SageMakerLifecycle {
             Err(e) => Err(store_error("DescribeModelPackage", arn, &e)),
         }
     }
+    async fn update_approval(
+        &self,
+        arn: &str,
+        approval: &str,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_model_package()
+            .model_package_arn(arn)
+            .model_approval_status(ModelApprovalStatus::from(approval))
+            .approval_description(note.chars().take(1000).collect::<String>())
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateModelPackage", arn, &e))?;
+        Ok(())
+    }
 }
 
 fn deployment_config(d: &Deployment) -> DeploymentConfig {

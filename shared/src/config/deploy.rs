@@ -11,6 +11,13 @@ const DEFAULT_WAIT_MINUTES: u32 = 10;
 const DEFAULT_CANARY_PERCENT: u8 = 10;
 const DEFAULT_TARGET_INVOCATIONS: u32 = 100;
 const DEFAULT_MAX_CONCURRENCY: u32 = 5;
+/// An A/B test's defaults: a thousand of the challenger's answers, at least a day (the traffic's
+/// daily rhythm seen by both variants), at most a week (a second variant is a second bill).
+const DEFAULT_AB_MIN_INVOCATIONS: u32 = 1_000;
+const DEFAULT_AB_MIN_HOURS: u32 = 24;
+const DEFAULT_AB_MAX_HOURS: u32 = 168;
+/// The longest an A/B test may run: thirty days.
+const MAX_AB_HOURS: i64 = 720;
 
 /// `[model.deploy]`: how an approved model is served.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,8 +94,54 @@ pub enum Strategy {
     Canary { percent: u8, wait_minutes: u32 },
     /// `step_percent` more of the traffic every `wait_minutes`.
     Linear { step_percent: u8, wait_minutes: u32 },
-    /// A second variant beside the serving one, taking `weight` (0 to 1) of the traffic.
-    AB { weight: f64 },
+    /// A second variant beside the serving one, taking `weight` (0 to 1) of the traffic, until
+    /// the test concludes (`window`).
+    AB { weight: f64, window: AbWindow },
+}
+
+/// When an A/B test concludes and who then promotes its winner: the `ab_*` fields of
+/// `[model.deploy]` (the rule that names the winner is `hawkins::lifecycle::ab::decide`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AbWindow {
+    /// `ab_min_invocations`: the challenger's invocations before a winner may be named.
+    pub min_invocations: u32,
+    /// `ab_min_hours`: hours the test runs at least, however busy the endpoint.
+    pub min_hours: u32,
+    /// `ab_max_hours`: hours after which it concludes with what it has (too few invocations keep
+    /// the serving model).
+    pub max_hours: u32,
+    /// `ab_promote`.
+    pub promote: AbPromote,
+}
+
+impl Default for AbWindow {
+    fn default() -> Self {
+        AbWindow {
+            min_invocations: DEFAULT_AB_MIN_INVOCATIONS,
+            min_hours: DEFAULT_AB_MIN_HOURS,
+            max_hours: DEFAULT_AB_MAX_HOURS,
+            promote: AbPromote::Approval,
+        }
+    }
+}
+
+/// `ab_promote`: what happens once an A/B test concludes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbPromote {
+    /// The endpoint is moved to the kept variant alone at once; the team hears what was done.
+    Auto,
+    /// The conclusion is recorded and the team told; a person runs `hawkins ab promote <model>`.
+    Approval,
+}
+
+impl AbPromote {
+    /// The name in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AbPromote::Auto => "auto",
+            AbPromote::Approval => "approval",
+        }
+    }
 }
 
 impl Strategy {
@@ -132,6 +185,10 @@ const DEPLOY_KEYS: &[(&str, &[DeployMode])] = &[
         &[DeployMode::Realtime, DeployMode::Serverless],
     ),
     ("ab_weight", &[DeployMode::Realtime]),
+    ("ab_min_invocations", &[DeployMode::Realtime]),
+    ("ab_min_hours", &[DeployMode::Realtime]),
+    ("ab_max_hours", &[DeployMode::Realtime]),
+    ("ab_promote", &[DeployMode::Realtime]),
     ("serverless", &[DeployMode::Serverless]),
 ];
 
@@ -355,11 +412,15 @@ fn read_strategy(cx: &mut Cx<'_>, t: &Tbl<'_, '_>, ab_allowed: bool) -> Option<S
             "all_at_once, canary or linear",
         ),
         ("ab_weight", &[Name::AB], "ab"),
+        ("ab_min_invocations", &[Name::AB], "ab"),
+        ("ab_min_hours", &[Name::AB], "ab"),
+        ("ab_max_hours", &[Name::AB], "ab"),
+        ("ab_promote", &[Name::AB], "ab"),
     ];
     let mut ok = true;
     for (key, names, label) in applies {
-        // A serverless ab_weight is already reported as not applying to the mode.
-        let refused_by_mode = *key == "ab_weight" && !ab_allowed;
+        // A serverless ab_* field is already reported as not applying to the mode.
+        let refused_by_mode = key.starts_with("ab_") && !ab_allowed;
         if t.has(key) && !names.contains(&name.value) && !refused_by_mode {
             cx.error(
                 &t.key_at(key),
@@ -413,16 +474,69 @@ fn read_strategy(cx: &mut Cx<'_>, t: &Tbl<'_, '_>, ab_allowed: bool) -> Option<S
             }
             Strategy::AB {
                 weight: weight.value,
+                window: read_ab_window(cx, t)?,
             }
         }
     };
     ok.then_some(strategy)
 }
 
+/// The `ab_*` fields that say when an A/B test concludes, defaults applied.
+fn read_ab_window(cx: &mut Cx<'_>, t: &Tbl<'_, '_>) -> Option<AbWindow> {
+    let defaults = AbWindow::default();
+    let invocations = default_u32(
+        cx,
+        t,
+        "ab_min_invocations",
+        1,
+        i64::from(u32::MAX),
+        defaults.min_invocations,
+    );
+    let hours_why = "at most 30 days: a second variant is a second bill";
+    let min_hours = match t.bounded(cx, "ab_min_hours", 0, MAX_AB_HOURS, hours_why) {
+        Some(v) => Some(v.value),
+        None if t.has("ab_min_hours") => None,
+        None => Some(defaults.min_hours),
+    };
+    let max_hours = match t.bounded(cx, "ab_max_hours", 1, MAX_AB_HOURS, hours_why) {
+        Some(v) => Some(v.value),
+        None if t.has("ab_max_hours") => None,
+        None => Some(defaults.max_hours),
+    };
+    let promote = match t.choice(
+        cx,
+        "ab_promote",
+        &[("auto", AbPromote::Auto), ("approval", AbPromote::Approval)],
+    ) {
+        Some(v) => Some(v.value),
+        None if t.has("ab_promote") => None,
+        None => Some(defaults.promote),
+    };
+    let (min_invocations, min_hours, max_hours) = (invocations?, min_hours?, max_hours?);
+    if max_hours < min_hours {
+        let at = if t.has("ab_max_hours") {
+            t.at("ab_max_hours")
+        } else {
+            t.at("ab_min_hours")
+        };
+        cx.error(
+            &at,
+            format!("ab_max_hours ({max_hours}) must be at least ab_min_hours ({min_hours}): the test would end before it may conclude"),
+        );
+        return None;
+    }
+    Some(AbWindow {
+        min_invocations,
+        min_hours,
+        max_hours,
+        promote: promote?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use crate::config::testing::*;
-    use crate::config::{Deploy, Strategy};
+    use crate::config::{AbPromote, AbWindow, Deploy, Strategy};
 
     const DEPLOY: &str = "[model.deploy]\nmode = \"realtime\"\ninstance_type = \"ml.g5.xlarge\"\n";
 
@@ -504,6 +618,79 @@ mod tests {
                     wait_minutes: 10
                 },
             })
+        );
+    }
+
+    #[test]
+    fn an_ab_window_parses_with_its_defaults_and_its_bounds() {
+        let ab = format!("{DEPLOY}strategy = \"ab\"\nab_weight = 0.2\n");
+        let config = ok(&with(&ab));
+        let Some(Deploy::Realtime { strategy, .. }) = &config.models[0].deploy else {
+            panic!("realtime")
+        };
+        assert_eq!(
+            strategy,
+            &Strategy::AB {
+                weight: 0.2,
+                window: AbWindow::default()
+            }
+        );
+        let config = ok(&with(&format!(
+            "{ab}ab_min_invocations = 50\nab_min_hours = 2\nab_max_hours = 6\nab_promote = \"auto\"\n"
+        )));
+        let Some(Deploy::Realtime { strategy, .. }) = &config.models[0].deploy else {
+            panic!("realtime")
+        };
+        assert_eq!(
+            strategy,
+            &Strategy::AB {
+                weight: 0.2,
+                window: AbWindow {
+                    min_invocations: 50,
+                    min_hours: 2,
+                    max_hours: 6,
+                    promote: AbPromote::Auto
+                }
+            }
+        );
+        let field = |key: &str| format!("{MODEL}.deploy.{key}");
+        only(
+            &with(&format!("{ab}ab_min_hours = 10\nab_max_hours = 5\n")),
+            "ab_max_hours = 5",
+            &field("ab_max_hours"),
+            "must be at least ab_min_hours (10)",
+        );
+        only(
+            &with(&format!("{ab}ab_min_hours = 200\n")),
+            "ab_min_hours",
+            &field("ab_min_hours"),
+            "must be at least ab_min_hours (200)",
+        );
+        only(
+            &with(&format!("{ab}ab_max_hours = 1000\n")),
+            "ab_max_hours",
+            &field("ab_max_hours"),
+            "between 1 and 720",
+        );
+        only(
+            &with(&format!("{ab}ab_min_invocations = 0\n")),
+            "ab_min_invocations",
+            &field("ab_min_invocations"),
+            "at least 1",
+        );
+        only(
+            &with(&format!("{ab}ab_promote = \"automatic\"\n")),
+            "ab_promote",
+            &field("ab_promote"),
+            "must be one of auto, approval",
+        );
+        only(
+            &with(&format!(
+                "{DEPLOY}strategy = \"canary\"\nab_promote = \"auto\"\n"
+            )),
+            "ab_promote",
+            &field("ab_promote"),
+            "only to strategy = ab",
         );
     }
 

@@ -40,7 +40,7 @@ mod storage;
 mod tuning;
 
 pub use costs::{Costs, DEFAULT_IDLE_HOURS, MAX_IDLE_HOURS, PriceOverride};
-pub use deploy::{Deploy, DeployMode, Strategy};
+pub use deploy::{AbPromote, AbWindow, Deploy, DeployMode, Strategy};
 pub use gate::Gate;
 pub use live::{ConfigLocation, LiveConfig, LiveSettings};
 pub use model::{

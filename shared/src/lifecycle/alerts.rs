@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::ab::{AbConclusion, AbDecision, AbRecord, Side, VariantStats};
 use super::plan::{StopCause, Verdict};
 use crate::store::{Alert, Severity};
 
@@ -291,6 +292,93 @@ pub fn transform_failed(model: &str, job: &str, reason: &str, links: &Links) -> 
              \x20 or aws sagemaker describe-transform-job --transform-job-name {job}\n\
              - Fix the cause, then approve the package again (hawkins approve <package-arn>) to rerun it.\n",
             console = links.transform(job),
+        ),
+        model,
+    )
+}
+
+/// One side of an A/B test in a message.
+fn ab_line(variant: &str, model: &str, stats: &VariantStats) -> String {
+    let latency = stats
+        .traffic
+        .latency_p50_micros
+        .map(|l| format!("median {:.0} ms", l / 1000.0))
+        .or(stats
+            .traffic
+            .latency_avg_micros
+            .map(|l| format!("mean {:.0} ms", l / 1000.0)))
+        .unwrap_or_else(|| "latency unknown".into());
+    format!(
+        "  {variant:<10} {model}: {} invocations, {:.1}% errors, {latency}, {} up / {} down\n",
+        stats.traffic.invocations,
+        stats.error_rate() * 100.0,
+        stats.feedback.up,
+        stats.feedback.down,
+    )
+}
+
+/// An A/B test concluded: promoted already (`ab_promote = "auto"`), or waiting for a person.
+pub fn ab_concluded(
+    model: &str,
+    record: &AbRecord,
+    conclusion: &AbConclusion,
+    links: &Links,
+) -> Alert {
+    let endpoint = &record.endpoint;
+    let keep = conclusion.keep.variant();
+    let other = conclusion.keep.other().variant();
+    let what = match &conclusion.decision {
+        AbDecision::Winner { .. } => format!("the {keep} won"),
+        _ => format!("inconclusive, the {keep} stays"),
+    };
+    let dropped = if conclusion.keep == Side::Primary {
+        "\nThe challenger's package is rejected in the registry when the endpoint moves, so it is not deployed again by itself; approve it again (hawkins approve) to run another test.\n"
+    } else {
+        ""
+    };
+    let (subject, next) = match &conclusion.promoted_config {
+        Some(config) => (
+            format!("Hawkins: A/B test of {model} concluded, {keep} promoted"),
+            format!(
+                "The endpoint is being updated to serve the {keep} ({}) alone, on the endpoint config {config}; you will hear when it serves.\n{dropped}",
+                conclusion.keep_model
+            ),
+        ),
+        None => (
+            format!("Hawkins: A/B test of {model} concluded, {what}: your approval"),
+            format!(
+                "Nothing changed yet: both variants still serve.\n\n\
+                 To serve the {keep} ({}) alone:  hawkins ab promote {model}\n\
+                 To keep the {other} instead:       hawkins ab promote {model} --variant {other}\n{dropped}",
+                conclusion.keep_model
+            ),
+        ),
+    };
+    alert(
+        "ab_concluded",
+        Severity::Info,
+        // One message per test: the challenger may be tested again after a new approval.
+        format!(
+            "ab-concluded-{endpoint}-{}-{}",
+            record.challenger_model, record.started
+        ),
+        subject,
+        format!(
+            "The A/B test on the endpoint {endpoint} of {model}, started {started}, concluded at {at}: {what}.\n\n\
+             Why: {why}.\n\n\
+             Since the test started:\n{primary}{challenger}\n\
+             {next}\n\
+             Endpoint: {console}\n",
+            started = record.started,
+            at = conclusion.at,
+            why = conclusion.decision.why(),
+            primary = ab_line("primary", &record.primary_model, &conclusion.stats.primary),
+            challenger = ab_line(
+                "challenger",
+                &record.challenger_model,
+                &conclusion.stats.challenger
+            ),
+            console = links.endpoint(endpoint),
         ),
         model,
     )

@@ -279,6 +279,8 @@ where
         let alerted = match &outcome {
             EndpointOutcome::Deployed { config } => {
                 self.scale(model, name, current.as_ref()).await?;
+                // A config with a challenger starts an A/B test (ab.rs).
+                self.ab_started(model, current.as_ref(), at).await?;
                 self.send_once(&alerts::deployed(&model.name, name, config, &links))
                     .await?
             }

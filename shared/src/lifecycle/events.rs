@@ -20,6 +20,9 @@ pub const TRANSFORM_JOB: &str = "SageMaker Transform Job State Change";
 /// S3's event for a written object: here, a person's deploy request under `requests/deploy/`.
 pub const OBJECT_CREATED: &str = "Object Created";
 
+/// What EventBridge's schedules send: the hourly A/B check (`LifecycleAbCheckRule`).
+pub const SCHEDULE: &str = "Scheduled Event";
+
 /// One event, by kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LifecycleEvent {
@@ -32,6 +35,8 @@ pub enum LifecycleEvent {
     Request {
         key: String,
     },
+    /// The hourly schedule: check the A/B tests (the detail is empty).
+    Schedule,
 }
 
 /// Why an event could not be read.
@@ -92,6 +97,7 @@ pub fn parse(event: Value) -> Result<(LifecycleEvent, Option<String>), EventErro
                 })?;
             LifecycleEvent::Request { key }
         }
+        SCHEDULE => LifecycleEvent::Schedule,
         _ => return Err(EventError::Unexpected { detail_type }),
     };
     Ok((event, envelope.time))
@@ -330,6 +336,10 @@ mod tests {
         assert!(matches!(
             parse(sample("sagemaker-endpoint-in-service.json")),
             Ok((LifecycleEvent::Endpoint(_), _))
+        ));
+        assert!(matches!(
+            parse(sample("schedule-ab-check.json")),
+            Ok((LifecycleEvent::Schedule, Some(_)))
         ));
     }
 

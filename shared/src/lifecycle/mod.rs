@@ -16,14 +16,19 @@
 //! - endpoint events compare the endpoint's config with the one Hawkins asked for
 //!   (`state/lifecycle/endpoints/`), which also catches an update that failed while the endpoint
 //!   stayed InService;
-//! - every message has an id and a marker under `alerts/sent/`: a replay sends nothing new.
+//! - every message has an id and a marker under `alerts/sent/`: a replay sends nothing new;
+//! - an A/B test is decided once: its conclusion is recorded before it is acted on ([`ab`]).
 //!
 //! One module per event, each with its handler methods on [`Lifecycle`] and the pure decisions
 //! they execute: [`job`] (training jobs, and registering a completed job's model), [`tuning`],
 //! [`transform`], [`package`] (approvals and deployments), [`endpoint`] and [`manual`] (a
-//! person's `hawkins deploy` and `hawkins rollback`). [`names`] holds the
+//! person's `hawkins deploy` and `hawkins rollback`); the hourly schedule concludes A/B tests
+//! ([`ab`]). [`names`] holds the
 //! names they share; [`plan`] gathers every pure decision in one place.
 
+pub mod ab;
+#[cfg(test)]
+mod ab_tests;
 pub mod alerts;
 pub mod endpoint;
 pub mod events;
@@ -91,6 +96,14 @@ pub trait Registry: Sync {
         &self,
         arn: &str,
     ) -> impl Future<Output = Result<Option<Package>, StoreError>> + Send;
+    /// Sets a package's approval (`Approved`, `Rejected`...) with a note a person reads in the
+    /// registry. Setting the approval it already has succeeds.
+    fn update_approval(
+        &self,
+        arn: &str,
+        approval: &str,
+        note: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Models, endpoint configs and endpoints. Creating what already exists succeeds.
@@ -159,6 +172,9 @@ pub enum LifecycleError {
         "package {package} is approved but the stack settings name no hosting role (HAWKINS_HOSTING_ROLE_ARN) for its models to run as: nothing was deployed; set it and replay the event"
     )]
     NoHostingRole { package: String },
+    /// A person's A/B promotion that cannot be done now.
+    #[error(transparent)]
+    Ab(#[from] ab::AbError),
 }
 
 impl Retry for LifecycleError {
@@ -169,6 +185,7 @@ impl Retry for LifecycleError {
             LifecycleError::BestJobNotRecorded { .. } => true,
             LifecycleError::NoHostingRole { .. } => false,
             LifecycleError::ThemeOutput { .. } => false,
+            LifecycleError::Ab(e) => e.retryable(),
         }
     }
 }
@@ -226,6 +243,10 @@ pub enum Outcome {
         written: bool,
         latest: bool,
     },
+    /// The scheduled A/B check, one entry per model whose strategy is `ab`.
+    AbChecked {
+        checks: Vec<ab::AbOutcome>,
+    },
 }
 
 /// The lifecycle function's capabilities and settings.
@@ -277,24 +298,6 @@ where
         &self.stack.project
     }
 
-    /// One EventBridge event; `now` (seconds) dates ledger entries of events without a time.
-    pub async fn handle(&self, event: Value, now: i64) -> Result<Outcome, LifecycleError> {
-        let detail = event.get("detail").cloned().unwrap_or(Value::Null);
-        let (event, time) = events::parse(event)?;
-        let sent = time.as_deref().and_then(crate::time::parse_rfc3339);
-        let at = sent.unwrap_or(now);
-        let outcome = match event {
-            LifecycleEvent::TrainingJob(job) => self.training_job(&job, &detail, sent, now).await?,
-            LifecycleEvent::TuningJob(job) => self.tuning_job(&job).await?,
-            LifecycleEvent::TransformJob(job) => self.transform_job(&job, sent, now).await?,
-            LifecycleEvent::ModelPackage(change) => self.package_change(&change).await?,
-            LifecycleEvent::Endpoint(change) => self.endpoint_change(&change, at).await?,
-            LifecycleEvent::Request { key } => self.deploy_request(&key).await?,
-        };
-        info!(outcome = %serde_json::to_string(&outcome).unwrap_or_default(), "lifecycle event handled");
-        Ok(outcome)
-    }
-
     /// The JSON object at `key`, or `None` when there is none or it does not parse (it is then
     /// rewritten from the event).
     async fn read<T: serde::de::DeserializeOwned>(
@@ -343,5 +346,40 @@ where
             None,
         )
         .await
+    }
+}
+
+/// The function's entry: every event it receives. Reading the A/B tests' metrics is what the
+/// guards' CloudWatch side adds ([`ab::VariantMetrics`]).
+impl<S, N, R, H, G> Lifecycle<'_, S, N, R, H, G>
+where
+    S: ObjectStore,
+    N: Notifier,
+    R: Registry,
+    H: Hosting,
+    G: Guards + ab::VariantMetrics,
+{
+    /// One EventBridge event: a SageMaker state change, a person's deploy request, or the hourly
+    /// schedule that checks the A/B tests; `now` (seconds) dates ledger entries of events without
+    /// a time.
+    pub async fn handle(&self, event: Value, now: i64) -> Result<Outcome, LifecycleError> {
+        let detail = event.get("detail").cloned().unwrap_or(Value::Null);
+        let (event, time) = events::parse(event)?;
+        let sent = time.as_deref().and_then(crate::time::parse_rfc3339);
+        let at = sent.unwrap_or(now);
+        let outcome = match event {
+            LifecycleEvent::TrainingJob(job) => self.training_job(&job, &detail, sent, now).await?,
+            LifecycleEvent::TuningJob(job) => self.tuning_job(&job).await?,
+            LifecycleEvent::TransformJob(job) => self.transform_job(&job, sent, now).await?,
+            LifecycleEvent::ModelPackage(change) => self.package_change(&change).await?,
+            LifecycleEvent::Endpoint(change) => self.endpoint_change(&change, at).await?,
+            LifecycleEvent::Request { key } => self.deploy_request(&key).await?,
+            // The event's time is the check's "now": a redelivered event judges the same window.
+            LifecycleEvent::Schedule => Outcome::AbChecked {
+                checks: self.ab_checks(at).await?,
+            },
+        };
+        info!(outcome = %serde_json::to_string(&outcome).unwrap_or_default(), "lifecycle event handled");
+        Ok(outcome)
     }
 }

@@ -197,7 +197,8 @@ fn bounded_alarm(name: &str) -> String {
     name.chars().take(255).collect()
 }
 
-fn variant(name: &str, model: &str, weight: f64, deploy: &Deploy) -> VariantSpec {
+/// A production variant of `model` with the deploy settings' instances.
+pub(super) fn variant(name: &str, model: &str, weight: f64, deploy: &Deploy) -> VariantSpec {
     match deploy {
         Deploy::Realtime {
             instance_type,
@@ -367,7 +368,7 @@ pub fn plan_deploy(
         }
     }
     let variants = match (&strategy, current) {
-        (Strategy::AB { weight }, Some(current)) => {
+        (Strategy::AB { weight, .. }, Some(current)) => {
             let primary = current
                 .variants
                 .iter()
@@ -388,15 +389,8 @@ pub fn plan_deploy(
         .iter()
         .flat_map(|v| alarms(&endpoint, &v.name))
         .collect();
-    // The config's name carries the version and a hash of its content: the same package and
-    // settings give the same config (a replay creates nothing), changed settings a new one.
-    let content = serde_json::to_string(&variants).unwrap_or_default();
     let config = EndpointConfigSpec {
-        name: bounded(&format!(
-            "{}-{}",
-            model_spec.name,
-            &sha256_hex(content.as_bytes())[..8]
-        )),
+        name: config_name(&model_spec.name, &variants),
         variants,
         tags: model_spec.tags.clone(),
     };
@@ -435,6 +429,14 @@ pub fn plan_deploy(
 /// [`plan_deploy`]'s `output_s3_uri`).
 pub fn predictions_prefix(model: &str, corpus_version: &str) -> String {
     format!("predictions/{model}/{corpus_version}/")
+}
+
+/// An endpoint config's name: the model's name (with its version) and a hash of the variants, so
+/// the same package and settings give the same config (a replay creates nothing) and changed
+/// settings a new one.
+pub(super) fn config_name(model: &str, variants: &[VariantSpec]) -> String {
+    let content = serde_json::to_string(variants).unwrap_or_default();
+    bounded(&format!("{model}-{}", &sha256_hex(content.as_bytes())[..8]))
 }
 
 /// A batch transform job and the model it runs.
@@ -613,7 +615,11 @@ where
             .await
     }
 
-    async fn put_state(&self, endpoint: &str, state: &EndpointState) -> Result<(), StoreError> {
+    pub(super) async fn put_state(
+        &self,
+        endpoint: &str,
+        state: &EndpointState,
+    ) -> Result<(), StoreError> {
         self.store
             .put_if_changed(
                 &EndpointState::key(endpoint),
