@@ -12,10 +12,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use hawkins::aws::autoscaling::EndpointGuards;
 use hawkins::aws::lifecycle::SageMakerLifecycle;
-use hawkins::costs::{CostRun, PriceTable, RunOutcome, budgets, handle_schedule};
+use hawkins::costs::{CostRun, PriceTable, RunOutcome, budgets, handle_schedule_with};
 use hawkins::error::Retry;
 use hawkins::ingest::{DEFAULT_NETWORK_WINDOW, Ingest, ObjectOutcome, handle_event};
 use hawkins::lifecycle::Lifecycle;
+use hawkins::storage::sweep;
 use hawkins::store::ObjectStore;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::Value;
@@ -386,7 +387,22 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
             ));
             continue;
         }
-        match deliver(faults, || handle_schedule(&run, hawkins::time::now())).await {
+        // As the cost function: the storage sweep first (nothing is old enough to expire in a
+        // local run), then the report with what the bucket holds priced.
+        let groups = format!("{}-", in_force.pipeline.project_tag);
+        let now = hawkins::time::now();
+        let storage = match deliver(faults, || {
+            sweep(&store, &registry, &groups, &in_force.storage, now)
+        })
+        .await
+        {
+            Ok(swept) => Some(swept.cost),
+            Err(e) => {
+                failures.push(format!("storage sweep: {e}"));
+                None
+            }
+        };
+        match deliver(faults, || handle_schedule_with(&run, storage.clone(), now)).await {
             Ok(outcome) => cost = Some(outcome),
             Err(e) => failures.push(format!("costs: {e}")),
         }
