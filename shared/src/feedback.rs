@@ -19,6 +19,7 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
@@ -235,8 +236,13 @@ pub async fn tally(
     let mut day = Date::of(since);
     loop {
         let prefix = format!("{}{day}/", day_prefix_root(model));
-        for key in store.list(&prefix).await? {
-            let Some(object) = store.get(&key).await? else {
+        let keys = store.list(&prefix).await?;
+        // A few reads in flight at once: a busy day's ratings are many small objects.
+        let mut reads = stream::iter(keys.iter())
+            .map(|key| async move { store.get(key).await.map(|o| (key, o)) })
+            .buffered(crate::corpus::READ_AHEAD);
+        while let Some((key, object)) = reads.try_next().await? {
+            let Some(object) = object else {
                 continue;
             };
             let record: Feedback = match serde_json::from_slice(&object.bytes) {

@@ -56,6 +56,44 @@ pub struct DeployRequest {
     pub requested_by: Option<String>,
 }
 
+/// A request's id, which also names its object.
+pub trait Request: serde::de::DeserializeOwned {
+    /// What the request is, for messages: "a training request".
+    const WHAT: &'static str;
+    fn id(&self) -> &str;
+}
+
+impl Request for TrainRequest {
+    const WHAT: &'static str = "a training request";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Request for DeployRequest {
+    const WHAT: &'static str = "a deploy request";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Reads the request at `key` (whose id is `id`) from its object, `None` when it is gone; the
+/// error says, for the person, why it cannot be carried out. Pure.
+pub fn read<T: Request>(key: &str, id: &str, bytes: Option<&[u8]>) -> Result<T, String> {
+    let Some(bytes) = bytes else {
+        return Err(format!("{key} is gone: nothing to carry out"));
+    };
+    let request: T =
+        serde_json::from_slice(bytes).map_err(|e| format!("{key} is not {}: {e}", T::WHAT))?;
+    if request.id() != id {
+        return Err(format!(
+            "{key} says its id is '{}': a request's id is its file name",
+            request.id()
+        ));
+    }
+    Ok(request)
+}
+
 /// Writes a request under `prefix` (its id names the object); its "Object Created" event carries
 /// it to the function that does it. Writing the same request again changes nothing.
 pub async fn submit<S: crate::store::ObjectStore, T: Serialize>(
@@ -130,6 +168,19 @@ mod tests {
         assert_eq!(id_of(TRAIN_PREFIX, "requests/train/.json"), None);
         assert_eq!(id_of(TRAIN_PREFIX, "requests/deploy/x.json"), None);
         assert_eq!(id_of(DEPLOY_PREFIX, "requests/deploy/x.txt"), None);
+    }
+
+    #[test]
+    fn a_request_is_read_only_under_its_own_id() {
+        let key = key(TRAIN_PREFIX, "r1");
+        let body = br#"{"id":"r1","corpus_version":"v","requested_at":"t"}"#;
+        let request: TrainRequest = read(&key, "r1", Some(body)).expect("reads");
+        assert!(request.models.is_empty());
+        let other = read::<TrainRequest>(&key, "r2", Some(body)).expect_err("another id");
+        assert!(other.contains("says its id is 'r1'"), "{other}");
+        let bad = read::<DeployRequest>(&key, "r1", Some(body)).expect_err("not a deploy");
+        assert!(bad.contains("is not a deploy request"), "{bad}");
+        assert!(read::<TrainRequest>(&key, "r1", None).is_err());
     }
 
     #[test]

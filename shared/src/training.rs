@@ -692,30 +692,12 @@ where
     /// corpus version it names. Idempotent: the jobs' names come from the request's id, so a
     /// redelivery finds them started ([`Started::AlreadyExists`]) and starts nothing new.
     async fn request(&self, key: &str, id: &str) -> Result<MessageOutcome, TrainError> {
-        let Some(object) = self.store.get(key).await? else {
-            return self
-                .refuse(id, format!("{key} is gone: nothing to carry out"))
-                .await;
-        };
-        let request: crate::requests::TrainRequest = match serde_json::from_slice(&object.bytes) {
+        let object = self.store.get(key).await?;
+        let bytes = object.as_ref().map(|o| o.bytes.as_slice());
+        let request: crate::requests::TrainRequest = match crate::requests::read(key, id, bytes) {
             Ok(request) => request,
-            Err(e) => {
-                return self
-                    .refuse(id, format!("{key} is not a training request: {e}"))
-                    .await;
-            }
+            Err(reason) => return self.refuse(id, reason).await,
         };
-        if request.id != id {
-            return self
-                .refuse(
-                    id,
-                    format!(
-                        "{key} says its id is '{}': a request's id is its file name",
-                        request.id
-                    ),
-                )
-                .await;
-        }
         let manifest_key = crate::manifest::manifest_key(&request.corpus_version);
         let Some(manifest) = self.store.get(&manifest_key).await? else {
             return self

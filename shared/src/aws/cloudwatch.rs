@@ -46,23 +46,7 @@ impl CloudWatchMetrics {
         let mut from = start;
         while from < end {
             let until = (from + MAX_HOURS_PER_CALL * HOUR).min(end);
-            let answer = self
-                .client
-                .get_metric_statistics()
-                .namespace("AWS/SageMaker")
-                .metric_name(metric)
-                .dimensions(
-                    Dimension::builder()
-                        .name("EndpointName")
-                        .value(endpoint)
-                        .build(),
-                )
-                .dimensions(
-                    Dimension::builder()
-                        .name("VariantName")
-                        .value(variant)
-                        .build(),
-                )
+            let answer = variant_metric(&self.client, metric, endpoint, variant)
                 .start_time(DateTime::from_secs(from))
                 .end_time(DateTime::from_secs(until))
                 .period(HOUR as i32)
@@ -80,6 +64,32 @@ impl CloudWatchMetrics {
         }
         Ok(out)
     }
+}
+
+/// GetMetricStatistics of one of SageMaker's per-variant metrics, before its time and statistics.
+fn variant_metric(
+    client: &Client,
+    metric: &str,
+    endpoint: &str,
+    variant: &str,
+) -> aws_sdk_cloudwatch::operation::get_metric_statistics::builders::GetMetricStatisticsFluentBuilder
+{
+    client
+        .get_metric_statistics()
+        .namespace("AWS/SageMaker")
+        .metric_name(metric)
+        .dimensions(
+            Dimension::builder()
+                .name("EndpointName")
+                .value(endpoint)
+                .build(),
+        )
+        .dimensions(
+            Dimension::builder()
+                .name("VariantName")
+                .value(variant)
+                .build(),
+        )
 }
 
 impl EndpointMetrics for CloudWatchMetrics {
@@ -146,22 +156,7 @@ async fn window_stats(
     let resource = format!("{metric} of {endpoint}/{variant}");
     let hours = ((end - start).max(1) + HOUR - 1) / HOUR;
     let period = hours * HOUR;
-    let mut request = client
-        .get_metric_statistics()
-        .namespace("AWS/SageMaker")
-        .metric_name(metric)
-        .dimensions(
-            Dimension::builder()
-                .name("EndpointName")
-                .value(endpoint)
-                .build(),
-        )
-        .dimensions(
-            Dimension::builder()
-                .name("VariantName")
-                .value(variant)
-                .build(),
-        )
+    let mut request = variant_metric(client, metric, endpoint, variant)
         .start_time(DateTime::from_secs(end - period))
         .end_time(DateTime::from_secs(end))
         .period(i32::try_from(period).unwrap_or(i32::MAX))

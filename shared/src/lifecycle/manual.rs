@@ -105,27 +105,11 @@ where
                 ),
             });
         }
-        let request = match self.store.get(key).await? {
-            None => return self.refuse(id, format!("{key} is gone")).await,
-            Some(object) => match serde_json::from_slice::<DeployRequest>(&object.bytes) {
-                Ok(request) if request.id == id => request,
-                Ok(request) => {
-                    return self
-                        .refuse(
-                            id,
-                            format!(
-                                "{key} says its id is '{}': a request's id is its file name",
-                                request.id
-                            ),
-                        )
-                        .await;
-                }
-                Err(e) => {
-                    return self
-                        .refuse(id, format!("{key} is not a deploy request: {e}"))
-                        .await;
-                }
-            },
+        let object = self.store.get(key).await?;
+        let bytes = object.as_ref().map(|o| o.bytes.as_slice());
+        let request: DeployRequest = match crate::requests::read(key, id, bytes) {
+            Ok(request) => request,
+            Err(reason) => return self.refuse(id, reason).await,
         };
         let Some(model) = self.config.model(&request.model) else {
             return self
