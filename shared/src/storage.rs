@@ -2,7 +2,7 @@
 //!
 //! Three kinds of objects can be made again or are no longer used, and expire per `[storage]`
 //! ([`crate::config::Storage`]):
-//! - `checkpoints/<model>/<version>/`: a spot job's checkpoints, kept `checkpoint_days` after the
+//! - `checkpoints/<model>/<version>-<config>/`: a spot job's checkpoints, kept `checkpoint_days` after the
 //!   folder's newest write (a running job rewrites them, so they are never old);
 //! - `training-output/<model>/<job>/`: a job's output, kept `unapproved_output_days` after its
 //!   newest write unless the artifact of an approved or waiting model package is in it;
