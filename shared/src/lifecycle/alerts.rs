@@ -87,7 +87,7 @@ pub fn job_failed(model: &str, job: &str, reason: &str, spot: bool, links: &Link
              \x20 or {logs}\n\
              - Look at the job: {console}\n\
              \x20 or aws sagemaker describe-training-job --training-job-name {job}\n\
-             - Fix the cause (hyperparameters or instance type in infra/hawkins.toml, then sam deploy). Jobs are named after the corpus version, so this one is not retried by itself: the model trains again when its dataset changes (a new or corrected upload).\n",
+             - Fix the cause (hyperparameters or instance type in infra/hawkins.toml, then hawkins config push infra/hawkins.toml). Jobs are named after the corpus version, so this one is not retried by itself: the model trains again when its dataset changes (a new or corrected upload).\n",
             logs = links.job_logs(job),
             console = links.job(job),
         ),
