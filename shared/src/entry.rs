@@ -27,7 +27,9 @@ pub fn diagnostic<E: Retry + Display>(error: E) -> Diagnostic {
     }
 }
 
-/// The model config the function was built with, parsed and validated. The function's build
+/// The model config the function was built with, parsed and validated: its built-in config, in
+/// force while the stack's config location holds no object (see [`crate::config::live`]). The
+/// function's build
 /// script (`functions/build.rs`) has already refused an invalid one, so an error here means the
 /// binary was built some other way; it stops the function at start with every problem named.
 ///
