@@ -339,7 +339,9 @@ fn dataset_sha<'m>(model: &ModelConfig, manifest: &'m CorpusManifest) -> Result<
 /// A hash of everything in a model's config that shapes its training job (image, instances,
 /// hyperparameters, metrics, tuning, network, encryption), and nothing that does not (the gate,
 /// the deployment, the stack's role and bucket). Two configs with the same hash train the same
-/// way on the same data. Pure.
+/// way on the same data. The hash is over the job request Hawkins sends, so a release that
+/// changes that request (a new field) also retrains each model once, which is what it should do.
+/// Pure.
 pub fn training_config_sha256(model: &ModelConfig, config: &Config) -> String {
     let neutral = StackSettings {
         bucket: String::new(),
