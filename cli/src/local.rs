@@ -76,10 +76,21 @@ where
 
 /// Runs the pipeline; Ctrl-C stops it and everything it started (the local AWS goes with the
 /// dropped stack).
-pub async fn run(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bool) -> Result<()> {
+pub async fn run(
+    samples: &[PathBuf],
+    out: &Path,
+    faults: Option<u64>,
+    serve: bool,
+    json: bool,
+) -> Result<()> {
     tokio::select! {
-        result = pipeline(samples, out, faults, json) => result,
-        _ = tokio::signal::ctrl_c() => bail!("interrupted: the local AWS and everything the run started were stopped"),
+        result = pipeline(samples, out, faults, serve, json) => result,
+        // With --serve, Ctrl-C is how the run ends.
+        _ = tokio::signal::ctrl_c(), if serve => {
+            eprintln!("stopped: the web app, the local AWS and everything the run started");
+            Ok(())
+        }
+        _ = tokio::signal::ctrl_c(), if !serve => bail!("interrupted: the local AWS and everything the run started were stopped"),
     }
 }
 
@@ -168,7 +179,62 @@ fn bar(progress: &MultiProgress, stage: &str, len: u64) -> ProgressBar {
     bar
 }
 
-async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bool) -> Result<()> {
+/// The web app's parts in the local run: the local AWS through the SDK, the local approver.
+struct LocalWeb;
+
+impl hawkins_web::Parts for LocalWeb {
+    type Store = hawkins::aws::s3::S3Store;
+    type Backend = hawkins_web::aws::AwsBackend;
+    type SignIn = hawkins_web::auth::LocalSignIn;
+    type Config = std::sync::Arc<hawkins::config::Config>;
+}
+
+/// Serves the web app over the local AWS on a free loopback port, for as long as the run lasts:
+/// its URL. The bucket lets the app's origin PUT uploads (the browser sends them to S3 itself).
+async fn start_web(stack: &LocalStack, config: &hawkins::config::Config) -> Result<String> {
+    use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding a port for the web app")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let rule = CorsRule::builder()
+        .allowed_origins(&url)
+        .allowed_methods("PUT")
+        .allowed_headers("*")
+        .build()?;
+    stack
+        .s3()
+        .put_bucket_cors()
+        .bucket(&stack.bucket)
+        .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build()?)
+        .send()
+        .await
+        .context("allowing the web app's uploads (PutBucketCors)")?;
+    let app = hawkins_web::App::<LocalWeb> {
+        store: stack.harness_store(),
+        backend: hawkins_web::aws::AwsBackend::new(&stack.config, &stack.bucket, config),
+        sign_in: hawkins_web::auth::LocalSignIn,
+        config: std::sync::Arc::new(config.clone()),
+        bucket: stack.bucket.clone(),
+        upload_origin: stack.server.endpoint().trim_end_matches('/').to_string(),
+        clock: hawkins_web::now,
+    };
+    let router = hawkins_web::router(std::sync::Arc::new(app));
+    tokio::spawn(async move {
+        if let Err(e) = hawkins_web::serve(listener, router).await {
+            eprintln!("the web app stopped: {e}");
+        }
+    });
+    Ok(url)
+}
+
+async fn pipeline(
+    samples: &[PathBuf],
+    out: &Path,
+    faults: Option<u64>,
+    serve: bool,
+    json: bool,
+) -> Result<()> {
     let root = workspace_root();
     let samples = if samples.is_empty() {
         vec![
@@ -201,6 +267,7 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
             "fault layer on (seed {seed}): the functions' calls to the local AWS fail at random"
         );
     }
+    let web = start_web(&stack, &config).await?;
     let faults = stack.faults();
     let progress = MultiProgress::new();
     let mut failures: Vec<String> = Vec::new();
@@ -465,6 +532,7 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
         .collect();
     summary.pages.push(out.join("alerts.txt"));
     summary.failures = failures.clone();
+    summary.web = Some(web.clone());
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -476,6 +544,46 @@ async fn pipeline(samples: &[PathBuf], out: &Path, faults: Option<u64>, json: bo
                 1
             )
         );
+    }
+    if serve {
+        // As the deployed stack would: whatever the browser uploads or approves takes the same
+        // routes to the same handlers, every two seconds.
+        eprintln!(
+            "serving the web app at {web} and the local AWS at {}: uploads and approvals in the browser go through the pipeline. Ctrl-C stops both.",
+            stack.server.endpoint()
+        );
+        let mut again: Vec<Value> = Vec::new();
+        // Until Ctrl-C, which `run` catches: dropping this future stops the app and the local
+        // AWS.
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            for event in router.take(&stack, "ingest").await? {
+                if let Err(e) = deliver(faults, || {
+                    handle_event(&ingest, &stack.bucket, event.clone())
+                })
+                .await
+                {
+                    eprintln!("ingest: {e}");
+                }
+            }
+            if let Err(e) = stack
+                .drain_train_queue(&live, Some(LOCAL_QUIET_SECONDS))
+                .await
+            {
+                eprintln!("train: {e}");
+            }
+            standin.step(&clients).await?;
+            let mut batch = std::mem::take(&mut again);
+            batch.extend(router.take(&stack, "lifecycle").await?);
+            for event in batch {
+                match lifecycle.handle(event.clone(), hawkins::time::now()).await {
+                    Ok(_) => {}
+                    // An early event (an endpoint not in service yet) comes back next time.
+                    Err(e) if e.retryable() => again.push(event),
+                    Err(e) => eprintln!("lifecycle: {e}"),
+                }
+            }
+        }
     }
     if !failures.is_empty() {
         bail!(

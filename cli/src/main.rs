@@ -71,6 +71,10 @@ enum Command {
         /// writes. The run must still end with every upload, job, package and alert, once.
         #[arg(long, value_name = "SEED")]
         faults: Option<u64>,
+        /// After the run, keep the local AWS and the web app running until Ctrl-C: files
+        /// uploaded in the browser go through the pipeline, approvals deploy.
+        #[arg(long)]
+        serve: bool,
     },
     #[command(flatten)]
     Cloud(cloud::CloudCommand),
@@ -140,8 +144,9 @@ async fn main() -> ExitCode {
             samples,
             out,
             faults,
+            serve,
             ..
-        } => local::run(&samples, &out, faults, json).await,
+        } => local::run(&samples, &out, faults, serve, json).await,
         Command::Cloud(command) => cloud::run(command, json).await,
         Command::Config {
             command: ConfigCommand::Check { file },

@@ -37,6 +37,8 @@ pub struct Summary {
     pub cost: Option<hawkins::costs::RunOutcome>,
     /// Pages to open.
     pub pages: Vec<std::path::PathBuf>,
+    /// The local run: where the web app answers.
+    pub web: Option<String>,
     /// Stages that failed.
     pub failures: Vec<String>,
     /// The local run with `--faults`: what the fault layer did.
@@ -83,6 +85,7 @@ impl Summary {
             deployment: None,
             cost: None,
             pages: Vec::new(),
+            web: None,
             failures: Vec::new(),
             faults: None,
         };
@@ -271,6 +274,9 @@ impl Summary {
         }
         for failure in &self.failures {
             let _ = writeln!(out, "  FAILED {failure}");
+        }
+        if let Some(url) = &self.web {
+            let _ = writeln!(out, "  web app: {url}");
         }
         let _ = writeln!(out, "  character network: {}", page.display());
         for p in self.pages.iter().filter(|p| p.as_path() != page) {

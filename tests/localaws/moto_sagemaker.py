@@ -16,9 +16,16 @@ tests/localaws/src/process.rs, adds:
   change them, as SageMaker does (moto 5.2.5 drops them, and with them Hawkins' lineage).
 - CreateTrainingJob refusing a name already taken (ResourceInUse), as SageMaker does: moto 5.2.5
   replaces the job, which would hide a second start of the same job (its tuning jobs refuse already).
+- InvokeEndpoint answering as the models would, there being no GPU: a chatbot endpoint
+  (`<project>-chatbot-<name>`) answers with the reply, from its character's own dataset in the
+  pipeline bucket, whose preceding line shares most words with the message; the location
+  classifier answers with the label of the location whose description shares most words. The
+  variant is the one asked for, else one drawn by the variants' weights, and is reported as
+  SageMaker reports it. A missing endpoint, or one not InService, is refused as SageMaker refuses.
 """
 
 import json
+import random
 import re
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -26,6 +33,7 @@ from moto.core.responses import ActionResult
 from moto.moto_api._internal import urls as moto_api_urls
 from moto.sagemaker import models, responses
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
+from moto.sagemakerruntime import responses as runtime_responses
 
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
@@ -118,6 +126,109 @@ def create_training_job(self, *args, **kwargs):
     return _create_training_job(self, *args, **kwargs)
 
 
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _words(text):
+    return set(_WORD.findall((text or "").lower()))
+
+
+def _pipeline_object(key):
+    """The newest `key` in whichever local bucket holds the corpus (`datasets/latest.json`)."""
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    for name in list(backend.buckets):
+        try:
+            obj = backend.get_object(name, key)
+        except Exception:  # noqa: BLE001 - a bucket without the key
+            obj = None
+        if obj is not None:
+            return obj.value
+    return None
+
+
+def _dataset(manifest_suffix):
+    latest = _pipeline_object("datasets/latest.json")
+    if latest is None:
+        return []
+    manifest = json.loads(latest)
+    for entry in manifest.get("datasets", []):
+        if entry.get("key", "").endswith(manifest_suffix):
+            body = _pipeline_object(entry["key"])
+            if body is None:
+                return []
+            return [json.loads(line) for line in body.decode("utf-8").splitlines() if line.strip()]
+    return []
+
+
+def _best(candidates, text, words_of):
+    asked = _words(text)
+    best, best_score = None, -1.0
+    for item in candidates:
+        words = words_of(item)
+        score = len(asked & words) / (len(asked | words) or 1)
+        if score > best_score:
+            best, best_score = item, score
+    return best, max(best_score, 0.0)
+
+
+def _answer(endpoint_name, body):
+    request = json.loads(body or b"{}")
+    project, _, model = endpoint_name.partition("-")
+    if model.startswith("chatbot-"):
+        records = _dataset("/chatbot/" + model[len("chatbot-"):] + ".jsonl")
+        messages = request.get("messages") or []
+        line = messages[-1]["content"] if messages else ""
+        record, _ = _best(records, line, lambda r: _words(r["messages"][1]["content"]))
+        reply = record["messages"][2]["content"] if record else "..."
+        return {"reply": reply}
+    if model.startswith("location"):
+        records = _dataset("/locations/locations.jsonl")
+        inputs = request.get("inputs") or [""]
+        inputs = [inputs] if isinstance(inputs, str) else inputs
+        predictions = []
+        for text in inputs:
+            record, score = _best(records, text, lambda r: _words(r["text"]))
+            label = record["label"] if record else "unknown"
+            predictions.append({"label": label, "score": round(0.5 + score / 2, 6)})
+        return {"predictions": predictions}
+    return None
+
+
+_invoke_endpoint = runtime_responses.SageMakerRuntimeResponse.invoke_endpoint
+
+
+def invoke_endpoint(self):
+    # /endpoints/<name>/invocations
+    name = self.path.split("?")[0].split("/")[2]
+    backend = models.sagemaker_backends[self.current_account][self.region]
+    endpoint = backend.endpoints.get(name)
+    if endpoint is None:
+        arn = models.FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)
+        raise ValidationError(message=f"Endpoint {arn} not found.")
+    if endpoint.endpoint_status != "InService":
+        raise ValidationError(
+            message=f"Endpoint {name} is {endpoint.endpoint_status}, not InService."
+        )
+    answer = _answer(name, self.body)
+    if answer is None:
+        return _invoke_endpoint(self)
+    variants = endpoint.production_variants
+    asked = self.headers.get("X-Amzn-SageMaker-Target-Variant")
+    names = [v["VariantName"] for v in variants]
+    if asked:
+        if asked not in names:
+            raise ValidationError(message=f"Variant {asked} is not a variant of endpoint {name}.")
+        variant = asked
+    else:
+        weights = [float(v.get("CurrentWeight", 1.0) or 0.0) for v in variants]
+        variant = random.choices(names, weights=weights)[0] if sum(weights) > 0 else names[0]
+    headers = {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": variant}
+    return 200, headers, json.dumps(answer)
+
+
+runtime_responses.SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint
 models.SageMakerModelBackend.create_training_job = create_training_job
 models.SageMakerModelBackend.update_model_package = update_model_package
 models.FakeEndpointConfig.validate_instance_type = _validate_instance_type

@@ -68,6 +68,16 @@ pub fn now() -> i64 {
         .unwrap_or_default()
 }
 
+/// Serves the router on `listener` until the task is dropped, with each request's peer address
+/// (the local sign-in admits loopback peers only).
+pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
+}
+
 /// Wraps the app for the router's state.
 pub fn state<P: Parts>(app: App<P>) -> Arc<App<P>> {
     Arc::new(app)

@@ -46,6 +46,8 @@ pub fn layout(frame: &Frame<'_>, body: Markup) -> Markup {
                 @if let Some(s) = frame.refresh { meta http-equiv="refresh" content=(s); }
                 title { (frame.title) " · Hawkins" }
                 link rel="stylesheet" href="/static/app.css";
+                // No favicon: the browser asks for nothing else.
+                link rel="icon" href="data:,";
                 script src="/static/app.js" defer {}
             }
             body {
@@ -89,6 +91,8 @@ pub fn sign_in(can_sign_in: bool) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "Sign in · Hawkins" }
                 link rel="stylesheet" href="/static/app.css";
+                // No favicon: the browser asks for nothing else.
+                link rel="icon" href="data:,";
             }
             body.signin {
                 main #main {
@@ -372,8 +376,8 @@ pub fn chat(v: &ChatView<'_>) -> Markup {
                                 form.rate method="post" action="/chat" {
                                     (chat_hidden(v, &c.model))
                                     @if t.rated.is_empty() {
-                                        button type="submit" name="rate" value=(format!("up:{i}")) aria-label="Good reply" { "👍" }
-                                        button type="submit" name="rate" value=(format!("down:{i}")) aria-label="Bad reply" { "👎" }
+                                        button type="submit" name="rate" value=(format!("up:{i}")) { "Good reply" }
+                                        button type="submit" name="rate" value=(format!("down:{i}")) { "Bad reply" }
                                     } @else {
                                         span.hint { "Rated " (t.rated) }
                                     }
