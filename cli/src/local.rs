@@ -217,6 +217,7 @@ async fn start_web(stack: &LocalStack, config: &hawkins::config::Config) -> Resu
         config: std::sync::Arc::new(config.clone()),
         bucket: stack.bucket.clone(),
         upload_origin: stack.server.endpoint().trim_end_matches('/').to_string(),
+        region: "us-east-1".into(),
         clock: hawkins_web::now,
     };
     let router = hawkins_web::router(std::sync::Arc::new(app));

@@ -147,6 +147,7 @@ fn main() {
         config,
         bucket: "bench".into(),
         upload_origin: "http://127.0.0.1".into(),
+        region: "us-east-1".into(),
         clock: || 10_000,
     });
     let router = router(app);

@@ -523,6 +523,7 @@ mod entry {
             config: LiveSource(live),
             upload_origin: format!("https://{bucket}.s3.{region}.amazonaws.com"),
             bucket,
+            region,
             clock: crate::now,
         };
         let router = crate::router(Arc::new(app));

@@ -205,7 +205,7 @@ pub async fn network_page(
 ) -> Result<Option<String>, StoreError> {
     let key = match episode {
         None => "processed/network/corpus.html".to_string(),
-        Some(e) if is_episode(e) => format!("processed/network/episodes/{e}.html"),
+        Some(e) if is_plain_name(e) => format!("processed/network/episodes/{e}.html"),
         Some(_) => return Ok(None),
     };
     Ok(store
@@ -214,8 +214,9 @@ pub async fn network_page(
         .map(|o| String::from_utf8_lossy(&o.bytes).into_owned()))
 }
 
-/// `S01E02`-like names only: nothing else reaches a key.
-pub fn is_episode(name: &str) -> bool {
+/// A short name of letters, digits and `-` (an episode, a corpus version): nothing else reaches
+/// a key.
+pub fn is_plain_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 16
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')

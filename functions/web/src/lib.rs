@@ -56,6 +56,8 @@ pub struct App<P: Parts> {
     /// Origins the browser may reach besides the app (the presigned upload URLs' host), for the
     /// Content-Security-Policy's `connect-src`.
     pub upload_origin: String,
+    /// The stack's region: the price column of the bundled price list.
+    pub region: String,
     /// Seconds since the epoch (a parameter, so tests and the bench fix it).
     pub clock: fn() -> i64,
 }

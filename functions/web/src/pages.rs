@@ -201,7 +201,8 @@ pub fn variants(endpoint: &EndpointRow) -> Markup {
 pub struct Overview {
     pub corpus: Option<Corpus>,
     pub uploads: Vec<Upload>,
-    pub jobs: Vec<RunningJob>,
+    /// Each with its on-demand price per hour (all its instances), where the price list has it.
+    pub jobs: Vec<(RunningJob, Option<f64>)>,
     pub pending: Vec<(String, PackageRow)>,
     pub endpoints: Vec<(String, Option<EndpointRow>)>,
     pub costs: Option<CostReport>,
@@ -253,13 +254,23 @@ pub fn overview(o: &Overview) -> Markup {
             @if o.jobs.is_empty() { (empty("No training job is running.", "A new corpus version starts one job per model.")) }
             @else {
                 table {
-                    thead { tr { th scope="col" { "Job" } th scope="col" { "Instance" } th scope="col" { "Running for" } } }
+                    thead { tr { th scope="col" { "Job" } th scope="col" { "Instance" } th scope="col" { "Running for" } th scope="col" { "Cost so far" } } }
                     tbody {
-                        @for j in &o.jobs {
+                        @for (j, per_hour) in &o.jobs {
                             tr {
                                 td { code { (j.name) } }
                                 td { (j.instance_count) " × " (j.instance_type.as_deref().unwrap_or("-")) @if j.spot { " (spot)" } }
                                 td { (j.created.map(|c| duration(o.now - c)).unwrap_or_else(|| "-".into())) }
+                                td {
+                                    @match (per_hour, j.created) {
+                                        (Some(p), Some(c)) => {
+                                            @if j.spot { "at most " }
+                                            (usd(p * (o.now - c).max(0) as f64 / 3600.0))
+                                            @if j.spot { span.hint { " (on-demand price; spot bills less)" } }
+                                        }
+                                        _ => "-",
+                                    }
+                                }
                             }
                         }
                     }
@@ -573,7 +584,16 @@ pub struct ModelView {
     pub packages: Result<Vec<PackageRow>, String>,
 }
 
-pub fn models(models: &[ModelView], user: &User, csrf: &str, message: Option<&str>) -> Markup {
+/// Corpus version → the sources it was built from (its manifest's), for the lineage column.
+pub type Lineage = BTreeMap<String, Vec<String>>;
+
+pub fn models(
+    models: &[ModelView],
+    lineage: &Lineage,
+    user: &User,
+    csrf: &str,
+    message: Option<&str>,
+) -> Markup {
     html! {
         @if let Some(m) = message { (notice("info", m)) }
         @for m in models {
@@ -591,7 +611,13 @@ pub fn models(models: &[ModelView], user: &User, csrf: &str, message: Option<&st
                                     tr {
                                         td { "v" (pkg.version) }
                                         td { (time(pkg.created)) }
-                                        td { code { (pkg.metadata.get("hawkins:corpus-version").map(String::as_str).unwrap_or("-")) } }
+                                        td {
+                                            @let version = pkg.metadata.get("hawkins:corpus-version").map(String::as_str).unwrap_or("-");
+                                            code { (version) }
+                                            @if let Some(sources) = lineage.get(version) {
+                                                details { summary { (sources.len()) " sources" } ul { @for s in sources { li { code { (s) } } } } }
+                                            }
+                                        }
                                         td { @for (k, v) in pkg.metadata.iter().filter(|(k, _)| k.starts_with("hawkins:metric:")) { span.metric { (k.trim_start_matches("hawkins:metric:")) " " (v) } " " } }
                                         td { (pkg.metadata.get("hawkins:gate").map(String::as_str).unwrap_or("-")) }
                                         td {

@@ -395,10 +395,25 @@ async fn overview<P: Parts>(State(app): Shared<P>, Extension(s): Extension<Sessi
             problems.push(failure("Listing the uploads", &e, e.retryable()));
             Vec::new()
         });
-    let jobs = app.backend.running_jobs().await.unwrap_or_else(|e| {
-        problems.push(failure("Listing the training jobs", &e, e.retryable()));
-        Vec::new()
-    });
+    let prices = prices();
+    let jobs = app
+        .backend
+        .running_jobs()
+        .await
+        .unwrap_or_else(|e| {
+            problems.push(failure("Listing the training jobs", &e, e.retryable()));
+            Vec::new()
+        })
+        .into_iter()
+        .map(|j| {
+            let per_hour = j
+                .instance_type
+                .as_deref()
+                .and_then(|t| prices.and_then(|p| p.training(&app.region, t)))
+                .map(|p| p * f64::from(j.instance_count.max(1)));
+            (j, per_hour)
+        })
+        .collect();
     let mut pending = Vec::new();
     for m in &config.models {
         let group = group_name(&config.pipeline.project_tag, &m.name);
@@ -433,6 +448,15 @@ async fn overview<P: Parts>(State(app): Shared<P>, Extension(s): Extension<Sessi
         f.refresh = Some(15);
     }
     page(f, pages::overview(&view))
+}
+
+/// The bundled price list (SageMaker's on-demand prices per region), read once.
+fn prices() -> Option<&'static hawkins::costs::PriceTable> {
+    static PRICES: std::sync::OnceLock<Option<hawkins::costs::PriceTable>> =
+        std::sync::OnceLock::new();
+    PRICES
+        .get_or_init(|| hawkins::costs::PriceTable::bundled().ok())
+        .as_ref()
 }
 
 async fn upload_page<P: Parts>(
@@ -811,7 +835,7 @@ async fn network<P: Parts>(
     let chosen = q
         .episode
         .as_deref()
-        .filter(|e| !e.is_empty() && data::is_episode(e));
+        .filter(|e| !e.is_empty() && data::is_plain_name(e));
     let episodes = data::corpus(&app.store)
         .await
         .ok()
@@ -893,6 +917,28 @@ async fn models<P: Parts>(
             packages,
         });
     }
+    // Lineage: each corpus version's sources, from its manifest (read once per version).
+    let mut versions: Vec<String> = views
+        .iter()
+        .filter_map(|v| v.packages.as_ref().ok())
+        .flatten()
+        .filter_map(|p| p.metadata.get("hawkins:corpus-version").cloned())
+        .filter(|v| data::is_plain_name(v))
+        .collect();
+    versions.sort();
+    versions.dedup();
+    let mut lineage = pages::Lineage::new();
+    for version in versions {
+        let key = hawkins::manifest::manifest_key(&version);
+        if let Ok(Some(manifest)) =
+            data::read_json::<hawkins::manifest::CorpusManifest>(&app.store, &key).await
+        {
+            lineage.insert(
+                version,
+                manifest.sources.into_iter().map(|s| s.id).collect(),
+            );
+        }
+    }
     let message = q.done.as_deref().map(|d| match d {
         "approved" => "Approved: the lifecycle function deploys it (canary first where configured); its endpoint shows the change in a few minutes.",
         "rejected" => "Rejected: the version stays in the registry and is never deployed.",
@@ -900,7 +946,7 @@ async fn models<P: Parts>(
     });
     page(
         frame("Models", "/models", &s),
-        pages::models(&views, &s.user, &s.csrf, message),
+        pages::models(&views, &lineage, &s.user, &s.csrf, message),
     )
 }
 

@@ -146,6 +146,7 @@ fn world_with(backend: FakeBackend) -> World {
         config: config(),
         bucket: "hawkins-test".into(),
         upload_origin: "https://hawkins-test.s3.eu-west-1.amazonaws.com".into(),
+        region: "eu-west-1".into(),
         clock: || NOW,
     });
     World {
@@ -397,9 +398,20 @@ async fn only_an_approver_with_the_csrf_token_approves() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a forged form");
     assert!(w.backend().decisions().is_empty());
-    // The viewer sees the version but no buttons; the approver sees them.
+    // The viewer sees the version, with its lineage, but no buttons; the approver sees them.
+    w.store().insert(
+        "datasets/3f2a9c1d/manifest.json",
+        serde_json::json!({"version": "3f2a9c1d", "version_sha256": "3f2a9c1d00", "cast": "builtin", "episodes": ["S01E01"],
+            "sources": [{"id": "subtitles/S01E01", "raw_key": "raw/S01E01.srt", "raw_sha256": "a", "processed_sha256": "b", "counts": {"records": 3}},
+                        {"id": "transcripts/S01E01", "raw_key": "raw/S01E01.csv", "raw_sha256": "c", "processed_sha256": "d", "counts": {"records": 2}}],
+            "datasets": []}).to_string().as_bytes(),
+    );
     let (_, _, page) = send(&w.router, get("/models", Some("viewer"))).await;
     assert!(page.contains("PendingManualApproval") && !page.contains("value=\"approve\""));
+    assert!(
+        page.contains("2 sources") && page.contains("transcripts/S01E01"),
+        "lineage"
+    );
     let (_, _, page) = send(&w.router, get("/models", Some("approver"))).await;
     assert!(page.contains("value=\"approve\""));
     let (status, response, _) = send(
@@ -850,6 +862,10 @@ async fn the_overview_reloads_itself_while_a_job_runs() {
     let (_, _, page) = send(&w.router, get("/", Some("viewer"))).await;
     assert!(page.contains("http-equiv=\"refresh\""));
     assert!(page.contains("1h01m") && page.contains("(spot)"));
+    assert!(
+        page.contains("at most $"),
+        "the cost so far, at the on-demand price"
+    );
 }
 
 #[tokio::test]
@@ -861,6 +877,7 @@ async fn the_local_app_is_the_local_approver_on_loopback_only() {
         config: config(),
         bucket: "local".into(),
         upload_origin: "http://127.0.0.1:5000".into(),
+        region: "eu-west-1".into(),
         clock: || NOW,
     };
     let router = router(Arc::new(app));
