@@ -100,8 +100,13 @@ fn seconds(t: Option<&aws_sdk_sagemaker::primitives::DateTime>) -> Option<i64> {
     t.map(|t| t.secs())
 }
 
-impl Backend for AwsBackend {
-    async fn packages(&self, group: &str, limit: usize) -> Result<Vec<PackageRow>, BackendError> {
+impl AwsBackend {
+    /// The group's newest `limit` packages as (ARN, row without metadata): one list call.
+    async fn list(
+        &self,
+        group: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, PackageRow)>, BackendError> {
         let listed = self
             .sagemaker
             .list_model_packages()
@@ -112,9 +117,32 @@ impl Backend for AwsBackend {
             .send()
             .await
             .map_err(|e| backend_error("ListModelPackages", &e))?;
+        Ok(listed
+            .model_package_summary_list()
+            .iter()
+            .map(|summary| {
+                let row = PackageRow {
+                    version: summary.model_package_version().unwrap_or_default().max(0) as u32,
+                    approval: summary
+                        .model_approval_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    created: seconds(summary.creation_time()),
+                    metadata: BTreeMap::new(),
+                };
+                (
+                    summary.model_package_arn().unwrap_or_default().to_string(),
+                    row,
+                )
+            })
+            .collect())
+    }
+}
+
+impl Backend for AwsBackend {
+    async fn packages(&self, group: &str, limit: usize) -> Result<Vec<PackageRow>, BackendError> {
         let mut rows = Vec::new();
-        for summary in listed.model_package_summary_list() {
-            let arn = summary.model_package_arn().unwrap_or_default();
+        for (arn, mut row) in self.list(group, limit).await? {
             let described = self
                 .sagemaker
                 .describe_model_package()
@@ -122,20 +150,23 @@ impl Backend for AwsBackend {
                 .send()
                 .await
                 .map_err(|e| backend_error("DescribeModelPackage", &e))?;
-            rows.push(PackageRow {
-                version: summary.model_package_version().unwrap_or_default().max(0) as u32,
-                approval: summary
-                    .model_approval_status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-                created: seconds(summary.creation_time()),
-                metadata: described
-                    .customer_metadata_properties()
-                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default(),
-            });
+            row.metadata = described
+                .customer_metadata_properties()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default();
+            rows.push(row);
         }
         Ok(rows)
+    }
+
+    async fn pending(&self, group: &str) -> Result<Vec<PackageRow>, BackendError> {
+        Ok(self
+            .list(group, 100)
+            .await?
+            .into_iter()
+            .map(|(_, row)| row)
+            .filter(|row| row.approval == ModelApprovalStatus::PendingManualApproval.as_str())
+            .collect())
     }
 
     async fn decide(
@@ -147,21 +178,11 @@ impl Backend for AwsBackend {
     ) -> Result<(), BackendError> {
         // The package's ARN is `<group ARN>/<version>`; listing finds it without knowing the
         // account, and proves the version exists in the group.
-        let listed = self
-            .sagemaker
-            .list_model_packages()
-            .model_package_group_name(group)
-            .sort_by(ModelPackageSortBy::CreationTime)
-            .sort_order(SortOrder::Descending)
-            .max_results(100)
-            .send()
-            .await
-            .map_err(|e| backend_error("ListModelPackages", &e))?;
-        let arn = listed
-            .model_package_summary_list()
-            .iter()
-            .find(|s| s.model_package_version() == Some(version as i32))
-            .and_then(|s| s.model_package_arn())
+        let (arn, _) = self
+            .list(group, 100)
+            .await?
+            .into_iter()
+            .find(|(_, row)| row.version == version)
             .ok_or_else(|| BackendError::Missing(format!("{group} version {version}")))?;
         let status = if approve {
             ModelApprovalStatus::Approved

@@ -97,6 +97,12 @@ pub trait Backend: Send + Sync + 'static {
         group: &str,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<PackageRow>, BackendError>> + Send;
+    /// The group's packages waiting for a person, newest first, without their metadata (one
+    /// list call: the Overview asks this of every model on every load).
+    fn pending(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = Result<Vec<PackageRow>, BackendError>> + Send;
     /// Approves or rejects one package of a group (the lifecycle function deploys an approved
     /// one on the registry's event). Setting the state it has already succeeds.
     fn decide(

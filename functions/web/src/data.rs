@@ -11,7 +11,7 @@ use hawkins::ingest::quarantine_keys;
 use hawkins::manifest::{CorpusManifest, LATEST_KEY, SourceEntry};
 use hawkins::source::{RAW_PREFIX, classify};
 
-use hawkins::store::ObjectStore;
+use hawkins::store::{Head, Object, ObjectStore};
 use hawkins::themes::{self, ThemeReport};
 use serde::{Deserialize, Serialize};
 
@@ -99,10 +99,20 @@ struct ReasonBody {
     message: String,
 }
 
-/// Where one upload stands: the newer of its source entry (processed) and its quarantine reason
-/// decides, and neither newer than the upload itself means ingest has not finished with it.
+/// Where one upload stands (see [`upload_at`]).
 pub async fn upload(store: &impl ObjectStore, key: &str) -> Result<Upload, StoreError> {
     let head = store.head(key).await?;
+    upload_at(store, key, head).await
+}
+
+/// Where the upload at `key`, whose head was just read, stands: the newer of its source entry
+/// (processed) and its quarantine reason decides, and neither newer than the upload itself means
+/// ingest has not finished with it.
+async fn upload_at(
+    store: &impl ObjectStore,
+    key: &str,
+    head: Option<Head>,
+) -> Result<Upload, StoreError> {
     let Some(head) = head else {
         return Ok(Upload {
             key: key.into(),
@@ -116,27 +126,12 @@ pub async fn upload(store: &impl ObjectStore, key: &str) -> Result<Upload, Store
             reason: why.to_string(),
         },
         Ok(source) => {
-            let entry_key = SourceEntry::key(&source);
             let (_, reason_key) = quarantine_keys(key);
-            let entry = store.get(&entry_key).await?;
-            let reason = store.get(&reason_key).await?;
             let uploaded = head.last_modified.unwrap_or(i64::MIN);
-            let entry = entry
-                .and_then(|o| {
-                    let at = o.last_modified.unwrap_or(i64::MAX);
-                    serde_json::from_slice::<SourceEntry>(&o.bytes)
-                        .ok()
-                        .map(|e| (at, e))
-                })
-                .filter(|(at, e)| e.raw_key == key && *at >= uploaded);
-            let reason = reason
-                .and_then(|o| {
-                    let at = o.last_modified.unwrap_or(i64::MAX);
-                    serde_json::from_slice::<ReasonRecord>(&o.bytes)
-                        .ok()
-                        .map(|r| (at, r))
-                })
-                .filter(|(at, r)| r.raw_key == key && *at >= uploaded);
+            let entry = store.get(&SourceEntry::key(&source)).await?;
+            let entry = since::<SourceEntry>(entry, uploaded, |e| e.raw_key == key);
+            let reason = store.get(&reason_key).await?;
+            let reason = since::<ReasonRecord>(reason, uploaded, |r| r.raw_key == key);
             match (entry, reason) {
                 (Some((a, _)), Some((b, r))) if b > a => quarantined(r),
                 (Some((_, e)), _) => UploadState::Processed {
@@ -156,6 +151,18 @@ pub async fn upload(store: &impl ObjectStore, key: &str) -> Result<Upload, Store
     })
 }
 
+/// A record about this upload written since it was uploaded, with when it was written.
+fn since<T: serde::de::DeserializeOwned>(
+    object: Option<Object>,
+    uploaded: i64,
+    about_this_upload: impl Fn(&T) -> bool,
+) -> Option<(i64, T)> {
+    let object = object?;
+    let at = object.last_modified.unwrap_or(i64::MAX);
+    let record: T = serde_json::from_slice(&object.bytes).ok()?;
+    (about_this_upload(&record) && at >= uploaded).then_some((at, record))
+}
+
 fn quarantined(r: ReasonRecord) -> UploadState {
     UploadState::Quarantined {
         code: r.reason.code,
@@ -171,19 +178,25 @@ pub async fn recent_uploads(
     limit: usize,
 ) -> Result<Vec<Upload>, StoreError> {
     let keys = store.list(RAW_PREFIX).await?;
-    let heads: Vec<Result<(String, Option<i64>), StoreError>> = stream::iter(keys)
+    let heads: Vec<Result<(String, Option<Head>), StoreError>> = stream::iter(keys)
         .map(|key| async move {
             let head = store.head(&key).await?;
-            Ok((key, head.and_then(|h| h.last_modified)))
+            Ok((key, head))
         })
         .buffered(READ_AHEAD)
         .collect()
         .await;
     let mut dated = heads.into_iter().collect::<Result<Vec<_>, _>>()?;
-    dated.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let modified = |h: &Option<Head>| h.as_ref().and_then(|h| h.last_modified);
+    dated.sort_by(|a, b| {
+        modified(&b.1)
+            .cmp(&modified(&a.1))
+            .then_with(|| a.0.cmp(&b.0))
+    });
     dated.truncate(limit);
+    // The heads just read are passed on, not read again.
     let uploads: Vec<Result<Upload, StoreError>> = stream::iter(dated)
-        .map(|(key, _)| async move { upload(store, &key).await })
+        .map(|(key, head)| async move { upload_at(store, &key, head).await })
         .buffered(READ_AHEAD)
         .collect()
         .await;

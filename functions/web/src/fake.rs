@@ -69,6 +69,12 @@ impl Backend for FakeBackend {
         Ok(rows)
     }
 
+    async fn pending(&self, group: &str) -> Result<Vec<PackageRow>, BackendError> {
+        let mut rows = self.packages(group, usize::MAX).await?;
+        rows.retain(|r| r.approval == "PendingManualApproval");
+        Ok(rows)
+    }
+
     async fn decide(
         &self,
         group: &str,

@@ -308,7 +308,7 @@ async fn callback<P: Parts>(
         )
             .into_response();
     };
-    if !csrf_matches(Some(expected), Some(state)) && expected != state {
+    if !csrf_matches(Some(expected), Some(state)) {
         return (
             StatusCode::BAD_REQUEST,
             "the sign-in state does not match: sign in again",
@@ -417,12 +417,8 @@ async fn overview<P: Parts>(State(app): Shared<P>, Extension(s): Extension<Sessi
     let mut pending = Vec::new();
     for m in &config.models {
         let group = group_name(&config.pipeline.project_tag, &m.name);
-        match app.backend.packages(&group, PACKAGES_SHOWN).await {
-            Ok(ps) => pending.extend(
-                ps.into_iter()
-                    .filter(|p| p.approval == "PendingManualApproval")
-                    .map(|p| (m.name.clone(), p)),
-            ),
+        match app.backend.pending(&group).await {
+            Ok(ps) => pending.extend(ps.into_iter().map(|p| (m.name.clone(), p))),
             Err(BackendError::Missing(_)) => {}
             Err(e) => problems.push(failure(&format!("Reading {group}"), &e, e.retryable())),
         }
